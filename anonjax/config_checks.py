@@ -1,0 +1,99 @@
+"""Checks of config values that stop a run before any work, naming the key that is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message starts with the dotted key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"config.{key}: {message}")
+        self.key = key
+
+
+def get(config: ml_collections.ConfigDict, key: str) -> Any:
+    """The value at dotted ``key``; a ConfigError if any part is missing."""
+    node: Any = config
+    for part in key.split("."):
+        try:
+            node = node[part]
+        except (KeyError, AttributeError, TypeError):
+            hint = f"missing (set it in the config file or with --config.{key}=...)"
+            raise ConfigError(key, hint) from None
+    return node
+
+
+def check_fraction(config: ml_collections.ConfigDict, key: str) -> float:
+    """A number in (0, 1]."""
+    value = get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(key, f"must be a fraction in (0, 1], got {value!r}")
+    return float(value)
+
+
+def check_fractions(config: ml_collections.ConfigDict, key: str) -> tuple[float, ...]:
+    """A non-empty sequence of numbers in (0, 1]."""
+    values = as_tuple(get(config, key))
+    if not values:
+        raise ConfigError(key, "must list at least one value")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1:
+            raise ConfigError(key, f"every value must be a fraction in (0, 1], got {v!r}")
+    return tuple(float(v) for v in values)
+
+
+def check_positive_int(config: ml_collections.ConfigDict, key: str) -> int:
+    """An integer >= 1."""
+    value = get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def check_choice(config: ml_collections.ConfigDict, key: str, choices: Collection[str]) -> str:
+    """One of ``choices``."""
+    value = get(config, key)
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def check_choices(config: ml_collections.ConfigDict, key: str, choices: Collection[str]) -> tuple[str, ...]:
+    """A non-empty sequence (or comma-separated string) of values from ``choices``."""
+    values = as_tuple(get(config, key))
+    if not values:
+        raise ConfigError(key, f"must list at least one of {sorted(choices)}")
+    for v in values:
+        if v not in choices:
+            raise ConfigError(key, f"{v!r} is not one of {sorted(choices)}")
+    return values
+
+
+def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any") -> Path:
+    """An existing path; ``kind`` is "file", "dir" or "any"."""
+    value = get(config, key)
+    if not value:
+        raise ConfigError(key, "must name a path, got an empty value")
+    path = Path(str(value)).expanduser()
+    exists = {"file": path.is_file, "dir": path.is_dir, "any": path.exists}[kind]()
+    if not exists:
+        what = {"file": "file", "dir": "directory", "any": "path"}[kind]
+        raise ConfigError(key, f"{what} {str(path)!r} does not exist")
+    return path
+
+
+def as_tuple(value: Any) -> tuple:
+    """A config list value as a tuple; a comma-separated string is split (for --config.x=a,b overrides)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, Iterable):
+        return tuple(value)
+    return (value,)
