@@ -89,11 +89,12 @@ def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any"
 
 
 def as_tuple(value: Any) -> tuple:
-    """A config list value as a tuple; a comma-separated string is split (for --config.x=a,b overrides)."""
+    """A config list value as a tuple. Comma-separated strings are split, also inside a sequence, since a
+    command-line override ``--config.x=a,b`` of a tuple of strings arrives as ``("a,b",)``."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, Iterable):
-        return tuple(value)
-    return (value,)
+    items = value if isinstance(value, Iterable) and not isinstance(value, str) else (value,)
+    out: list = []
+    for item in items:
+        out += [v.strip() for v in item.split(",") if v.strip()] if isinstance(item, str) else [item]
+    return tuple(out)

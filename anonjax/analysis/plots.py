@@ -1,0 +1,75 @@
+"""Figures of the report: metric against anonymization degree (the paper's RVL-CDIP trend figures) and
+training curves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from anonjax.analysis.tables import MODEL_LABELS
+from anonjax.files import atomic_path
+
+_MARKERS = {"pixel": "o", "blur": "s", "mask": "^"}
+_COLOURS = {"unadapted": "black", "A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+
+
+def degree_trend(rows: Sequence[Mapping], metric: str, path: str | Path, *, title: str = "") -> None:
+    """One line per model x method: ``metric`` (a row key such as ``map``, ``mndcg``, ``knn``) by degree."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in rows:
+        series.setdefault((r["model"], r["method"]), []).append((100 * r["degree"], 100 * r[metric]))
+    for (model, method), points in sorted(series.items()):
+        points.sort()
+        ax.plot(*zip(*points, strict=True), marker=_MARKERS.get(method, "x"), color=_COLOURS.get(model),
+                label=f"{MODEL_LABELS.get(model, model)}/{method}")
+    ax.set_xlabel("anonymization degree (%)")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, Path(path))
+    plt.close(fig)
+
+
+def training_curves(logs: Mapping[str, str | Path], path: str | Path, *, key: str = "loss") -> bool:
+    """Plot ``key`` against step from each model's JSONL metrics file; False when no file holds it."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    drawn = False
+    for name, log in sorted(logs.items()):
+        points = []
+        for line in Path(log).read_text().splitlines():
+            record = json.loads(line)
+            if key in record and "step" in record:
+                points.append((record["step"], record[key]))
+        if points:
+            ax.plot(*zip(*points, strict=True), label=name, linewidth=1)
+            drawn = True
+    if drawn:
+        ax.set_xlabel("step")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        _save(fig, Path(path))
+    plt.close(fig)
+    return drawn

@@ -1,0 +1,94 @@
+"""``python -m anonjax.main --config ml_collections_configs/<study>.py --workdir DIR``.
+
+Runs the stages the config selects, in order; every selected stage checks the config before any stage
+starts, so a wrong value stops the run with one message naming its key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+from absl import flags
+from ml_collections import config_flags
+
+from anonjax.config_checks import ConfigError, as_tuple
+from anonjax.stages import ORDER
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Study config file (ml_collections).", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (default: config.workdir).")
+
+log = logging.getLogger("anonjax")
+
+
+def selected_stages(config) -> list[str]:
+    """The stages named by ``config.stages`` in pipeline order."""
+    names = as_tuple(config.get("stages", ORDER))
+    unknown = [n for n in names if n not in ORDER]
+    if unknown:
+        raise ConfigError("stages", f"unknown stage(s) {unknown}; choose from {list(ORDER)}")
+    if not names:
+        raise ConfigError("stages", "selects no stage")
+    return [n for n in ORDER if n in names]
+
+
+def run(config, workdir: Path) -> None:
+    """Validate every selected stage, then run them in order."""
+    modules = {name: importlib.import_module(f"anonjax.stages.{name}") for name in selected_stages(config)}
+    for module in modules.values():
+        module.validate(config)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name, module in modules.items():
+        log.info("stage %s", name)
+        module.run(config, workdir)
+
+
+def _presets_importable(argv: list[str]) -> None:
+    """Study configs in ``<repo>/ml_collections_configs/`` import the presets of ``<repo>/configs/``."""
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--config=") else None
+        if arg == "--config" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value:
+            root = Path(value.split(":", 1)[0]).resolve().parent.parent
+            if (root / "configs").is_dir() and str(root) not in sys.path:
+                sys.path.insert(0, str(root))
+
+
+def _parse(argv: list[str]) -> None:
+    """Parse flags; a wrong flag or config override becomes one message that names it."""
+    _presets_importable(argv)
+    try:
+        rest = flags.FLAGS(argv)
+    except (KeyError, AttributeError) as e:
+        key = str(e).strip("'\"")
+        culprits = [a for a in argv if a.startswith("--config.") and key in a.split("=", 1)[0].split(".")]
+        sys.exit(f"error: unknown config key {key!r} in {' '.join(culprits) or 'the overrides'}")
+    except (flags.Error, ValueError, TypeError) as e:
+        sys.exit(f"error: {e}")
+    if len(rest) > 1:
+        sys.exit(f"error: unexpected arguments {rest[1:]}")
+    try:
+        if _CONFIG.value is None:
+            sys.exit("error: --config is required, e.g. --config ml_collections_configs/demo.py")
+        _CONFIG.value.keys()
+    except OSError as e:
+        sys.exit(f"error: --config: {str(e).strip().splitlines()[-1].strip()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    _parse(sys.argv if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    config = _CONFIG.value
+    workdir = Path(_WORKDIR.value or config.get("workdir") or "workdir")
+    try:
+        run(config, workdir)
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Preset: the evaluation settings (``config.evaluate``) shared by every study."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(
+        dict(
+            embeddings="",  # a directory in the embeddings layout; "builtin"; or "" for <workdir>/embeddings
+            split="val",  # queries and database
+            train_split="train",  # fitted by the downstream probes
+            fraction=0.05,  # the pseudo ground truth: top 5% of the Unadapted ranking on original data
+            exclude_self=False,
+            n_bootstrap=1000,
+            probes=True,
+            knn_k=20,
+            knn_temperature=0.07,
+        )
+    )
