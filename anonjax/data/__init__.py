@@ -1,0 +1,30 @@
+"""Data sources (synthetic documents, CelebA, RVL-CDIP, a user's folder) behind one grain reader."""
+
+from anonjax.data import transforms
+from anonjax.data.batching import Batch, iterate_batches
+from anonjax.data.image_io import IMAGE_SUFFIXES, ImageError, check_file, read_image, to_rgb
+from anonjax.data.listing import DatasetError, Listing
+from anonjax.data.reader import SOURCES, SPLITS, Split, open_split, validate
+from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, FitCanvas
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "IMAGE_SUFFIXES",
+    "SOURCES",
+    "SPLITS",
+    "Batch",
+    "DatasetError",
+    "EvalTransform",
+    "FitCanvas",
+    "ImageError",
+    "Listing",
+    "Split",
+    "check_file",
+    "iterate_batches",
+    "open_split",
+    "read_image",
+    "to_rgb",
+    "transforms",
+    "validate",
+]

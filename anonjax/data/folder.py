@@ -1,0 +1,121 @@
+"""A user's own folder of images, one sub-folder per class: the way an institution brings its case files.
+
+Layout::
+
+    root/<class>/**/*.{png,jpg,jpeg,tif,tiff}    (suffixes in any case; hidden files ignored)
+    root/splits/{train,val,test}.txt             (optional)
+
+Class names are the sub-folder names in sorted order (``splits`` is reserved), and labels index them.
+An image's id is its path relative to ``root`` with ``/`` separators, e.g. ``passport/0001.png``.
+
+If ``root/splits/`` exists, ``<split>.txt`` lists the split's images, one relative path a line (blank
+lines and lines starting with ``#`` are ignored); a listed file that does not exist is skipped like an
+unreadable one. Otherwise every class is shuffled with ``data.seed`` and cut by ``data.split_ratios``
+(train, val, test fractions summing to 1), so the split is stratified and the same on every machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+
+from anonjax.config_checks import ConfigError, as_tuple, check_path, get
+from anonjax.data.image_io import IMAGE_SUFFIXES, read_image
+from anonjax.data.listing import DatasetError, Listing
+
+SPLITS_DIR = "splits"
+_SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+
+
+def validate(root_config: ml_collections.ConfigDict) -> None:
+    """Check ``data.root`` and, when no split lists exist, ``data.split_ratios`` and ``data.seed``."""
+    root = check_path(root_config, "data.root", kind="dir")
+    if not (root / SPLITS_DIR).is_dir():
+        _ratios(root_config)
+        _seed(root_config)
+
+
+def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
+    """The images of ``split`` under ``data_config.root``."""
+    root = Path(str(data_config.root)).expanduser()
+    class_names = sorted(
+        d.name for d in root.iterdir() if d.is_dir() and d.name != SPLITS_DIR and not d.name.startswith(".")
+    )
+    if not class_names:
+        raise DatasetError(f"{root}: no class sub-folders (expected root/<class>/<image files>)")
+    label_of = {name: i for i, name in enumerate(class_names)}
+    if (root / SPLITS_DIR).is_dir():
+        rel_paths = _read_split_list(root / SPLITS_DIR / f"{split}.txt", label_of)
+    else:
+        rel_paths = _ratio_split(root, class_names, split, _ratios_of(data_config), int(data_config.seed))
+    return Listing(
+        ids=rel_paths,
+        labels=np.array([label_of[p.split("/", 1)[0]] for p in rel_paths], dtype=np.int32),
+        class_names=class_names,
+        items=[root / p for p in rel_paths],
+        names=[str(root / p) for p in rel_paths],
+        load=read_image,
+        files=True,
+    )
+
+
+def class_images(class_dir: Path) -> list[str]:
+    """Image files under ``class_dir`` (any depth), as sorted paths relative to its parent."""
+    return sorted(
+        p.relative_to(class_dir.parent).as_posix()
+        for p in class_dir.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def _read_split_list(path: Path, label_of: dict[str, int]) -> list[str]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: split list missing (root/{SPLITS_DIR}/ exists, list each split there)")
+    rel_paths = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        rel = line.strip()
+        if not rel or rel.startswith("#"):
+            continue
+        rel = Path(rel).as_posix()
+        if rel.split("/", 1)[0] not in label_of or "/" not in rel or ".." in rel.split("/"):
+            raise DatasetError(f"{path}:{line_no}: {rel!r} is not <class>/<file> for a class folder of root")
+        rel_paths.append(rel)
+    return rel_paths
+
+
+def _ratio_split(root: Path, class_names: list[str], split: str, ratios: tuple[float, ...],
+                 seed: int) -> list[str]:
+    chosen = []
+    for label, name in enumerate(class_names):
+        files = class_images(root / name)
+        order = np.random.default_rng([seed, label]).permutation(len(files))
+        cuts = np.rint(np.cumsum(ratios)[:2] * len(files)).astype(int)
+        part = np.split(order, cuts)[_SPLIT_CODES[split]]
+        chosen.extend(files[i] for i in np.sort(part))
+    return chosen
+
+
+def _ratios(root_config: ml_collections.ConfigDict) -> tuple[float, ...]:
+    given = as_tuple(get(root_config, "data.split_ratios"))
+    try:
+        ratios = tuple(float(r) for r in given if not isinstance(r, bool))
+    except (TypeError, ValueError):
+        ratios = ()
+    if len(ratios) != 3 or len(given) != 3 or min(ratios) < 0:
+        raise ConfigError("data.split_ratios", f"must be three fractions (train, val, test), got {given!r}")
+    if abs(sum(ratios) - 1.0) > 1e-6:
+        raise ConfigError("data.split_ratios", f"must sum to 1, got {given!r} (sum {sum(ratios)})")
+    return ratios
+
+
+def _ratios_of(data_config: ml_collections.ConfigDict) -> tuple[float, ...]:
+    return _ratios(ml_collections.ConfigDict({"data": data_config}))
+
+
+def _seed(root_config: ml_collections.ConfigDict) -> int:
+    seed = get(root_config, "data.seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError("data.seed", f"must be an integer >= 0, got {seed!r}")
+    return seed

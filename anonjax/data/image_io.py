@@ -1,0 +1,128 @@
+"""Decoding image files of any common kind into uint8 RGB, and a cheap check that a file is whole.
+
+Two checks guard a long run against bad files:
+
+* ``check_file`` runs when a split is indexed. It reads only the header and the file's tail: the
+  file must open as an image, a JPEG must end with its end-of-image marker, a PNG with its IEND
+  chunk, and a TIFF's strips or tiles must lie inside the file. This finds empty, foreign and
+  truncated files without decoding pixels.
+* ``decode`` runs when a record is read and raises ``ImageError`` for anything the header check
+  could not see (a corrupt payload); the reader turns that into a skipped record.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+_TAIL_BYTES = 1024
+_TIFF_STRIP_OFFSETS, _TIFF_STRIP_COUNTS = 273, 279
+_TIFF_TILE_OFFSETS, _TIFF_TILE_COUNTS = 324, 325
+
+
+class ImageError(ValueError):
+    """A file is not a readable image; the message names the file and the reason."""
+
+
+def check_file(path: str | os.PathLike) -> str | None:
+    """The reason ``path`` cannot be a whole image, or None when its header and tail look sound."""
+    path = Path(path)
+    if not path.is_file():
+        return "file not found"
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return "empty file"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                fmt = img.format
+                width, height = img.size
+                tiff_ranges = _tiff_data_ranges(img) if fmt == "TIFF" else []
+        if width < 1 or height < 1:
+            return f"image has no pixels ({width}x{height})"
+        with open(path, "rb") as f:
+            f.seek(max(0, size - _TAIL_BYTES))
+            tail = f.read()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as e:
+        return f"not a readable image: {e}"
+    if fmt == "JPEG" and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker)"
+    if fmt == "PNG" and b"IEND" not in tail[-16:]:
+        return "truncated PNG (no IEND chunk)"
+    for offset, count in tiff_ranges:
+        if offset + count > size:
+            return f"truncated TIFF (image data ends at byte {offset + count}, file has {size})"
+    return None
+
+
+def _tiff_data_ranges(img: Image.Image) -> list[tuple[int, int]]:
+    tags = img.tag_v2
+    for offsets_tag, counts_tag in ((_TIFF_STRIP_OFFSETS, _TIFF_STRIP_COUNTS),
+                                    (_TIFF_TILE_OFFSETS, _TIFF_TILE_COUNTS)):
+        if offsets_tag in tags and counts_tag in tags:
+            offsets, counts = tags[offsets_tag], tags[counts_tag]
+            offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+            counts = counts if isinstance(counts, tuple) else (counts,)
+            return list(zip(offsets, counts, strict=False))
+    return []
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode the file at ``path`` to uint8 RGB [H, W, 3]; ``ImageError`` naming the file if it cannot."""
+    try:
+        with Image.open(path) as img:
+            return to_rgb(img)
+    except ImageError as e:
+        raise ImageError(f"{path}: {e}") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageError(f"{path}: cannot decode image: {e}") from None
+
+
+def decode_bytes(data: bytes, name: str) -> np.ndarray:
+    """Decode encoded image bytes (``name`` is used in errors) to uint8 RGB [H, W, 3]."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return to_rgb(img)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageError(f"{name}: cannot decode image: {e}") from None
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """Pixels of a PIL image as uint8 RGB [H, W, 3].
+
+    Grayscale is replicated to three channels, palettes are expanded, transparency is composited
+    on white (a scanned page's background), 16-bit images (and 32-bit integer ones, read as 16-bit
+    values) are scaled from 0..65535 to 0..255, and the EXIF orientation is applied so faces stand upright.
+    """
+    img.load()
+    img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    elif mode == "L" and "transparency" in img.info:
+        img = img.convert("LA")
+    elif mode.startswith("I;16") or mode == "I":
+        wide = np.asarray(img).astype(np.float64)
+        gray = np.rint(np.clip(wide, 0, 65535) * (255.0 / 65535)).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    elif mode not in ("L", "LA", "RGB", "RGBA", "PA"):
+        raise ImageError(f"unsupported image mode {mode!r}")
+    if img.mode in ("LA", "PA", "RGBA"):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[:, :, 3:] / 255.0
+        return np.rint(rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    pixels = np.asarray(img, dtype=np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(pixels)

@@ -1,0 +1,155 @@
+"""One grain-based reader for every source: ids, labels and uint8 RGB images of one split.
+
+When files are checked, and why ids stay aligned with what is delivered:
+
+1. A source lists the split (ids, labels, file paths) from its annotation files or folders. Split
+   membership is decided here, from names only, so a bad file never moves another between splits.
+2. ``open_split`` checks each file's header and tail (``image_io.check_file``, a few hundred bytes per
+   file, in threads). Files that fail are left out of ``Split.ids`` and listed in ``Split.skipped``;
+   ``Split.ids``, ``Split.labels`` and ``Split.dataset`` are then aligned index by index.
+3. A file whose header was sound but whose pixels cannot be decoded is found only when it is read.
+   Then ``Split.dataset[i]`` is None (grain's convention for a filtered element; iteration skips it)
+   and the file is added to ``Split.skipped``. Consumers must therefore take ids from the records
+   (``record["id"]``, or the ids that ``iterate_batches`` yields with each batch), never by position
+   in ``Split.ids``, when they store per-image results.
+
+With ``strict=True`` the first bad file, at either point, raises ``ImageError`` naming it.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grain
+import ml_collections
+import numpy as np
+
+from anonjax.config_checks import ConfigError, check_choice, get
+from anonjax.data import celeba, folder, rvl_cdip, synthetic
+from anonjax.data.image_io import ImageError, check_file
+from anonjax.data.listing import Listing
+
+SPLITS = ("train", "val", "test")
+SOURCES = {"synthetic": synthetic, "celeba": celeba, "rvl_cdip": rvl_cdip, "folder": folder}
+_CHECK_THREADS = 8
+
+
+class _Records:
+    """grain random-access source: record i of a listing, or a failure marker if it cannot be decoded."""
+
+    def __init__(self, listing: Listing, strict: bool):
+        self._listing = listing
+        self._strict = strict
+
+    def __len__(self) -> int:
+        return len(self._listing.ids)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        listing = self._listing
+        record: dict[str, Any] = {"id": listing.ids[i], "label": np.int32(listing.labels[i])}
+        try:
+            record["image"] = listing.load(listing.items[i])
+        except ImageError as e:
+            if self._strict:
+                raise
+            record["error"] = (listing.names[i], str(e))
+        return record
+
+
+class Split:
+    """One split of a data source.
+
+    Attributes:
+      name: "train", "val" or "test".
+      ids: image ids (file paths relative to the root, or generated names), aligned with ``labels``.
+      labels: int32 [N] class indices into ``class_names``.
+      class_names: the source's classes, in label order.
+      dataset: grain.MapDataset of ``{"id": str, "image": uint8 [H, W, 3] RGB, "label": int32}``;
+        ``dataset[i]`` is the record of ``ids[i]``, or None if that file failed to decode.
+      skipped: (file or id, reason) for every image left out, at index time or when read.
+      records: the unfiltered grain.MapDataset, where a file that failed to decode is a marker record
+        ``{"id", "label", "error": (file, reason)}``; ``accept(record)`` files a marker under
+        ``skipped``. Markers survive worker processes, so readers that use processes (as
+        ``iterate_batches`` does) filter with ``accept`` in the main process; filtering inside a
+        worker would record the failure only in that worker's copy of ``skipped``.
+    """
+
+    def __init__(self, name: str, listing: Listing, skipped: list[tuple[str, str]], strict: bool):
+        self.name = name
+        self.ids = list(listing.ids)
+        self.labels = np.asarray(listing.labels, dtype=np.int32)
+        self.class_names = list(listing.class_names)
+        self.skipped = list(skipped)
+        self.strict = strict
+        self.records = grain.MapDataset.source(_Records(listing, strict))
+        self.dataset = self.records.filter(self.accept)
+        self._seen: set[str] = {name for name, _ in skipped}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def accept(self, record: dict[str, Any]) -> bool:
+        """True for a decoded record; for a failure marker, list the file in ``skipped`` and return False."""
+        if "error" not in record:
+            return True
+        name, reason = record["error"]
+        with self._lock:
+            if name not in self._seen:
+                self._seen.add(name)
+                self.skipped.append((name, reason))
+        return False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def validate(data_config: ml_collections.ConfigDict) -> None:
+    """Raise ConfigError (keys as ``data.*``) if the data config cannot be read; touches no image."""
+    root = _rooted(data_config)
+    source = check_choice(root, "data.source", SOURCES)
+    max_images = get(root, "data.max_images") if "max_images" in data_config else 0
+    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
+        raise ConfigError("data.max_images", f"must be an integer >= 0 (0 keeps all), got {max_images!r}")
+    SOURCES[source].validate(root)
+
+
+def open_split(data_config: ml_collections.ConfigDict, split: str, *, strict: bool = False) -> Split:
+    """Index ``split`` of the source that ``data_config`` names and check its files' headers.
+
+    ``data_config`` is the study's ``config.data`` (see ``configs/data.py``); ``split`` is one of
+    "train", "val", "test". ``data_config.max_images`` > 0 keeps a seeded random subset of that many
+    images (in listing order), chosen before any file is checked.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    validate(data_config)
+    listing = SOURCES[data_config.source].list_split(data_config, split)
+    max_images = data_config.get("max_images", 0) or 0
+    if 0 < max_images < len(listing.ids):
+        rng = np.random.default_rng([int(data_config.get("seed", 0)), SPLITS.index(split)])
+        listing = listing.take(np.sort(rng.choice(len(listing.ids), size=max_images, replace=False)))
+    skipped: list[tuple[str, str]] = []
+    if listing.files:
+        with ThreadPoolExecutor(_CHECK_THREADS) as pool:
+            reasons = list(pool.map(check_file, listing.items))
+        bad = [(listing.names[i], r) for i, r in enumerate(reasons) if r is not None]
+        if bad and strict:
+            name, reason = bad[0]
+            raise ImageError(f"{name}: {reason} ({len(bad)} bad file(s) in split {split!r})")
+        skipped = bad
+        listing = listing.take([i for i, r in enumerate(reasons) if r is None])
+    return Split(split, listing, skipped, strict)
+
+
+def _rooted(data_config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``data_config`` under the key ``data``, so that checks name keys as the study config does."""
+    return ml_collections.ConfigDict({"data": data_config})
