@@ -1,7 +1,8 @@
 """Names and paths inside a work directory, shared by every stage that writes or reads them.
 
 Embeddings live at ``<root>/<model>/<variant>/<split>.npy`` (float32 [N, D]) with the image ids of their
-rows in ``<split>.ids.txt`` beside them; class labels of a split at ``<root>/labels/<split>.npy``.
+rows in ``<split>.ids.json`` (a JSON list of strings) beside them; class labels of a split at
+``<root>/labels/<split>.npy``.
 
 - model: ``unadapted`` (trained on original data; defines the pseudo ground truth) or
   ``<adaptation>_<method>_<percent>`` for an adapted model, e.g. ``A_pixel_100``.
@@ -10,6 +11,7 @@ rows in ``<split>.ids.txt`` beside them; class labels of a split at ``<root>/lab
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,7 @@ def embedding_path(root: str | Path, model: str, variant: str, split: str) -> Pa
 def ids_path(embeddings: str | Path) -> Path:
     """The id list beside an embedding file."""
     p = Path(embeddings)
-    return p.with_name(p.stem + ".ids.txt")
+    return p.with_name(p.stem + ".ids.json")
 
 
 def labels_path(root: str | Path, split: str) -> Path:
@@ -63,7 +65,7 @@ def load_embeddings(root: str | Path, model: str, variant: str, split: str) -> t
     if array.ndim != 2:
         raise ValueError(f"embeddings {path} must be a 2-D [images, dims] array, got shape {array.shape}")
     ids_file = ids_path(path)
-    ids = ids_file.read_text().splitlines() if ids_file.is_file() else [str(i) for i in range(len(array))]
+    ids = json.loads(ids_file.read_text()) if ids_file.is_file() else [str(i) for i in range(len(array))]
     if len(ids) != len(array):
         raise ValueError(f"{ids_file} lists {len(ids)} ids but {path} has {len(array)} rows")
     return array.astype(np.float32, copy=False), ids

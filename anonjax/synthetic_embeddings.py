@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anonjax.files import save_npy, save_text
+from anonjax.files import save_json, save_npy
 from anonjax.layout import (
     ORIGINAL,
     UNADAPTED,
@@ -79,4 +79,4 @@ def write_synthetic_embeddings(
                 emb = (content + weight * kept_detail + shift) @ transform.T
                 path = embedding_path(root, model, variant, split)
                 save_npy(path, emb.astype(np.float32))
-                save_text(ids_path(path), "\n".join(ids) + "\n")
+                save_json(ids_path(path), ids)

@@ -21,10 +21,17 @@ from anonjax.data import iterate_batches, open_split, synthetic
 
 
 def _config(pages: int, seed: int) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict({
-        "source": "synthetic", "seed": seed, "sizes": {"train": pages, "val": 0, "test": 0},
-        "classes": (), "page_width": 384, "page_height": 512, "max_images": 0,
-    })
+    return ml_collections.ConfigDict(
+        {
+            "source": "synthetic",
+            "seed": seed,
+            "sizes": {"train": pages, "val": 0, "test": 0},
+            "classes": (),
+            "page_width": 384,
+            "page_height": 512,
+            "max_images": 0,
+        }
+    )
 
 
 def _decode(path: Path) -> np.ndarray:

@@ -1,15 +1,16 @@
 """The evaluate stage on the built-in embedding set and on a user's directory."""
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from anonjax.retrieval import evaluate_scenario
 
 from anonjax import layout
 from anonjax.main import run
+from anonjax.retrieval import evaluate_scenario
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "evaluate.py"
@@ -91,7 +92,7 @@ def test_user_directory_with_missing_model_and_misaligned_rows(tmp_path):
     assert {r["model"] for r in rows} == {"unadapted", "A"}
 
     ids = layout.ids_path(layout.embedding_path(root, "A_blur_100", "blur_100", "val"))
-    ids.write_text("\n".join(reversed(ids.read_text().splitlines())) + "\n")
+    ids.write_text(json.dumps(list(reversed(json.loads(ids.read_text())))))
     config.evaluate.fraction = 0.2  # a new fingerprint, so the stage runs again
     with pytest.raises(ValueError, match="not the images of the Unadapted original embeddings"):
         run(config, tmp_path / "w")

@@ -1,0 +1,150 @@
+"""One retrieval scenario scored against the pseudo ground truth: per-query AP and nDCG, their
+means, and bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from anonjax import parallel
+from anonjax.retrieval.bootstrap import bootstrap_mean_cis
+from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
+from anonjax.retrieval.exact_topk import exact_topk
+from anonjax.retrieval.inputs import (
+    check_chunk_size,
+    check_positive_int,
+    relevant_count,
+    same_dims,
+    same_rows,
+    unit_rows,
+)
+from anonjax.retrieval.metrics import average_precision, ndcg
+from anonjax.retrieval.topk import cosine_scores
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioResult:
+    """Scores of one scenario. ``ap``/``ndcg`` are per query (float64, read-only); ``map``/``mndcg``
+    their means; ``*_ci`` 95% percentile-bootstrap intervals over queries; ``k`` the size of each
+    query's relevant set."""
+
+    map: float
+    mndcg: float
+    ap: np.ndarray
+    ndcg: np.ndarray
+    map_ci: tuple[float, float]
+    mndcg_ci: tuple[float, float]
+    k: int
+
+
+@functools.partial(jax.jit, static_argnames=("k", "exclude_self"))
+def _scenario_chunk(gt_queries, gt_database, queries, database, first_row, *, k: int, exclude_self: bool):
+    """(AP, nDCG, IDCG) for the query rows ``first_row ...`` of one chunk."""
+    gt_scores = cosine_scores(gt_queries, gt_database)
+    scores = cosine_scores(queries, database)
+    if exclude_self:
+        rows = first_row + jax.lax.broadcasted_iota(jnp.int32, scores.shape, 0)
+        is_self = rows == jax.lax.broadcasted_iota(jnp.int32, scores.shape, 1)
+        gt_scores = jnp.where(is_self, -jnp.inf, gt_scores)
+        scores = jnp.where(is_self, -jnp.inf, scores)
+    gt_top, relevant = exact_topk(gt_scores, k)
+    _, eval_top = exact_topk(scores, k)
+    ndcg_values, idcg = ndcg(gt_top, gt_scores, eval_top)
+    return average_precision(scores, relevant), ndcg_values, idcg
+
+
+def evaluate_scenario(
+    gt_queries,
+    gt_database,
+    queries,
+    database,
+    *,
+    fraction: float = 0.05,
+    exclude_self: bool = False,
+    chunk_size: int | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> ScenarioResult:
+    """mAP and mnDCG of retrieving ``database`` with ``queries``, against the ground-truth retrieval
+    of ``gt_database`` with ``gt_queries``.
+
+    Row i of ``queries``/``database`` is the same image as row i of ``gt_queries``/``gt_database``
+    (anonymized or re-embedded). All similarities are cosines. For query q:
+
+    - relevant set R_q: the top k of row q of S0 = cos(gt_queries, gt_database), ties by lower
+      index, with k = max(1, floor(fraction * n_database));
+    - AP_q = (1/k) * sum over ranks i of P@i * [item at rank i in R_q], over the whole ranking of
+      row q of S = cos(queries, database) (descending, ties by lower index);
+    - nDCG_q = DCG_q / IDCG_q, DCG_q = sum_{i<=k} S0[q, item at rank i of S] / log2(i + 1), IDCG_q the
+      same sum over row q of S0 sorted descending. Relevance is the ground-truth cosine, so nDCG_q
+      lies in [0, 1] when those cosines are >= 0 and can dip below 0 when they are not.
+
+    ``exclude_self=True`` (queries and database are the same image set: equal row counts required)
+    removes item q from both rankings of query q. Each query then ranks n_database - 1 items, and k
+    is computed from that: k = max(1, floor(fraction * (n_database - 1))).
+
+    Queries are processed ``chunk_size`` rows at a time inside one jitted function (memory
+    O(chunk x n_database)). The confidence intervals resample queries ``n_bootstrap`` times with
+    ``seed``.
+    """
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
+    chunk_size = check_chunk_size(chunk_size)
+    gq = unit_rows(gt_queries, "gt_queries")
+    gdb = unit_rows(gt_database, "gt_database")
+    q = unit_rows(queries, "queries")
+    db = unit_rows(database, "database")
+    same_dims(gq, "gt_queries", gdb, "gt_database")
+    same_dims(q, "queries", db, "database")
+    pairing = "row i of both must be the same image"
+    same_rows(gq, "gt_queries", q, "queries", pairing)
+    same_rows(gdb, "gt_database", db, "database", pairing)
+    n = db.shape[0]
+    if exclude_self:
+        same_rows(q, "queries", db, "database", "exclude_self needs queries and database to be the same images")
+        if n < 2:
+            raise ValueError("exclude_self needs at least 2 database rows: one left to rank besides the query")
+    k = relevant_count(fraction, n - 1 if exclude_self else n)
+
+    chunk = rows_per_chunk(q.shape[0], n, chunk_size)
+    gq_padded, n_queries = parallel.pad_to_multiple(gq, chunk)
+    q_padded, _ = parallel.pad_to_multiple(q, chunk)
+    gdb_device, db_device = jax.device_put(gdb), jax.device_put(db)
+
+    def run(start: int) -> tuple[np.ndarray, ...]:
+        outputs = _scenario_chunk(
+            gq_padded[start : start + chunk],
+            gdb_device,
+            q_padded[start : start + chunk],
+            db_device,
+            np.int32(start),
+            k=k,
+            exclude_self=exclude_self,
+        )
+        return tuple(np.asarray(x) for x in outputs)
+
+    parts = map_chunks(run, q_padded.shape[0], chunk)
+    ap, ndcg_values, idcg = (np.concatenate([p[j] for p in parts])[:n_queries] for j in range(3))
+    if not (idcg > 0).all():
+        bad = int(np.flatnonzero(~(idcg > 0))[0])
+        raise ValueError(
+            f"gt_queries row {bad}: the ground-truth cosines of its top {k} items sum (discounted) to "
+            f"{idcg[bad]:.3g} <= 0, so its nDCG is undefined"
+        )
+    ap = ap.astype(np.float64)
+    ndcg_values = ndcg_values.astype(np.float64)
+    map_ci, mndcg_ci = bootstrap_mean_cis([ap, ndcg_values], n_bootstrap, seed)
+    ap.setflags(write=False)
+    ndcg_values.setflags(write=False)
+    return ScenarioResult(
+        map=float(ap.mean()),
+        mndcg=float(ndcg_values.mean()),
+        ap=ap,
+        ndcg=ndcg_values,
+        map_ci=map_ci,
+        mndcg_ci=mndcg_ci,
+        k=k,
+    )

@@ -1,0 +1,98 @@
+"""Exact cosine top-k of query rows against a database, chunked over queries, optionally sharded."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
+
+from anonjax import parallel
+from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
+from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk
+from anonjax.retrieval.inputs import check_chunk_size, check_k, same_dims, unit_rows
+
+
+def cosine_scores(queries: jax.Array, database: jax.Array) -> jax.Array:
+    """Inner products of unit rows in full float32 (no reduced-precision matmul on accelerators)."""
+    return canonical_zeros(jnp.dot(queries, database.T, precision=lax.Precision.HIGHEST))
+
+
+@functools.partial(jax.jit, static_argnames="k")
+def _topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    return exact_topk(cosine_scores(queries, database), k)
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
+    """A jitted (queries, database shard, row ids) -> top-k, the database rows split over ``mesh``.
+
+    Each device ranks its own rows; padding rows (id >= n_database) score -inf and so lose to every
+    real row. The partial lists are laid out in device order, that is by ascending row id, and each
+    is sorted with ties by lower id, so one more ``top_k`` over them keeps the lower-index tie rule.
+    """
+    k_local = min(k, n_local)
+    spec = parallel.batch_spec()
+
+    def local(queries, shard, ids):
+        scores = jnp.where(ids[None, :] < n_database, cosine_scores(queries, shard), -jnp.inf)
+        values, positions = exact_topk(scores, k_local)
+        return values, ids[positions]
+
+    partial_topk = jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), spec, spec), out_specs=(P(None, *spec), P(None, *spec))
+    )
+
+    @jax.jit
+    def merged(queries, shard, ids):
+        values, ids = partial_topk(queries, shard, ids)
+        values, positions = lax.top_k(values, k)
+        return values, jnp.take_along_axis(ids, positions, axis=1)
+
+    return merged
+
+
+def topk_cosine(
+    queries, database, k: int, *, chunk_size: int | None = None, mesh: Mesh | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k database rows by cosine similarity for every query row.
+
+    Rows are L2-normalized here. Returns ``(scores[Q, k] float32, indices[Q, k] int32)`` as numpy
+    arrays, each row descending, ties broken by the lower database index. Queries are processed
+    ``chunk_size`` rows at a time (default: as many as keep one chunk's scores near 16 MiB), so
+    memory is O(chunk x N + Q x k). With a ``mesh`` (``anonjax.parallel.make_mesh``), the database
+    rows are split over all of its devices and the per-device top-k lists are merged.
+    """
+    q = unit_rows(queries, "queries")
+    db = unit_rows(database, "database")
+    same_dims(q, "queries", db, "database")
+    n = db.shape[0]
+    k = check_k(k, n)
+    chunk = rows_per_chunk(q.shape[0], n, check_chunk_size(chunk_size))
+    q_padded, n_queries = parallel.pad_to_multiple(q, chunk)
+
+    if mesh is None:
+        db_device = jax.device_put(db)
+        kernel = functools.partial(_topk_chunk, k=k)
+        extra = ()
+    else:
+        db_padded, _ = parallel.pad_to_multiple(db, parallel.mesh_size(mesh))
+        ids = np.arange(db_padded.shape[0], dtype=np.int32)
+        shards = parallel.batch_sharding(mesh)
+        db_device = jax.device_put(db_padded, shards)
+        extra = (jax.device_put(ids, shards),)
+        kernel = _sharded_topk_chunk(mesh, k, n, db_padded.shape[0] // parallel.mesh_size(mesh))
+        q_padded = jax.device_put(q_padded, parallel.replicated(mesh))
+
+    def run(start: int) -> tuple[np.ndarray, np.ndarray]:
+        values, indices = kernel(q_padded[start : start + chunk], db_device, *extra)
+        return np.asarray(values), np.asarray(indices)
+
+    parts = map_chunks(run, q_padded.shape[0], chunk)
+    scores = np.concatenate([p[0] for p in parts])[:n_queries]
+    indices = np.concatenate([p[1] for p in parts])[:n_queries].astype(np.int32, copy=False)
+    return scores, indices
