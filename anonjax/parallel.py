@@ -45,6 +45,11 @@ def batch_spec() -> P:
     return P(BATCH_AXES)
 
 
+def columns_spec() -> P:
+    """The second axis split over all devices: per-device results laid side by side in device order."""
+    return P(None, BATCH_AXES)
+
+
 def mesh_size(mesh: Mesh) -> int:
     """Number of devices in the mesh."""
     return int(np.prod(list(mesh.shape.values())))

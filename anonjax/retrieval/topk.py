@@ -44,7 +44,7 @@ def _sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
         return values, ids[positions]
 
     partial_topk = jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), spec, spec), out_specs=(P(None, *spec), P(None, *spec))
+        local, mesh=mesh, in_specs=(P(), spec, spec), out_specs=(parallel.columns_spec(), parallel.columns_spec())
     )
 
     @jax.jit
