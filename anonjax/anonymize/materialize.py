@@ -1,0 +1,116 @@
+"""Paired datasets on disk: every image as the original and as each method x degree, for inspection and
+export.
+
+Files are PNGs encoded from the pixels alone (``cv2.imencode``), so nothing of the source file travels
+with them: no EXIF, no thumbnail, no text chunks. An image is written in all variants or in none: if
+anonymizing or writing any variant fails, the files already written for it are removed and it is listed
+as excluded with the reason. Images that are not in the box table (failed or without detections) are
+never written.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from anonjax.anonymize.box_cache import BoxTable
+from anonjax.anonymize.methods import apply
+from anonjax.files import atomic_open, save_json
+from anonjax.layout import ORIGINAL, variant_name
+
+_PAD = 64
+
+
+def file_name(image_id: str) -> str:
+    """A file name for an image id: reversible, no separators (``urllib.parse.unquote`` gives the id)."""
+    return urllib.parse.quote(image_id, safe="") + ".png"
+
+
+def anonymized_variants(
+    image: np.ndarray, boxes: np.ndarray, masks: Mapping[float, np.ndarray], methods: Sequence[str],
+    params: Mapping[str, Mapping[str, Any]],
+) -> dict[str, np.ndarray]:
+    """Variant name -> anonymized image, for one image with boxes [M, 4] and a box mask per degree.
+
+    The image is padded to a multiple of 64 pixels and the boxes to a power of two (at least 16), so images
+    of many sizes share a few compilations; padding lies outside every box and is cropped off again.
+    """
+    height, width = image.shape[:2]
+    padded = np.pad(image, ((0, -height % _PAD), (0, -width % _PAD), (0, 0)))
+    slots = max(16, 1 << max(len(boxes) - 1, 0).bit_length())
+    box_pad = np.zeros((slots, 4), np.int32)
+    box_pad[: len(boxes)] = boxes
+    out = {}
+    for method in methods:
+        for degree, mask in masks.items():
+            mask_pad = np.zeros(slots, bool)
+            mask_pad[: len(mask)] = mask
+            result = apply(padded[None], box_pad[None], mask_pad[None], method, **dict(params.get(method, {})))
+            out[variant_name(method, degree)] = np.asarray(result)[0, :height, :width]
+    return out
+
+
+def materialize_pairs(
+    items: Iterable[tuple[str, np.ndarray]],
+    table: BoxTable,
+    out_dir: str | Path,
+    split: str,
+    *,
+    methods: Sequence[str],
+    degrees: Sequence[float],
+    params: Mapping[str, Mapping[str, Any]],
+    seed: int,
+    degree_kinds: Sequence[str] = ("text",),
+    include_original: bool = True,
+) -> dict:
+    """Write ``out_dir/<variant>/<split>/<file_name(id)>`` for every (id, image) and every variant.
+
+    ``degree_kinds``: the kinds of boxes a degree is a fraction of (see ``BoxTable.selection``).
+    Returns and writes ``out_dir/pairs_<split>.json``: the variants, the ids written in all of them, and
+    the ids left out with their reasons.
+    """
+    out_dir = Path(out_dir)
+    index = {image_id: row for row, image_id in enumerate(table.ids)}
+    written, excluded = [], {}
+    for image_id, image in items:
+        if image_id not in index:
+            excluded[image_id] = table.failed.get(image_id, "no detection (excluded)")
+            continue
+        row = index[image_id]
+        paths: list[Path] = []
+        try:
+            if tuple(image.shape[:2]) != tuple(table.sizes[row]):
+                raise ValueError(f"image is {image.shape[:2]} but was detected at {tuple(table.sizes[row])}")
+            n = int(table.counts[row])
+            masks = {d: table.selection(d, seed, [row], degree_kinds=degree_kinds)[0, :n] for d in degrees}
+            variants = anonymized_variants(image, table.boxes[row, :n], masks, methods, params)
+            if include_original:
+                variants = {ORIGINAL: image, **variants}
+            for name, pixels in variants.items():
+                path = out_dir / name / split / file_name(image_id)
+                paths.append(path)
+                write_png(path, pixels)
+        except Exception as e:  # fail closed: nothing of this image stays in any output
+            for path in paths:
+                path.unlink(missing_ok=True)
+            excluded[image_id] = f"anonymization or writing failed: {type(e).__name__}: {e}"
+            continue
+        written.append(image_id)
+    names = ([ORIGINAL] if include_original else []) + [variant_name(m, d) for m in methods for d in degrees]
+    result = {"split": split, "variants": names, "ids": written, "excluded": excluded}
+    save_json(out_dir / f"pairs_{split}.json", result)
+    return result
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Encode RGB pixels as a fresh PNG and write it atomically; OSError if encoding fails."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path.name} as PNG")
+    with atomic_open(path, "wb") as f:
+        f.write(data.tobytes())

@@ -1,0 +1,142 @@
+"""The detection cache: resumable shards, fail-closed exclusion, padded box tables."""
+
+import numpy as np
+import pytest
+from anon_test_images import paste, qr_code
+
+from anonjax.anonymize import BoxTable, box_cache, detect_split, load_box_table, select_boxes
+from anonjax.anonymize.detection import Detections, Detectors
+
+SETTINGS = {"codes": {"barcodes": False, "qr_codes": True}}
+
+
+def make_images(n: int) -> list[np.ndarray]:
+    """Pages with 0, 1 or 2 real QR codes (image i has i % 3 of them)."""
+    images = []
+    for i in range(n):
+        page = np.full((200, 320, 3), 255, np.uint8)
+        for k in range(i % 3):
+            paste(page, qr_code(f"case {i} code {k}", module=3), 20 + 150 * k, 50)
+        images.append(page)
+    return images
+
+
+IMAGES = make_images(7)
+IDS = [f"doc/{i:02d}.png" for i in range(7)]
+
+
+class Loader:
+    """Counts which images were read, so tests can see what a resumed run recomputes."""
+
+    def __init__(self, images, broken=()):
+        self.images, self.broken, self.calls = images, set(broken), []
+
+    def __call__(self, i):
+        self.calls.append(i)
+        if i in self.broken:
+            raise OSError(f"truncated file {IDS[i]}")
+        return self.images[i]
+
+
+def test_real_detections_are_cached_and_padded(tmp_path):
+    assert detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, tmp_path, shard_size=3) == 3
+    table = load_box_table(tmp_path)
+    assert table.ids == [i for k, i in enumerate(IDS) if k % 3]  # pages without a code are excluded
+    assert table.empty == [IDS[0], IDS[3], IDS[6]]
+    assert table.boxes.shape == (4, 2, 4) and table.boxes.dtype == np.int32
+    np.testing.assert_array_equal(table.counts, [1, 2, 1, 2])
+    np.testing.assert_array_equal(table.valid, np.arange(2)[None] < table.counts[:, None])
+    assert (table.boxes[~table.valid] == 0).all() and (table.kinds[table.valid] == 2).all()
+    np.testing.assert_array_equal(table.sizes, [[200, 320]] * 4)
+    kept = load_box_table(tmp_path, keep_empty=True)
+    assert kept.ids == IDS and kept.counts.tolist() == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
+    class Interrupted(Loader):
+        def __call__(self, i):
+            if i == 4:
+                raise KeyboardInterrupt
+            return super().__call__(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        detect_split(IDS, Interrupted(IMAGES), ("codes",), SETTINGS, tmp_path, shard_size=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard_000000.npz", "shard_000001.npz"]
+    loader = Loader(IMAGES)
+    assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, shard_size=2) == 2
+    assert loader.calls == [4, 5, 6]
+    assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, shard_size=2) == 0
+    assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, shard_size=3) == 3  # another size
+    assert sorted(p.name for p in tmp_path.glob("shard_*")) == [f"shard_00000{k}.npz" for k in range(3)]
+    fresh = tmp_path / "fresh"
+    detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, fresh, shard_size=2)
+    np.testing.assert_array_equal(load_box_table(tmp_path).boxes, load_box_table(fresh).boxes)
+
+
+def test_failures_exclude_the_image_with_its_reason(tmp_path, monkeypatch):
+    class Flaky(Detectors):
+        def __call__(self, image):
+            found = super().__call__(image)
+            if image is IMAGES[1]:
+                raise RuntimeError("onnxruntime crashed")
+            if image is IMAGES[2]:
+                return Detections(found.boxes.astype(float) * np.nan, found.scores, found.kinds)
+            return found
+
+    monkeypatch.setattr(box_cache, "Detectors", Flaky)
+    detect_split(IDS, Loader(IMAGES, broken=[4]), ("codes",), SETTINGS, tmp_path, shard_size=4)
+    table = load_box_table(tmp_path)
+    assert set(table.failed) == {IDS[1], IDS[2], IDS[4]}
+    assert "onnxruntime crashed" in table.failed[IDS[1]]
+    assert "could not be read" in table.failed[IDS[4]]
+    assert not set(table.failed) & set(table.ids)
+    with pytest.raises(KeyError, match="not in the box table"):
+        table.rows([IDS[1]])
+
+
+def test_nan_boxes_from_a_detector_fail_the_image(tmp_path, monkeypatch):
+    class Garbage(Detectors):
+        def __call__(self, image):
+            return Detections(np.array([[np.nan, 0, 5, 5]]), np.ones(1, np.float32), np.zeros(1, np.int8))
+
+    monkeypatch.setattr(box_cache, "Detectors", Garbage)
+    detect_split(IDS[:2], Loader(IMAGES), ("codes",), SETTINGS, tmp_path)
+    table = load_box_table(tmp_path)
+    assert table.ids == [] and set(table.failed) == set(IDS[:2])
+
+
+def test_selection_of_a_table_follows_select_boxes(tmp_path):
+    detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, tmp_path, shard_size=4)
+    table = load_box_table(tmp_path)
+    boxes, mask = table.batch([IDS[5], IDS[1]], 0.5, seed=9, degree_kinds=("codes",))
+    assert boxes.shape == (2, 2, 4)
+    np.testing.assert_array_equal(mask[0], select_boxes(2, 0.5, seed=9, image_id=IDS[5]))
+    np.testing.assert_array_equal(mask[1], [True, False])
+    # A degree of the text boxes leaves no code (nor face) unanonymized.
+    _, always = table.batch([IDS[5], IDS[1]], 0.25, seed=9)
+    np.testing.assert_array_equal(always, table.valid[table.rows([IDS[5], IDS[1]])])
+
+
+def test_a_degree_chooses_among_its_kind_only():
+    kinds = np.array([[1, 0, 1, 1, 2, 1, -1]], np.int8)  # text, face, text, text, code, text, padding
+    valid = kinds >= 0
+    table = BoxTable(ids=["card"], boxes=np.zeros((1, 7, 4), np.int32), valid=valid, scores=np.ones((1, 7)),
+                     kinds=kinds, sizes=np.array([[10, 10]]), failed={}, empty=[])
+    for degree in (0.25, 0.5, 1.0):
+        mask = table.selection(degree, seed=4)[0]
+        assert mask[1] and mask[4] and not mask[6]
+        text = np.flatnonzero(kinds[0] == 1)
+        np.testing.assert_array_equal(mask[text], select_boxes(4, degree, seed=4, image_id="card"))
+
+
+def test_work_directory_lookup_needs_the_stage(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the anonymize stage"):
+        load_box_table(tmp_path, "val")
+
+
+def test_detection_processes_give_the_same_boxes(tmp_path):
+    detect_split(IDS[:4], Loader(IMAGES), ("codes",), SETTINGS, tmp_path / "one", shard_size=2)
+    detect_split(IDS[:4], Loader(IMAGES), ("codes",), SETTINGS, tmp_path / "two", shard_size=2, workers=2)
+    a, b = load_box_table(tmp_path / "one"), load_box_table(tmp_path / "two")
+    assert a.ids == b.ids
+    np.testing.assert_array_equal(a.boxes, b.boxes)

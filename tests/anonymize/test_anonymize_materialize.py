@@ -1,0 +1,84 @@
+"""Paired datasets on disk: every variant or none, fresh PNGs without metadata, fail closed."""
+
+import struct
+import urllib.parse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anonjax.anonymize import BoxTable, apply, file_name, materialize, materialize_pairs
+
+METHODS, DEGREES = ("pixel", "mask"), (0.5, 1.0)
+PARAMS = {"pixel": {"cells": 4}, "mask": {"fill": 0}}
+IDS = ["case 1/front.png", "case-2", "case-3", "failed-4"]
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    return {i: rng.integers(1, 255, (40, 56, 3), dtype=np.uint8) for i in IDS}
+
+
+@pytest.fixture(scope="module")
+def table():
+    boxes = np.array([[[2, 2, 18, 14], [30, 10, 50, 30]], [[5, 5, 25, 25], [0, 0, 0, 0]],
+                      [[10, 20, 42, 36], [0, 30, 8, 40]]], np.int32)
+    valid = np.array([[True, True], [True, False], [True, True]])
+    return BoxTable(ids=IDS[:3], boxes=boxes, valid=valid, scores=valid.astype(np.float32),
+                    kinds=np.where(valid, 1, -1).astype(np.int8), sizes=np.array([[40, 56]] * 3, np.int32),
+                    failed={"failed-4": "detection failed: RuntimeError: boom"}, empty=[])
+
+
+def png_chunks(path) -> list[str]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunks.append(kind.decode())
+        pos += 12 + length
+    return chunks
+
+
+def test_pairs_hold_every_variant_as_fresh_pngs(tmp_path, images, table):
+    result = materialize_pairs(images.items(), table, tmp_path, "val", methods=METHODS, degrees=DEGREES,
+                               params=PARAMS, seed=0)
+    assert result["ids"] == IDS[:3]
+    assert result["excluded"] == {"failed-4": "detection failed: RuntimeError: boom"}
+    assert result["variants"] == ["original", "pixel_50", "pixel_100", "mask_50", "mask_100"]
+    for variant in result["variants"]:
+        files = sorted(p.name for p in (tmp_path / variant / "val").iterdir())
+        assert files == sorted(file_name(i) for i in IDS[:3])
+        assert "failed-4.png" not in files
+    path = tmp_path / "mask_100" / "val" / file_name(IDS[0])
+    assert urllib.parse.unquote(path.name[:-4]) == IDS[0]
+    assert set(png_chunks(path)) == {"IHDR", "IDAT", "IEND"}  # no eXIf, tEXt, iTXt, tIME
+    expected = np.asarray(apply(images[IDS[0]][None], table.boxes[:1], table.valid[:1], "mask"))[0]
+    np.testing.assert_array_equal(np.array(Image.open(path)), expected)
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "original" / "val" / path.name)), images[IDS[0]])
+
+
+def test_a_write_error_leaves_nothing_of_that_image(tmp_path, images, table, monkeypatch):
+    real = materialize.write_png
+
+    def failing(path, pixels):
+        if "mask_50" in str(path) and path.name == file_name("case-2"):
+            raise OSError("disk full")
+        real(path, pixels)
+
+    monkeypatch.setattr(materialize, "write_png", failing)
+    result = materialize_pairs(images.items(), table, tmp_path, "val", methods=METHODS, degrees=DEGREES,
+                               params=PARAMS, seed=0)
+    assert result["ids"] == [IDS[0], IDS[2]]
+    assert "disk full" in result["excluded"]["case-2"]
+    assert not list(tmp_path.rglob(file_name("case-2")))
+    assert len(list(tmp_path.rglob(file_name("case-3")))) == 5
+
+
+def test_an_image_that_changed_since_detection_is_refused(tmp_path, images, table):
+    resized = {IDS[0]: images[IDS[0]][:30]}
+    result = materialize_pairs(resized.items(), table, tmp_path, "val", methods=METHODS, degrees=DEGREES,
+                               params=PARAMS, seed=0)
+    assert result["ids"] == [] and "was detected at" in result["excluded"][IDS[0]]
+    assert not list(tmp_path.rglob("*.png"))
