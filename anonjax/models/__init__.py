@@ -1,0 +1,1 @@
+"""Models: the DINOv2 vision transformer, its weights, embeddings and attention maps."""

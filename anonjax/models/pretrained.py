@@ -1,0 +1,175 @@
+"""Released DINOv2 weights: download once into a cache, verify the checksum, load safely.
+
+Files are read with ``torch.load(weights_only=True)`` or safetensors, never unpickled freely.
+A download is written under a temporary name and moved into place only after its SHA-256 matched the
+pinned value (``Release.sha256``, or the ``sha256`` argument). For releases whose digest is not pinned in
+this table, the digest of the first download is recorded beside the file (``<file>.sha256``) and every
+later load is checked against it, so a cached file that changed is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from anonjax.files import atomic_path, save_text
+from anonjax.models.torch_weights import official_state_dict, params_from_torch
+from anonjax.models.vit_config import ViTConfig, config
+
+_BASE = "https://dl.fbaipublicfiles.com/dinov2"
+_HEADS = {384: 6, 768: 12, 1024: 16, 1536: 24}  # the released widths' head counts (not inferable from shapes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    url: str
+    sha256: str | None = None  # pinned digest; None: recorded on first download, checked afterwards
+
+
+RELEASES = {
+    f"vit{size}14{reg}": Release(f"{_BASE}/dinov2_vit{size}14/dinov2_vit{size}14{reg}_pretrain.pth")
+    for size in "sblg"
+    for reg in ("", "_reg4")
+}
+
+
+def cache_dir() -> Path:
+    """``$ANONJAX_CACHE/dinov2``, by default ``~/.cache/anonjax/dinov2``."""
+    root = os.environ.get("ANONJAX_CACHE") or Path.home() / ".cache" / "anonjax"
+    return Path(root) / "dinov2"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None) -> Path:
+    """Path of the released checkpoint ``name`` in the cache, downloading and verifying it if absent."""
+    release = RELEASES[name]
+    expected = sha256 or release.sha256
+    target = (directory or cache_dir()) / Path(release.url).name
+    record = target.with_name(target.name + ".sha256")
+    if not target.exists():
+        try:
+            with urllib.request.urlopen(release.url, timeout=60) as response, atomic_path(target) as tmp:
+                with open(tmp, "wb") as f:
+                    shutil.copyfileobj(response, f, 1 << 20)
+                got = sha256_of(tmp)
+                if expected and got != expected:
+                    raise ValueError(
+                        f"download of {name} from {release.url} has SHA-256 {got}, expected {expected}; "
+                        "not kept (corrupt or tampered)"
+                    )
+        except (urllib.error.URLError, OSError) as err:
+            raise FileNotFoundError(
+                f"cannot download {name} from {release.url} ({err}). Offline? Download that file elsewhere "
+                f"and put it at {target}, or pass the local path to load_pretrained"
+            ) from err
+    got = sha256_of(target)
+    if not expected and not record.exists():  # first use of a file whose digest is not pinned: remember it
+        save_text(record, got + "\n")
+    pinned = expected or record.read_text().strip()
+    if got != pinned:
+        raise ValueError(
+            f"cached checkpoint {target} has SHA-256 {got}, expected {pinned}; delete it to download it again"
+        )
+    return target
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Tensors of a ``.pth``/``.pt`` (``torch.load(weights_only=True)``) or ``.safetensors`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.numpy import load_file
+
+            return load_file(str(path))
+        if path.suffix not in (".pth", ".pt", ".bin"):
+            raise ValueError(f"checkpoint {path}: unknown extension {path.suffix!r} (use .pth, .pt or .safetensors)")
+        import torch
+
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (ValueError, ImportError):
+        raise
+    except Exception as err:  # each reader raises its own type for a damaged file
+        raise ValueError(f"checkpoint file {path} is unreadable (truncated or not a checkpoint): {err}") from err
+    for key in ("teacher", "model", "state_dict"):  # training files wrap the weights
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise ValueError(f"checkpoint file {path} holds a {type(obj).__name__}, not a state dict")
+    return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in obj.items()}
+
+
+def infer_config(state_dict) -> ViTConfig:
+    """The released-model configuration that fits the tensor shapes of an official-named state dict."""
+    sd = official_state_dict(state_dict)
+    try:
+        dim, chans, patch, _ = sd["patch_embed.proj.weight"].shape
+        positions = sd["pos_embed"].shape[1] - 1
+    except KeyError as err:
+        raise ValueError(f"state dict has no {err} tensor: not a DINOv2 ViT checkpoint") from err
+    depth = 1 + max(int(n.split(".")[1]) for n in sd if n.startswith("blocks."))
+    if dim not in _HEADS:
+        raise ValueError(f"embedding width {dim} is not a released DINOv2 size; pass cfg explicitly")
+    regs = sd["register_tokens"].shape[1] if "register_tokens" in sd else 0
+    grid = round(positions**0.5)
+    return ViTConfig(
+        name=f"d{dim}_p{patch}_depth{depth}" + (f"_reg{regs}" if regs else ""),
+        patch_size=patch,
+        embed_dim=dim,
+        depth=depth,
+        num_heads=_HEADS[dim],
+        ffn="swiglu" if "blocks.0.mlp.w12.weight" in sd else "mlp",
+        num_registers=regs,
+        img_size=grid * patch,
+        in_chans=chans,
+        interpolate_offset=0.0 if regs else 0.1,
+        interpolate_antialias=bool(regs),
+    )
+
+
+def _resolve(name_or_path: str | os.PathLike, sha256: str | None) -> Path:
+    name = str(name_or_path)
+    if name in RELEASES:
+        return fetch(name, sha256=sha256)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise FileNotFoundError(f"{name!r} is neither a checkpoint file nor a released model ({', '.join(RELEASES)})")
+    if sha256 and sha256_of(path) != sha256:
+        raise ValueError(f"checkpoint file {path} does not have SHA-256 {sha256}")
+    return path
+
+
+def checkpoint_config(name_or_path: str | os.PathLike) -> ViTConfig:
+    """The configuration of a released name, or the one a checkpoint file's tensor shapes imply."""
+    if str(name_or_path) in RELEASES:
+        return config(str(name_or_path))
+    return infer_config(read_state_dict(_resolve(name_or_path, None)))
+
+
+def load_pretrained(
+    name_or_path: str | os.PathLike, cfg: ViTConfig | None = None, *, sha256: str | None = None
+) -> dict:
+    """Parameters from a released model name (``vitl14``, ``vits14_reg4`` ...) or a local checkpoint file.
+
+    ``cfg`` defaults to ``checkpoint_config(name_or_path)``; a checkpoint that does not fit ``cfg`` is
+    refused, naming the tensors that differ.
+    """
+    state_dict = read_state_dict(_resolve(name_or_path, sha256))
+    if cfg is None:
+        cfg = config(str(name_or_path)) if str(name_or_path) in RELEASES else infer_config(state_dict)
+    return params_from_torch(state_dict, cfg)
