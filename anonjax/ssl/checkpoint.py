@@ -1,0 +1,47 @@
+"""Orbax checkpoints of a training run: the whole train state plus the data-iterator state (JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpoints:
+    """Numbered checkpoints in ``directory``; the newest ``keep`` are kept."""
+
+    def __init__(self, directory: str | Path, *, keep: int = 2):
+        self.directory = Path(directory).absolute()
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+            item_names=("state", "data"),
+        )
+
+    def latest_step(self) -> int | None:
+        """Step of the newest complete checkpoint, None if there is none."""
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: dict, data_state: dict) -> None:
+        """Save asynchronously; a checkpoint becomes visible only once complete."""
+        self._manager.save(
+            step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state))
+        )
+
+    def restore(self, step: int, like: dict) -> tuple[dict, dict]:
+        """State (placed with the shardings of ``like``, arrays or ShapeDtypeStructs) and data state."""
+        abstract = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)), like
+        )
+        out = self._manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore())
+        )
+        return out["state"], out["data"]
+
+    def wait(self) -> None:
+        """Block until pending saves are on disk."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.close()

@@ -1,0 +1,157 @@
+"""How crops, backbone, heads and losses meet in one DINOv2 training step (the official meta-architecture).
+
+The teacher sees the two global crops; the student sees the global crops (iBOT-masked) and the local
+crops. Losses, with T = 2 global crops and L local crops, ``n_terms = 2 + max(2L, 1)``:
+
+- DINO local: Σ over local crops x teacher crops of the cross-entropy, / n_terms;
+- DINO global: the student's crop 1 against the teacher's crop 2 and vice versa, mean over both, x 2 / n_terms;
+- KoLeo: ``koleo_weight`` x Σ over the two global crops of KoLeo on the student's backbone CLS tokens;
+- iBOT: the mask-weighted patch cross-entropy of the masked patches of global crops, averaged over crops.
+
+Total = dino_weight · (local + global) + KoLeo + ibot_weight · iBOT. Teacher targets are centered by
+softmax-centering (EMA centers, momentum ``center_momentum``) or Sinkhorn-Knopp.
+
+KoLeo is computed over the whole global batch, not per device as in the official code, so that the loss
+does not depend on how many devices share the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from anonjax.models import vit
+from anonjax.models.vit_config import ViTConfig
+from anonjax.ssl.dino_loss import dino_loss, sinkhorn_knopp, softmax_center, update_center
+from anonjax.ssl.heads import HeadConfig, apply_head
+from anonjax.ssl.ibot_loss import ibot_loss_gathered
+from anonjax.ssl.koleo_loss import koleo_loss
+
+CENTERINGS = ("centering", "sinkhorn_knopp")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+@dataclass(frozen=True)
+class SSLConfig:
+    """Static settings of the training step (hashable: a ``jit`` static argument)."""
+
+    backbone: ViTConfig
+    dino_head: HeadConfig
+    ibot_head: HeadConfig | None = None  # None: iBOT shares the DINO head
+    dino_weight: float = 1.0
+    koleo_weight: float = 0.1
+    ibot_weight: float = 1.0
+    centering: str = "centering"
+    center_momentum: float = 0.9
+    student_temp: float = 0.1
+    max_masked: int = 1  # static size of the buffer of masked patch tokens (``masking.max_masked``)
+    compute_dtype: str = "float32"
+    remat: bool = False
+    head_warmup_steps: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.centering not in CENTERINGS:
+            raise ValueError(f"centering must be one of {CENTERINGS}, got {self.centering!r}")
+        if self.compute_dtype not in DTYPES:
+            raise ValueError(f"compute_dtype must be one of {sorted(DTYPES)}, got {self.compute_dtype!r}")
+
+
+def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=None) -> dict:
+    # The official patch embedding (a strided convolution) ignores the pixels past the last whole patch,
+    # e.g. of 96 px local crops for patch 14.
+    p = cfg.backbone.patch_size
+    images = images[:, : images.shape[1] // p * p, : images.shape[2] // p * p]
+    dtype = DTYPES[cfg.compute_dtype]
+    params = jax.tree.map(lambda p: p.astype(dtype), params)
+
+    def run(params, images, masks, rng):
+        return vit.forward_features(params, cfg.backbone, images.astype(dtype), masks=masks, train=train, rng=rng)
+
+    if cfg.remat:
+        # Recompute everything but the matrix products with the weights in the backward pass.
+        run = jax.checkpoint(run, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable)
+    return run(params, images, masks, rng)
+
+
+def _head(params, cfg: SSLConfig, x):
+    dtype = DTYPES[cfg.compute_dtype]
+    return apply_head(jax.tree.map(lambda p: p.astype(dtype), params), x.astype(dtype)).astype(jnp.float32)
+
+
+def _gather_masked(masks: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
+    """Flat indices of the masked patches of [C, N] masks in a buffer of ``size``, and per-entry weights
+    1 / (masked patches of that crop), 0 for padding."""
+    flat = masks.reshape(-1)
+    index = jnp.nonzero(flat, size=size, fill_value=0)[0]
+    valid = jnp.arange(size) < jnp.sum(flat)
+    per_crop = 1.0 / jnp.maximum(jnp.sum(masks, axis=-1), 1).astype(jnp.float32)
+    weights = jnp.where(valid, per_crop[index // masks.shape[-1]], 0.0)
+    return index, weights
+
+
+def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
+    """Total loss, its terms, and the new centers.
+
+    ``batch``: ``global`` [B, 2, G, G, 3], ``local`` [B, L, l, l, 3], ``masks`` bool [B, 2, N].
+    ``student``/``teacher``: ``{backbone, dino_head[, ibot_head]}``; ``centers``: ``{dino, ibot}`` [1, K].
+    """
+    g, loc, masks = batch["global"], batch["local"], batch["masks"]
+    b, n_local = g.shape[0], loc.shape[1]
+    flat_masks = masks.reshape(b * 2, -1)
+    index, weights = _gather_masked(flat_masks, cfg.max_masked)
+    ibot_key = "ibot_head" if cfg.ibot_head is not None else "dino_head"
+
+    # Teacher: targets for the class tokens [B, 2, K] and the masked patches [M, K].
+    teacher = jax.lax.stop_gradient(teacher)
+    t_out = _features(teacher["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), train=False)
+    t_cls = _head(teacher["dino_head"], cfg, t_out["x_norm_clstoken"])
+    t_patch_tokens = t_out["x_norm_patchtokens"].reshape(-1, t_out["x_norm_patchtokens"].shape[-1])
+    t_patch = _head(teacher[ibot_key], cfg, t_patch_tokens[index])
+    if cfg.centering == "centering":
+        t_cls_probs = softmax_center(t_cls, centers["dino"], teacher_temp)
+        t_patch_probs = softmax_center(t_patch, centers["ibot"], teacher_temp)
+        new_centers = {
+            "dino": update_center(centers["dino"], t_cls, cfg.center_momentum),
+            "ibot": update_center(centers["ibot"], t_patch, cfg.center_momentum, weights=weights > 0),
+        }
+    else:
+        t_cls_probs = sinkhorn_knopp(t_cls, teacher_temp)
+        t_patch_probs = sinkhorn_knopp(t_patch, teacher_temp, valid=weights > 0)
+        new_centers = centers
+    t_cls_probs = jax.lax.stop_gradient(t_cls_probs.reshape(b, 2, -1))
+    t_patch_probs = jax.lax.stop_gradient(t_patch_probs)
+
+    # Student.
+    k_global, k_local = jax.random.split(rng)
+    s_global = _features(
+        student["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), masks=flat_masks, train=True, rng=k_global
+    )
+    s_cls = _head(student["dino_head"], cfg, s_global["x_norm_clstoken"]).reshape(b, 2, -1)
+    s_patch_tokens = s_global["x_norm_patchtokens"].reshape(-1, s_global["x_norm_patchtokens"].shape[-1])
+    s_patch = _head(student[ibot_key], cfg, s_patch_tokens[index])
+
+    n_terms = 2 + max(2 * n_local, 1)
+    terms = {}
+    if n_local:
+        s_local = _features(student["backbone"], cfg, loc.reshape(b * n_local, *loc.shape[2:]), train=True,
+                            rng=k_local)
+        s_local_cls = _head(student["dino_head"], cfg, s_local["x_norm_clstoken"]).reshape(b, n_local, -1)
+        terms["dino_local"] = dino_loss(
+            s_local_cls.transpose(1, 0, 2), t_cls_probs.transpose(1, 0, 2), cfg.student_temp
+        ) / n_terms
+    swapped = t_cls_probs[:, ::-1]  # the student's crop 1 learns from the teacher's crop 2 and vice versa
+    terms["dino_global"] = 2 * dino_loss(
+        s_cls.reshape(1, b * 2, -1), swapped.reshape(1, b * 2, -1), cfg.student_temp
+    ) / n_terms
+    cls_tokens = s_global["x_norm_clstoken"].reshape(b, 2, -1)
+    terms["koleo"] = cfg.koleo_weight * (koleo_loss(cls_tokens[:, 0]) + koleo_loss(cls_tokens[:, 1]))
+    terms["ibot"] = ibot_loss_gathered(s_patch, t_patch_probs, weights, b * 2, cfg.student_temp)
+    total = (
+        cfg.dino_weight * (terms.get("dino_local", 0.0) + terms["dino_global"])
+        + terms["koleo"]
+        + cfg.ibot_weight * terms["ibot"]
+    )
+    return total, (terms, new_centers)

@@ -1,0 +1,72 @@
+"""One training step (student update, EMA teacher, centers) and its sharded ``jit`` over a device mesh.
+
+Parameters, gradients and optimizer state follow the FSDP rule of ``anonjax.parallel`` (split over the
+``fsdp`` axis, replicated over ``data``); batches are split over every device. Under ``jit`` the arrays
+are global, so every mean and sum in the losses spans the whole batch and the result does not depend
+on the layout.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
+
+from anonjax import parallel
+from anonjax.ssl import meta_arch
+from anonjax.ssl.meta_arch import SSLConfig
+from anonjax.ssl.schedules import Schedules
+
+
+def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.GradientTransformation,
+               schedules: Schedules) -> tuple[dict, dict]:
+    """The next state and this step's metrics (loss terms and hyperparameters, f32 scalars)."""
+    step = state["step"]
+    hp = schedules.at(step)
+    rng = jax.random.fold_in(jax.random.key(cfg.seed), step)
+
+    def loss_fn(student):
+        return meta_arch.losses(student, state["teacher"], state["centers"], batch, hp["teacher_temp"], cfg, rng)
+
+    (loss, (terms, centers)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["student"])
+    if cfg.head_warmup_steps:
+        # Head warm-up: the backbone stays frozen (no gradient, no update) while fresh heads adapt to it.
+        frozen = step < cfg.head_warmup_steps
+        grads = {**grads, "backbone": jax.tree.map(lambda g: jnp.where(frozen, 0.0, g), grads["backbone"])}
+    updates, opt_state = optimizer.update(grads, state["opt_state"], state["student"])
+    student = optax.apply_updates(state["student"], updates)
+    m = hp["teacher_momentum"]
+    teacher = jax.tree.map(lambda t, s: t * m + s * (1 - m), state["teacher"], student)
+    new_state = {"step": step + 1, "student": student, "teacher": teacher, "opt_state": opt_state,
+                 "centers": centers}
+    metrics = {"loss": loss, **terms, **hp, "grad_norm": optax.tree.norm(grads)}
+    return new_state, metrics
+
+
+def state_shardings(mesh: Mesh, state: dict):
+    """Shardings of a train state (or its abstract shape tree) under the FSDP rule."""
+    return parallel.params_sharding(mesh, state)
+
+
+def batch_shardings(mesh: Mesh, batch: dict):
+    """Every batch array split along its leading (image) axis over all devices."""
+    return jax.tree.map(lambda _: parallel.batch_sharding(mesh), batch)
+
+
+def make_train_step(mesh: Mesh, state: dict, batch: dict, *, cfg: SSLConfig,
+                    optimizer: optax.GradientTransformation, schedules: Schedules):
+    """``train_step`` jitted with explicit shardings over ``mesh``; the input state is donated.
+
+    ``state`` and ``batch`` (arrays or ``jax.ShapeDtypeStruct`` trees) fix the shardings.
+    """
+    state_sh = state_shardings(mesh, state)
+    fn = functools.partial(train_step, cfg=cfg, optimizer=optimizer, schedules=schedules)
+    return jax.jit(
+        fn,
+        in_shardings=(state_sh, batch_shardings(mesh, batch)),
+        out_shardings=(state_sh, parallel.replicated(mesh)),
+        donate_argnums=0,
+    )

@@ -1,0 +1,129 @@
+"""Presets of DINOv2 training (``config.train`` of a study): the official recipe, and a tiny CPU variant.
+
+Which models are trained comes from the study's ``config.grid`` (adaptations x methods x degrees, plus
+the unadapted model); the anonymization parameters from ``config.anonymize``. Schedules are in epochs
+of ``steps_per_epoch`` steps; the peak learning rate is ``base_lr`` scaled to the global batch by
+``scaling_rule``.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def get_config(preset: str = "official") -> ml_collections.ConfigDict:
+    """``official``: ViT-L/14 with the DINOv2 recipe; ``tiny``: a 2-block ViT on 32 px crops that trains in
+    minutes on a CPU (tests and the demo study)."""
+    c = ml_collections.ConfigDict()
+    c.model = "vitl14"  # anonjax.models.vit_config name
+    c.pretrained = ""  # released DINOv2 weights (name or path) to continue from; empty: random init
+    c.drop_path_rate = 0.4
+    c.drop_path_uniform = True
+    c.layerscale_init = 1e-5
+    c.seed = 0
+    c.batch_size = 1024  # global, over all devices and hosts
+    c.epochs = 100
+    c.steps_per_epoch = 1250
+    c.head_warmup_steps = 0  # backbone frozen while the fresh heads adapt (use when continuing released weights)
+    c.compute_dtype = "bfloat16"
+    c.remat = False
+    c.fsdp = 1  # devices sharing one copy of parameters and optimizer state
+    c.distributed = False  # call jax.distributed.initialize() (multi-host)
+    c.checkpoint_every = 1000
+    c.keep_checkpoints = 2
+    c.log_every = 10
+    c.canvas_size = 512  # images are fitted into a square canvas of this side before cropping
+
+    c.crops = ml_collections.ConfigDict()
+    c.crops.global_size = 224
+    c.crops.global_scale = (0.32, 1.0)
+    c.crops.local_number = 8
+    c.crops.local_size = 96
+    c.crops.local_scale = (0.05, 0.32)
+
+    c.augment = ml_collections.ConfigDict()
+    c.augment.flip_prob = 0.5
+    c.augment.jitter_prob = 0.8
+    c.augment.brightness = 0.4
+    c.augment.contrast = 0.4
+    c.augment.saturation = 0.2
+    c.augment.hue = 0.1
+    c.augment.grayscale_prob = 0.2
+    c.augment.blur_kernel = 9
+    c.augment.blur_sigma = (0.1, 2.0)
+    c.augment.blur_prob = (1.0, 0.1, 0.5)  # global crop 1, global crop 2, local crops
+    c.augment.solarize_prob = 0.2
+    c.augment.solarize_threshold = 128
+
+    c.dino = ml_collections.ConfigDict()
+    c.dino.loss_weight = 1.0
+    c.dino.koleo_loss_weight = 0.1
+    c.dino.n_prototypes = 65536
+    c.dino.hidden_dim = 2048
+    c.dino.bottleneck_dim = 256
+    c.dino.n_layers = 3
+
+    c.ibot = ml_collections.ConfigDict()
+    c.ibot.loss_weight = 1.0
+    c.ibot.mask_probability = 0.5
+    c.ibot.mask_ratio = (0.1, 0.5)
+    c.ibot.separate_head = False
+    c.ibot.n_prototypes = 65536
+    c.ibot.hidden_dim = 2048
+    c.ibot.bottleneck_dim = 256
+    c.ibot.n_layers = 3
+
+    c.centering = "centering"  # or "sinkhorn_knopp"
+    c.center_momentum = 0.9
+    c.student_temp = 0.1
+
+    c.teacher = ml_collections.ConfigDict()
+    c.teacher.momentum = 0.992
+    c.teacher.final_momentum = 1.0
+    c.teacher.warmup_temp = 0.04
+    c.teacher.temp = 0.07
+    c.teacher.warmup_temp_epochs = 30.0
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.base_lr = 0.004  # for a global batch of 1024
+    c.optim.scaling_rule = "linear_wrt_1024"  # or "sqrt_wrt_1024" (the official default)
+    c.optim.min_lr = 1e-6
+    c.optim.warmup_epochs = 10.0
+    c.optim.weight_decay = 0.04
+    c.optim.weight_decay_end = 0.4
+    c.optim.clip_grad = 3.0
+    c.optim.freeze_last_layer_epochs = 1.0
+    c.optim.layerwise_decay = 0.9
+    c.optim.patch_embed_lr_mult = 0.2
+    c.optim.adamw_beta1 = 0.9
+    c.optim.adamw_beta2 = 0.999
+
+    if preset == "tiny":
+        _tiny(c)
+    elif preset != "official":
+        raise ValueError(f"unknown training preset {preset!r}; use 'official' or 'tiny'")
+    return c
+
+
+def _tiny(c: ml_collections.ConfigDict) -> None:
+    c.model = "vit_tiny16"
+    c.drop_path_rate = 0.0
+    c.layerscale_init = 1.0
+    c.batch_size = 32
+    c.epochs = 10
+    c.steps_per_epoch = 30
+    c.compute_dtype = "float32"
+    c.checkpoint_every = 100
+    c.canvas_size = 64
+    c.crops.global_size = 32
+    c.crops.local_number = 2
+    c.crops.local_size = 16
+    c.augment.blur_kernel = 5
+    for head in (c.dino, c.ibot):
+        head.n_prototypes = 256
+        head.hidden_dim = 128
+        head.bottleneck_dim = 64
+    c.teacher.warmup_temp_epochs = 3.0
+    c.optim.base_lr = 0.02
+    c.optim.warmup_epochs = 1.0
+    c.optim.freeze_last_layer_epochs = 0.5

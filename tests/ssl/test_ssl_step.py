@@ -1,0 +1,59 @@
+"""The sharded train step equals the single-device step (data-parallel and FSDP layouts)."""
+
+import jax
+import numpy as np
+import pytest
+from ssl_tiny_config import tiny_train
+
+from anonjax import parallel
+from anonjax.ssl.loop import compiled_programs
+from anonjax.ssl.masking import batch_masks
+
+
+@pytest.fixture(scope="module")
+def views():
+    c = tiny_train()
+    rng = np.random.default_rng(0)
+    b, g, n = c.batch_size, c.crops.global_size, (c.crops.global_size // 16) ** 2
+    return {
+        "global": rng.normal(size=(b, 2, g, g, 3)).astype(np.float32),
+        "local": rng.normal(size=(b, c.crops.local_number, c.crops.local_size, c.crops.local_size, 3)).astype(
+            np.float32
+        ),
+        "masks": batch_masks(rng, 2 * b, (g // 16, g // 16)).reshape(b, 2, n),
+    }
+
+
+def _two_steps(mesh, views):
+    """State and metrics after steps 0 and 1 (the learning rate is 0 at step 0, the warmup's start)."""
+    programs = compiled_programs(mesh, tiny_train().to_json())
+    state = programs.init(None)
+    batch = {k: jax.device_put(v, parallel.batch_sharding(mesh)) for k, v in views.items()}
+    state, _ = programs.step(state, batch)
+    state, metrics = programs.step(state, batch)
+    return state, jax.device_get(metrics)
+
+
+@pytest.fixture(scope="module")
+def single(views):
+    return jax.device_get(_two_steps(parallel.make_mesh(devices=jax.devices()[:1]), views))
+
+
+@pytest.mark.parametrize("fsdp", [1, 4], ids=["data_parallel", "fsdp4_x_data2"])
+def test_sharded_step_equals_single_device(single, views, fsdp):
+    mesh = parallel.make_mesh(fsdp=fsdp)
+    state, metrics = _two_steps(mesh, views)
+    if fsdp > 1:
+        specs = [leaf.sharding.spec for leaf in jax.tree.leaves(state)]
+        assert any(parallel.FSDP in tuple(spec) for spec in specs), "no parameter is split over the fsdp axis"
+    ref_state, ref_metrics = single
+    for key, value in ref_metrics.items():
+        np.testing.assert_allclose(metrics[key], value, rtol=2e-5, atol=1e-6, err_msg=key)
+    assert ref_metrics["loss"] > 0
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), jax.device_get(state), ref_state
+    )
+    assert ref_metrics["lr"] > 0
+    initial = jax.device_get(compiled_programs(mesh, tiny_train().to_json()).init(None))
+    moved = jax.tree.map(lambda a, b: np.abs(a - b).max(), ref_state["student"], initial["student"])
+    assert max(jax.tree.leaves(moved)) > 1e-5  # the steps did update the parameters (by about lr)
