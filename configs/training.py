@@ -33,6 +33,7 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     c.keep_checkpoints = 2
     c.log_every = 10
     c.canvas_size = 512  # images are fitted into a square canvas of this side before cropping
+    c.cache_mb = 2048  # keep the fitted training images in memory (read once for all models) when they fit
 
     c.crops = ml_collections.ConfigDict()
     c.crops.global_size = 224

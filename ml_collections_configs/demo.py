@@ -7,30 +7,17 @@ correlations and the report.
 
 import ml_collections
 
-from configs import anonymization, data, embedding, evaluation, training
+from configs import data, study
 
 
 def get_config() -> ml_collections.ConfigDict:
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.workdir = "workdir/demo"
-    config.stages = "anonymize,train,embed,evaluate,report"
-    config.grid = ml_collections.ConfigDict(
-        dict(methods=("pixel", "blur", "mask"), degrees=(0.5, 1.0), adaptations=("A", "B", "C"))
-    )
-    config.data = data.synthetic(train=480, val=160, test=0)
-
-    config.anonymize = anonymization.get_config(detectors=("faces", "text", "codes"))
-    config.anonymize.methods = config.grid.get_ref("methods")
-    config.anonymize.degrees = config.grid.get_ref("degrees")
+    config = study.base(methods=("pixel", "blur", "mask"), degrees=(0.5, 1.0), detectors=("faces", "text", "codes"),
+                        training_preset="tiny", workdir="workdir/demo")
+    config.data = data.synthetic(train=320, val=128, test=0)
     config.anonymize.stats_images = 16
-
-    config.train = training.get_config("tiny")
-
-    config.embed = embedding.get_config()
+    config.anonymize.text.limit_type = "max"  # pages are 384 x 512: detect at their own size, no upscaling
+    config.anonymize.text.limit_side_len = 512
     config.embed.image_size = 64
     config.embed.batch_size = 32
     config.embed.attention_images = 3
-
-    config.evaluate = evaluation.get_config()
     return config

@@ -26,7 +26,7 @@ from anonjax.data.transforms import normalize, resize_square
 from anonjax.downstream.knn import knn_accuracy
 from anonjax.models import dinov2
 from anonjax.ssl import loop
-from anonjax.ssl.pipeline import PairSource
+from anonjax.ssl.pipeline import FittedImages, PairSource
 from configs import data
 from configs.training import get_config
 
@@ -59,7 +59,8 @@ def main() -> None:
     c.steps_per_epoch = args.steps // c.epochs
     embed_size = 64
     train_pages, val_pages = pages(train_split, embed_size), pages(val_split, embed_size)
-    source = PairSource(train_split.dataset, np.arange(len(train_split.ids)))
+    images = FittedImages(train_split.dataset, c.canvas_size, budget_mb=c.cache_mb)
+    source = PairSource(images, np.arange(len(train_split.ids)))
 
     backbone = loop.backbone_config(c)
     random_params = dinov2.init(jax.random.key(c.seed), backbone)

@@ -25,13 +25,15 @@ def _block(rows, models, methods, metrics) -> list[list[str]]:
     """Formatted cells for one block; the best value per column in bold."""
     lookup = {(r["model"], r["method"]): r for r in rows}
     columns = [(metric, method) for metric in metrics for method in methods]
-    values = [[lookup.get((m, meth), {}).get(metric, math.nan) for metric, meth in columns] for m in models]
+    # Percent with one decimal, as printed, so that equal-looking cells are marked alike.
+    values = [[round(100 * lookup.get((m, meth), {}).get(metric, math.nan), 1) for metric, meth in columns]
+              for m in models]
     best = [max((v[j] for v in values if not math.isnan(v[j])), default=math.nan) for j in range(len(columns))]
     table = []
     for model, row in zip(models, values, strict=True):
         cells = []
         for j, v in enumerate(row):
-            text = "-" if math.isnan(v) else f"{100 * v:.1f}"
+            text = "-" if math.isnan(v) else f"{v:.1f}"
             cells.append(f"**{text}**" if not math.isnan(v) and v == best[j] else text)
         table.append([MODEL_LABELS.get(model, model), *cells])
     return table

@@ -46,16 +46,35 @@ def scale_boxes(boxes: np.ndarray, scale: float, size: tuple[int, int]) -> np.nd
     return out.astype(np.int32)
 
 
+class FittedImages:
+    """Images of a dataset fitted to the canvas, ``(canvas, size, scale)`` or None for a file that fails to
+    decode. When all of them fit in ``budget_mb`` they are decoded and fitted once and kept, so that epochs
+    and the models trained one after another on the same images do not read them again."""
+
+    def __init__(self, dataset, canvas: int, *, budget_mb: float = 0.0):
+        self.dataset, self.canvas = dataset, canvas
+        self._kept: dict[int, tuple | None] | None = {} if len(dataset) * canvas**2 * 3 <= budget_mb * 2**20 else None
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, tuple[int, int], float] | None:
+        if self._kept is not None and index in self._kept:
+            return self._kept[index]
+        record = self.dataset[index]
+        fitted = None if record is None else fit_to_canvas(record["image"], self.canvas)
+        if self._kept is not None:
+            self._kept[index] = fitted
+        return fitted
+
+
 @dataclass
 class PairSource:
     """The images one model trains on, with (for adapted models) the boxes anonymized in each.
 
-    ``dataset``: random-access records ``{"id", "image", "label"}`` (a grain MapDataset); ``indices``:
-    the dataset positions to train on; ``boxes`` int32 [n, M, 4] and ``selected`` bool [n, M] aligned with
-    ``indices`` (None for the unadapted model).
+    ``images``: the dataset's records fitted to the canvas; ``indices``: the dataset positions to train
+    on; ``boxes`` int32 [n, M, 4] and ``selected`` bool [n, M] aligned with ``indices`` (None for the
+    unadapted model).
     """
 
-    dataset: object
+    images: FittedImages
     indices: np.ndarray
     boxes: np.ndarray | None = None
     selected: np.ndarray | None = None
@@ -104,12 +123,10 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
     """This host's part of the batch of ``step``: canvases, true sizes, canvas boxes and iBOT masks."""
     positions = plan.positions(step, len(source))
 
-    def read(p: int):
-        record = source.dataset[int(source.indices[p])]
-        return None if record is None else fit_to_canvas(record["image"], plan.canvas)
-
+    if source.images.canvas != plan.canvas:
+        raise ValueError(f"images are fitted to a {source.images.canvas} px canvas, the run needs {plan.canvas}")
     with ThreadPoolExecutor(_READ_THREADS) as pool:
-        read_out = list(pool.map(read, positions))
+        read_out = list(pool.map(lambda p: source.images[int(source.indices[p])], positions))
     good = [i for i, r in enumerate(read_out) if r is not None]
     if not good:
         raise OSError(f"no image of the batch of step {step} could be decoded (positions {positions.tolist()})")

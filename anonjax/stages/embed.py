@@ -126,7 +126,8 @@ def _embed_variants(params, cfg, canvases: _Canvases, variants, params_by_method
                 images = images_in
                 if spec is not None:
                     method, degree = spec
-                    selected = table.selection(degree, config.seed, table.rows(chunk))
+                    selected = table.selection(degree, config.seed, table.rows(chunk),
+                                               degree_kinds=cc.as_tuple(config.anonymize.degree_kinds))
                     images = np.asarray(_anonymize(images_in, boxes, selected, method=method,
                                                    **params_by_method[method]))
                 batch = np.stack([transform(im[:h, :w]) for im, (h, w) in zip(images, sizes, strict=True)])

@@ -28,7 +28,7 @@ from anonjax import config_checks as cc
 from anonjax.files import save_json
 from anonjax.layout import ADAPTATIONS, METHODS, UNADAPTED, model_name
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
-from anonjax.ssl.pipeline import PairSource
+from anonjax.ssl.pipeline import FittedImages, PairSource
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 
 log = logging.getLogger(__name__)
@@ -112,33 +112,46 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     seed = int(config.get("seed", 0))
     params = _method_params(config)
     runs = models(config)
-    stage_fp = fingerprint(config.train, config.data, runs, params, seed)
+    stage_fp = fingerprint(config.train, config.data, runs, params, seed, _detections(config))
     if is_complete(stage_dir, stage_fp):
         log.info("train: every model is finished in %s", stage_dir)
         return
     split = open_split(config.data, "train")
+    images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
     table = None
     for adaptation, method, degree in runs:
         name = model_name(None if adaptation == UNADAPTED else adaptation, method, degree)
         run_dir = stage_dir / name
-        fp = fingerprint(config.train, config.data, adaptation, method, degree, params.get(method), seed)
+        fp = fingerprint(config.train, config.data, adaptation, method, degree, params.get(method), seed,
+                         _detections(config) if adaptation != UNADAPTED else None)
         if is_complete(run_dir, fp):
             log.info("train: %s is finished", name)
             continue
         _claim(run_dir, fp)
         if adaptation == UNADAPTED:
-            source = PairSource(split.dataset, np.arange(len(split.ids)))
+            source = PairSource(images, np.arange(len(split.ids)))
         else:
             if table is None:
                 from anonjax.anonymize.box_cache import load_box_table
 
                 table = load_box_table(workdir, "train", keep_empty=True)
-            source = _paired_source(split, table, degree, seed, name)
+            kinds = cc.as_tuple(config.anonymize.degree_kinds) if "anonymize" in config else ("text",)
+            source = _paired_source(split, images, table, degree, seed, name, kinds)
         log.info("train: %s on %d images", name, len(source))
         train(config.train, run_dir, source, adaptation=adaptation, method=method,
               method_params=params.get(method), progress=True)
         mark_complete(run_dir, fp, model=name, images=len(source))
     mark_complete(stage_dir, stage_fp, models=[model_name(None if a == UNADAPTED else a, m, d) for a, m, d in runs])
+
+
+def _detections(config: ml_collections.ConfigDict) -> tuple | None:
+    """What decides an adapted model's anonymized boxes besides method and degree."""
+    from anonjax.stages.anonymize import detector_settings
+
+    if "anonymize" not in config:
+        return None
+    a = config.anonymize
+    return cc.as_tuple(a.detectors), detector_settings(a), cc.as_tuple(a.degree_kinds), a.keep_empty
 
 
 def _method_params(config: ml_collections.ConfigDict) -> dict[str, dict]:
@@ -163,7 +176,8 @@ def _claim(run_dir: Path, fp: str) -> None:
     save_json(marker, {"fingerprint": fp})
 
 
-def _paired_source(split, table, degree: float, seed: int, name: str) -> PairSource:
+def _paired_source(split, images: FittedImages, table, degree: float, seed: int, name: str,
+                   degree_kinds: tuple[str, ...]) -> PairSource:
     """Training images that have a box-table row, with their boxes and the ones anonymized at ``degree``."""
     rows = {image_id: i for i, image_id in enumerate(table.ids)}
     positions = [p for p, image_id in enumerate(split.ids) if image_id in rows]
@@ -173,5 +187,5 @@ def _paired_source(split, table, degree: float, seed: int, name: str) -> PairSou
     if not positions:
         raise ValueError(f"no training image of {name} has detections: run the anonymize stage on split 'train'")
     table_rows = np.asarray([rows[split.ids[p]] for p in positions])
-    return PairSource(split.dataset, np.asarray(positions), boxes=table.boxes[table_rows],
-                      selected=table.selection(degree, seed, table_rows))
+    return PairSource(images, np.asarray(positions), boxes=table.boxes[table_rows],
+                      selected=table.selection(degree, seed, table_rows, degree_kinds=degree_kinds))

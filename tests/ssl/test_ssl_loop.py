@@ -10,14 +10,14 @@ from ssl_tiny_config import tiny_train
 
 from anonjax.data import open_split
 from anonjax.ssl import loop
-from anonjax.ssl.pipeline import PairSource
+from anonjax.ssl.pipeline import FittedImages, PairSource
 from configs import data
 
 
 @pytest.fixture(scope="module")
 def source():
     split = open_split(data.synthetic(train=12, val=0, test=0), "train")
-    return PairSource(split.dataset, np.arange(len(split.ids)))
+    return PairSource(FittedImages(split.dataset, tiny_train().canvas_size), np.arange(len(split.ids)))
 
 
 @pytest.fixture(scope="module")

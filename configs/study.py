@@ -1,0 +1,25 @@
+"""The skeleton every study config fills in: one grid of models, read by every stage, and the presets."""
+
+import ml_collections
+
+from configs import anonymization, embedding, evaluation, training
+
+
+def base(*, methods, degrees, detectors, training_preset: str, workdir: str) -> ml_collections.ConfigDict:
+    """A study over ``methods`` x ``degrees`` x adaptations A, B, C plus the Unadapted model.
+
+    ``config.anonymize.methods``/``degrees`` follow ``config.grid`` (one source of truth, also for
+    command-line overrides of the grid).
+    """
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.workdir = workdir
+    config.stages = "anonymize,train,embed,evaluate,report"
+    config.grid = ml_collections.ConfigDict(dict(methods=methods, degrees=degrees, adaptations=("A", "B", "C")))
+    config.anonymize = anonymization.get_config(detectors=detectors)
+    config.anonymize.methods = config.grid.get_ref("methods")
+    config.anonymize.degrees = config.grid.get_ref("degrees")
+    config.train = training.get_config(training_preset)
+    config.embed = embedding.get_config()
+    config.evaluate = evaluation.get_config()
+    return config
