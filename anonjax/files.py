@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -52,6 +53,15 @@ def save_text(path: str | os.PathLike, text: str) -> None:
     """Write a UTF-8 text file atomically."""
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, hex, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _json_default(obj: Any) -> Any:

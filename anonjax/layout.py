@@ -29,8 +29,8 @@ def percent(degree: float) -> int:
 
 
 def model_name(adaptation: str | None, method: str | None = None, degree: float | None = None) -> str:
-    """``unadapted`` for None, else ``<adaptation>_<method>_<percent>``."""
-    if adaptation is None:
+    """``unadapted`` for None (or ``unadapted``), else ``<adaptation>_<method>_<percent>``."""
+    if adaptation in (None, UNADAPTED):
         return UNADAPTED
     return f"{adaptation}_{method}_{percent(degree)}"
 

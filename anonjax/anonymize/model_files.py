@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from importlib import metadata
 from pathlib import Path
+
+from anonjax.files import sha256_file
 
 
 def package_version(name: str) -> str:
@@ -16,14 +17,7 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-@functools.cache
-def sha256(path: str) -> str:
-    """SHA-256 of a file, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256 = functools.cache(sha256_file)
 
 
 def model_record(path: str | Path) -> dict:

@@ -10,7 +10,6 @@ later load is checked against it, so a cached file that changed is refused.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 import urllib.error
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anonjax.files import atomic_path, save_text
+from anonjax.files import atomic_path, save_text, sha256_file
 from anonjax.models.torch_weights import official_state_dict, params_from_torch
 from anonjax.models.vit_config import ViTConfig, config
 
@@ -46,14 +45,6 @@ def cache_dir() -> Path:
     return Path(root) / "dinov2"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None) -> Path:
     """Path of the released checkpoint ``name`` in the cache, downloading and verifying it if absent."""
     release = RELEASES[name]
@@ -65,7 +56,7 @@ def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None
             with urllib.request.urlopen(release.url, timeout=60) as response, atomic_path(target) as tmp:
                 with open(tmp, "wb") as f:
                     shutil.copyfileobj(response, f, 1 << 20)
-                got = sha256_of(tmp)
+                got = sha256_file(tmp)
                 if expected and got != expected:
                     raise ValueError(
                         f"download of {name} from {release.url} has SHA-256 {got}, expected {expected}; "
@@ -76,7 +67,7 @@ def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None
                 f"cannot download {name} from {release.url} ({err}). Offline? Download that file elsewhere "
                 f"and put it at {target}, or pass the local path to load_pretrained"
             ) from err
-    got = sha256_of(target)
+    got = sha256_file(target)
     if not expected and not record.exists():  # first use of a file whose digest is not pinned: remember it
         save_text(record, got + "\n")
     pinned = expected or record.read_text().strip()
@@ -149,7 +140,7 @@ def _resolve(name_or_path: str | os.PathLike, sha256: str | None) -> Path:
     path = Path(name_or_path)
     if not path.exists():
         raise FileNotFoundError(f"{name!r} is neither a checkpoint file nor a released model ({', '.join(RELEASES)})")
-    if sha256 and sha256_of(path) != sha256:
+    if sha256 and sha256_file(path) != sha256:
         raise ValueError(f"checkpoint file {path} does not have SHA-256 {sha256}")
     return path
 

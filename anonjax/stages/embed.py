@@ -24,7 +24,7 @@ from anonjax import config_checks as cc
 from anonjax.anonymize import apply, load_box_table
 from anonjax.data import EvalTransform, open_split
 from anonjax.files import save_json, save_npy
-from anonjax.layout import ORIGINAL, embedding_path, ids_path, labels_path, variant_name
+from anonjax.layout import ORIGINAL, embedding_path, ids_path, labels_path, model_name, variant_name
 from anonjax.models import dinov2
 from anonjax.ssl.loop import load_backbone
 from anonjax.ssl.pipeline import fit_to_canvas, scale_boxes
@@ -61,7 +61,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
         save_npy(labels_path(out, split_name), split.labels[[position[i] for i in ids]])
         canvases = _Canvases(split, table, ids, position, config)
         for adaptation, method, degree in trained_models(config):
-            name = _model_name(adaptation, method, degree)
+            name = model_name(adaptation, method, degree)
             model_dir = out / name / f".{split_name}"
             if is_complete(model_dir, fp):
                 continue
@@ -78,12 +78,6 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
             mark_complete(model_dir, fp)
     _attention(config, workdir)
     mark_complete(out, fp)
-
-
-def _model_name(adaptation, method, degree) -> str:
-    from anonjax.layout import UNADAPTED, model_name
-
-    return UNADAPTED if adaptation == UNADAPTED else model_name(adaptation, method, degree)
 
 
 class _Canvases:
@@ -153,7 +147,7 @@ def _attention(config, workdir: Path) -> None:
     chosen = table.ids[:count]
     position = {image_id: i for i, image_id in enumerate(split.ids)}
     for adaptation, method, degree in trained_models(config)[:2]:
-        name = _model_name(adaptation, method, degree)
+        name = model_name(adaptation, method, degree)
         params, cfg = load_backbone(workdir / "train" / name)
         for image_id in chosen:
             image = transform(split.dataset[position[image_id]]["image"])

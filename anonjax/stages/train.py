@@ -84,6 +84,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.train.pretrained and str(config.train.pretrained) not in dinov2.RELEASES:
         cc.check_path(config, "train.pretrained", kind="file")
     if "grid" in config:
+        if cc.as_tuple(config.grid.get("adaptations", ())):
+            cc.get(config, "anonymize.degree_kinds")  # adapted models anonymize as the anonymize stage does
         for key, choices in (("adaptations", ADAPTATIONS), ("methods", METHODS)):
             if cc.as_tuple(config.grid.get(key, ())):
                 cc.check_choices(config, f"grid.{key}", choices)
@@ -120,7 +122,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
     table = None
     for adaptation, method, degree in runs:
-        name = model_name(None if adaptation == UNADAPTED else adaptation, method, degree)
+        name = model_name(adaptation, method, degree)
         run_dir = stage_dir / name
         fp = fingerprint(config.train, config.data, adaptation, method, degree, params.get(method), seed,
                          _detections(config) if adaptation != UNADAPTED else None)
@@ -135,13 +137,13 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
                 from anonjax.anonymize.box_cache import load_box_table
 
                 table = load_box_table(workdir, "train", keep_empty=True)
-            kinds = cc.as_tuple(config.anonymize.degree_kinds) if "anonymize" in config else ("text",)
-            source = _paired_source(split, images, table, degree, seed, name, kinds)
+            source = _paired_source(split, images, table, degree, seed, name,
+                                    cc.as_tuple(config.anonymize.degree_kinds))
         log.info("train: %s on %d images", name, len(source))
         train(config.train, run_dir, source, adaptation=adaptation, method=method,
               method_params=params.get(method), progress=True)
         mark_complete(run_dir, fp, model=name, images=len(source))
-    mark_complete(stage_dir, stage_fp, models=[model_name(None if a == UNADAPTED else a, m, d) for a, m, d in runs])
+    mark_complete(stage_dir, stage_fp, models=[model_name(a, m, d) for a, m, d in runs])
 
 
 def _detections(config: ml_collections.ConfigDict) -> tuple | None:
