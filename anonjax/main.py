@@ -7,10 +7,12 @@ starts, so a wrong value stops the run with one message naming its key.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 from pathlib import Path
 
+import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
@@ -55,6 +57,16 @@ def _presets_importable(argv: list[str]) -> None:
             root = Path(value.split(":", 1)[0]).resolve().parent.parent
             if (root / "configs").is_dir() and str(root) not in sys.path:
                 sys.path.insert(0, str(root))
+
+
+def load_config(path: str | Path) -> ml_collections.ConfigDict:
+    """The ``get_config()`` of a study config file, for use from Python (notebooks, tests)."""
+    path = Path(path).resolve()
+    _presets_importable([f"--config={path}"])
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_study_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
 
 
 def _parse(argv: list[str]) -> None:

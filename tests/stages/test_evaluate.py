@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from anonjax import layout
-from anonjax.main import run
+from anonjax.main import load_config, run
 from anonjax.retrieval import evaluate_scenario
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
@@ -17,12 +17,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "evalu
 
 
 def _config(embeddings="builtin", degrees=(1.0,), methods=("pixel", "mask")):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("evaluate_config", CONFIG)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = load_config(CONFIG)
     config.evaluate.embeddings = embeddings
     config.evaluate.n_bootstrap = 50
     config.grid.degrees = degrees

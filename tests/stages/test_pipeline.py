@@ -2,22 +2,18 @@
 nothing, through the same entry point as ``python -m anonjax.main``."""
 
 import csv
-import importlib.util
 import logging
 from pathlib import Path
 
 import pytest
 
-from anonjax.main import run
+from anonjax.main import load_config, run
 
 DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
 
 
 def _tiny_demo():
-    spec = importlib.util.spec_from_file_location("demo_config", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = load_config(DEMO)
     config.data.sizes = {"train": 24, "val": 22, "test": 0}
     config.grid.methods = ("mask",)
     config.grid.degrees = (1.0,)
