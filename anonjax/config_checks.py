@@ -88,6 +88,15 @@ def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any"
     return path
 
 
+def report_originals(config: ml_collections.ConfigDict) -> bool:
+    """``report.originals``: whether outputs meant to be shown may hold original images (True where the
+    config has no ``report`` block)."""
+    value = config.get("report", {}).get("originals", True)
+    if not isinstance(value, bool):
+        raise ConfigError("report.originals", f"must be True or False, got {value!r}")
+    return value
+
+
 def as_tuple(value: Any) -> tuple:
     """A config list value as a tuple. Comma-separated strings are split, also inside a sequence, since a
     command-line override ``--config.x=a,b`` of a tuple of strings arrives as ``("a,b",)``."""

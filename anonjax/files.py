@@ -14,15 +14,50 @@ from typing import IO, Any
 import numpy as np
 
 
+def _proc_umask() -> int | None:
+    """The umask from ``/proc/self/status`` (Linux 4.7+), read without changing it; None where unavailable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _umask_once() -> int:
+    """The umask at import. Without /proc it can only be read by setting it, which changes it for every
+    thread for a moment, so that is done once, here."""
+    umask = _proc_umask()
+    if umask is None:
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return umask
+
+
+_UMASK_AT_IMPORT = _umask_once()
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file, 0o666 less the umask (read now where /proc allows)."""
+    umask = _proc_umask()
+    return 0o666 & ~(_UMASK_AT_IMPORT if umask is None else umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The file gets the mode of a plain ``open()`` rather than ``mkstemp``'s 0o600, so that others sharing a
+    work directory can read the outputs as the umask allows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
+        tmp.chmod(new_file_mode())
         yield tmp
         os.replace(tmp, path)
     finally:

@@ -12,6 +12,7 @@ rows in ``<split>.ids.json`` (a JSON list of strings) beside them; class labels 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -56,16 +57,55 @@ def labels_path(root: str | Path, split: str) -> Path:
     return Path(root) / "labels" / f"{split}.npy"
 
 
+def load_array(path: str | Path) -> np.ndarray:
+    """One ``.npy`` array, never unpickled; a DatasetError names the file if it is missing or is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise _dataset_error(f"{path} is missing")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise _dataset_error(f"{path} is not a readable .npy array: {e}") from None
+    if not isinstance(array, np.ndarray):
+        raise _dataset_error(f"{path} is not a .npy array (an .npz archive?)")
+    return array
+
+
 def load_embeddings(root: str | Path, model: str, variant: str, split: str) -> tuple[np.ndarray, list[str]]:
-    """Embeddings and their ids; a clear error names the missing or malformed file."""
+    """Embeddings as stored (real numbers, never cast: a float32 cast would turn huge float64 values into inf)
+    and the ids of their rows, "0", "1", ... if no ids file is beside them. A DatasetError names the missing
+    or malformed file."""
     path = embedding_path(root, model, variant, split)
     if not path.is_file():
-        raise FileNotFoundError(f"embeddings {path} are missing (model {model!r}, variant {variant!r}, {split=})")
-    array = np.load(path, allow_pickle=False)
+        raise _dataset_error(f"embeddings {path} are missing (model {model!r}, variant {variant!r}, {split=})")
+    array = load_array(path)
     if array.ndim != 2:
-        raise ValueError(f"embeddings {path} must be a 2-D [images, dims] array, got shape {array.shape}")
+        raise _dataset_error(f"embeddings {path} must be a 2-D [images, dims] array, got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise _dataset_error(f"embeddings {path} hold {array.dtype} values; they must be real numbers (float32)")
     ids_file = ids_path(path)
-    ids = json.loads(ids_file.read_text()) if ids_file.is_file() else [str(i) for i in range(len(array))]
+    ids = _load_ids(ids_file) if ids_file.is_file() else [str(i) for i in range(len(array))]
     if len(ids) != len(array):
-        raise ValueError(f"{ids_file} lists {len(ids)} ids but {path} has {len(array)} rows")
-    return array.astype(np.float32, copy=False), ids
+        raise _dataset_error(f"{ids_file} lists {len(ids)} ids but {path} has {len(array)} rows")
+    return array, ids
+
+
+def _load_ids(path: Path) -> list[str]:
+    """A JSON list of unique strings, the image id of every row."""
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8 or not JSON
+        raise _dataset_error(f"{path} is not a readable JSON file: {e}") from None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise _dataset_error(f"{path} must hold a JSON list of strings, the image id of every row")
+    if len(set(ids)) != len(ids):
+        repeated = next(i for i, count in Counter(ids).items() if count > 1)
+        raise _dataset_error(f"{path} lists the image id {repeated!r} more than once")
+    return ids
+
+
+def _dataset_error(message: str) -> ValueError:
+    """A DatasetError, the error the command line prints alone (imported here: anonjax.data imports this module)."""
+    from anonjax.data.listing import DatasetError
+
+    return DatasetError(message)

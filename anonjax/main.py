@@ -1,7 +1,8 @@
 """``python -m anonjax.main --config ml_collections_configs/<study>.py --workdir DIR``.
 
 Runs the stages the config selects, in order; every selected stage checks the config before any stage
-starts, so a wrong value stops the run with one message naming its key.
+starts, so a wrong value stops the run with one message naming its key. Bad data (an unusable folder,
+image, cache or embedding file) stops it with one message naming the file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from anonjax.config_checks import ConfigError, as_tuple
+from anonjax.data.listing import DatasetError
 from anonjax.stages import ORDER
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Study config file (ml_collections).", lock_config=True)
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(_WORKDIR.value or config.get("workdir") or "workdir")
     try:
         run(config, workdir)
-    except ConfigError as e:
+    except (ConfigError, DatasetError) as e:  # bad settings or bad data: the message names the key or file
         sys.exit(f"error: {e}")
 
 

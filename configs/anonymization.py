@@ -49,4 +49,5 @@ def get_config(detectors: tuple[str, ...] = ("faces", "text", "codes")) -> ml_co
     c.example_id = ""  # image of the example sheet; empty: the first split's image with most kinds, then boxes
     c.materialize = False  # write the paired datasets (original + every method x degree) as PNG files
     c.materialize_original = True  # include the original images in the paired datasets
+    c.opaque_names = False  # name materialized files 000000.png, ... (names_<split>.json maps them to ids)
     return c

@@ -7,13 +7,13 @@ def get_config() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(
         dict(
             embeddings="",  # a directory in the embeddings layout; "builtin"; or "" for <workdir>/embeddings
-            split="val",  # queries and database
-            train_split="train",  # fitted by the downstream probes
+            split="val",  # queries and database: "train", "val" or "test"
+            train_split="train",  # fitted by the downstream probes; another split than `split`
             fraction=0.05,  # the pseudo ground truth: top 5% of the Unadapted ranking on original data
             exclude_self=False,
             n_bootstrap=1000,
             probes=True,
             knn_k=20,
-            knn_temperature=0.07,
+            knn_temperature=0.07,  # > 0; DINOv2's value
         )
     )

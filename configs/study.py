@@ -22,4 +22,7 @@ def base(*, methods, degrees, detectors, training_preset: str, workdir: str) -> 
     config.train = training.get_config(training_preset)
     config.embed = embedding.get_config()
     config.evaluate = evaluation.get_config()
+    # originals=False: no output meant for sharing shows an original image; the example sheet drops its original
+    # column, attention maps are drawn on the grid's strongest anonymization, and the report links neither.
+    config.report = ml_collections.ConfigDict(dict(originals=True))
     return config

@@ -39,3 +39,30 @@ def test_missing_config_file(tmp_path):
     result = _cli("--config=ml_collections_configs/nope.py", workdir=tmp_path)
     assert result.returncode != 0
     assert "No such file or directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def _folder(root: Path, per_class: int) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    for c in ("letters", "forms"):
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((40, 30, 3), 20 * i, np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("empty val split", "split 'val' is empty: data.split_ratios (0.8, 0.1, 0.1) give it no image of the 2 classes"),
+    ("damaged box cache", "is missing or unreadable: run the anonymize stage for split 'train'"),
+])
+def test_bad_data_stops_with_one_line_naming_it(tmp_path, case, message):
+    root = _folder(tmp_path / "cases", 6)
+    overrides = [f"--config.data.root={root}", "--config.anonymize.detectors=codes"]
+    if case == "damaged box cache":
+        overrides += ["--config.stages=embed", "--config.embed.splits=train"]
+    result = _cli("--config=ml_collections_configs/folder.py", *overrides, workdir=tmp_path / "w")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr

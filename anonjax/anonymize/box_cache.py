@@ -6,21 +6,29 @@ fingerprint of dataset, split and detector settings). Shard ``k`` covers images 
 of the split's id list and is written atomically, so a shard on disk is always whole; ``detect_split``
 skips the shards that exist. An image whose reading or detection failed is recorded with the reason and
 is never part of a ``BoxTable``: what could not be detected cannot be anonymized, so it is left out.
+
+Boxes are keyed on content: every image is stored with the SHA-256 of the pixels it was detected on and
+its file's stamp. A file whose stamp changed is read again and detected again unless its pixels are
+unchanged, and whatever anonymizes from a ``BoxTable`` checks ``BoxTable.changed`` on the pixels it
+is about to anonymize, so boxes are never applied to another image of the same name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from anonjax.anonymize.boxes import check_boxes, check_image
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.selection import box_count, box_ranks
+from anonjax.data.identity import pixel_digest
+from anonjax.data.listing import DatasetError
 from anonjax.files import atomic_open
 
 CURRENT = "current.txt"
@@ -33,6 +41,7 @@ class BoxTable:
     ids: the images that may be anonymized (failed images never, empty ones only when kept);
     boxes int32 [N, M, 4] xyxy; valid bool [N, M] (the first ``counts[i]`` boxes of row i);
     scores float32 [N, M]; kinds int8 [N, M] (index into ``KINDS``); sizes int32 [N, 2] (height, width);
+    digests: the ``pixel_digest`` of each image as it was detected (boxes apply to those pixels only);
     failed: image id -> reason for every image whose reading or detection failed;
     empty: ids of images without any detection (excluded from ``ids`` unless kept).
     """
@@ -43,6 +52,7 @@ class BoxTable:
     scores: np.ndarray
     kinds: np.ndarray
     sizes: np.ndarray
+    digests: list[str]
     failed: dict[str, str]
     empty: list[str]
 
@@ -50,6 +60,13 @@ class BoxTable:
     def counts(self) -> np.ndarray:
         """Boxes per image, int32 [N]."""
         return self.valid.sum(1).astype(np.int32)
+
+    def changed(self, row: int, image: np.ndarray) -> str | None:
+        """Why ``image`` is not the image that row ``row`` was detected on, or None when it is."""
+        if pixel_digest(image) != self.digests[row]:
+            return ("the image changed after its detection (its pixels are not the detected ones): run the "
+                    "anonymize stage again")
+        return None
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """Row of every id; KeyError naming an id that is not in the table (failed or excluded)."""
@@ -94,73 +111,152 @@ def detect_split(
     settings: Mapping[str, Mapping[str, Any]],
     cache_dir: str | Path,
     *,
+    stamps: Sequence[str] | None = None,
     shard_size: int = 256,
     workers: int = 1,
 ) -> int:
-    """Detect every image of a split into ``cache_dir``; returns how many shards were (re)computed.
+    """Detect every image of a split into ``cache_dir``; returns how many shards were (re)written.
 
-    ``load_image(i)`` gives image ``ids[i]`` (uint8 RGB). With ``workers`` > 1, detection runs in that many
-    processes, each with its own single-threaded detectors.
+    ``load_image(i)`` gives image ``ids[i]`` (uint8 RGB); ``stamps[i]`` is its file's stamp (see
+    ``anonjax.data.identity``). A cached image is reused while its stamp is unchanged; when the stamp
+    changed, the image is read again and detected again unless its pixels are the ones detected before.
+    An unreadable or inconsistent shard is recomputed whole. With ``workers`` > 1, detection runs in that
+    many processes, each with its own single-threaded detectors.
     """
     cache_dir = Path(cache_dir)
+    stamps = list(stamps) if stamps is not None else [""] * len(ids)
+    if len(stamps) != len(ids):
+        raise ValueError(f"{len(stamps)} stamps for {len(ids)} images")
     shards = -(-len(ids) // shard_size)
     for stale in cache_dir.glob("shard_*.npz"):  # left by a run with another shard size
-        if int(stale.stem.split("_")[1]) >= shards:
+        if not stale.stem.split("_")[-1].isdigit() or int(stale.stem.split("_")[-1]) >= shards:
             stale.unlink()
-    todo = [k for k in range(shards) if not _shard_ok(cache_dir, k, ids, shard_size)]
-    if not todo:
-        return 0
-    if workers > 1:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers, _init_worker, (tuple(kinds), _plain(settings))) as pool:
-            for k in todo:
-                _write_shard(cache_dir, k, ids, shard_size, load_image, pool.imap)
-    else:
-        _init_worker(tuple(kinds), _plain(settings), threads=0)  # one process: let it use every core
-        for k in todo:
-            _write_shard(cache_dir, k, ids, shard_size, load_image, map)
-    return len(todo)
+    written = 0
+    with contextlib.ExitStack() as stack:
+        mapper = None
+        for k in range(shards):
+            span = range(k * shard_size, min((k + 1) * shard_size, len(ids)))
+            plan = _reuse(_read_shard(_shard_path(cache_dir, k)), [ids[i] for i in span])
+            if all(r is not None and r.stamp == stamps[i] for r, i in zip(plan, span, strict=True)):
+                continue
+            if mapper is None:
+                mapper = _mapper(stack, kinds, settings, workers)
+            records = _complete(plan, span, ids, stamps, load_image, mapper)
+            _write_shard(_shard_path(cache_dir, k), records)
+            written += 1
+    return written
 
 
 def load_box_table(path: str | Path, split: str | None = None, *, keep_empty: bool = False) -> BoxTable:
     """The box table of a cache directory, or of ``split`` in a work directory whose anonymize stage
-    ran (``<workdir>/anonymize/boxes/<split>/current.txt`` names the cache in use)."""
-    path = Path(path)
-    if split is not None:
-        pointer = path / "anonymize" / "boxes" / split / CURRENT
-        if not pointer.is_file():
-            raise FileNotFoundError(f"{pointer} does not exist: run the anonymize stage for split {split!r}")
-        path = pointer.parent / pointer.read_text().strip()
+    ran (``<workdir>/anonymize/boxes/<split>/current.txt`` names the cache in use). A damaged shard is a
+    ``DatasetError`` that asks to run the anonymize stage again (which recomputes it)."""
+    path = cache_path(path, split) if split is not None else Path(path)
     shards = sorted(path.glob("shard_*.npz"))
     if not shards:
-        raise FileNotFoundError(f"no detection shards in {path}")
-    ids, sizes, boxes, scores, kinds, failed = [], [], [], [], [], {}
+        raise DatasetError(f"no detection shards in {path}: run the anonymize stage")
+    records: list[_Record] = []
     for shard in shards:
-        with np.load(shard) as f:
-            offsets = np.concatenate([[0], np.cumsum(f["counts"])])
-            for i, image_id in enumerate(f["ids"].tolist()):
-                if f["errors"][i]:
-                    failed[image_id] = str(f["errors"][i])
-                    continue
-                ids.append(image_id)
-                sizes.append(f["sizes"][i])
-                sl = slice(offsets[i], offsets[i + 1])
-                boxes.append(f["boxes"][sl])
-                scores.append(f["scores"][sl])
-                kinds.append(f["kinds"][sl])
-    if len(set(ids) | set(failed)) != len(ids) + len(failed):
-        raise ValueError(f"{path}: an image id appears in more than one shard; delete the directory and detect again")
-    empty = [i for i, b in zip(ids, boxes, strict=True) if len(b) == 0]
-    keep = [j for j, b in enumerate(boxes) if keep_empty or len(b)]
-    width = max([len(boxes[j]) for j in keep], default=0)
+        found = _read_shard(shard)
+        if found is None:
+            raise DatasetError(f"{shard} is damaged or was written by another version: run the anonymize stage "
+                               "again to recompute it")
+        records += found
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise DatasetError(f"{path}: an image id appears in more than one shard; delete the directory and "
+                           "detect again")
+    failed = {r.id: r.error for r in records if r.error}
+    good = [r for r in records if not r.error]
+    empty = [r.id for r in good if len(r.boxes) == 0]
+    keep = [r for r in good if keep_empty or len(r.boxes)]
+    width = max([len(r.boxes) for r in keep], default=0)
     table = {"boxes": np.zeros((len(keep), width, 4), np.int32), "valid": np.zeros((len(keep), width), bool),
              "scores": np.zeros((len(keep), width), np.float32), "kinds": np.full((len(keep), width), -1, np.int8)}
-    for row, j in enumerate(keep):
-        n = len(boxes[j])
-        table["boxes"][row, :n], table["scores"][row, :n], table["kinds"][row, :n] = boxes[j], scores[j], kinds[j]
+    for row, r in enumerate(keep):
+        n = len(r.boxes)
+        table["boxes"][row, :n], table["scores"][row, :n], table["kinds"][row, :n] = r.boxes, r.scores, r.kinds
         table["valid"][row, :n] = True
-    return BoxTable(ids=[ids[j] for j in keep], sizes=np.array([sizes[j] for j in keep], np.int32).reshape(-1, 2),
-                    failed=failed, empty=empty, **table)
+    return BoxTable(ids=[r.id for r in keep], sizes=np.array([r.size for r in keep], np.int32).reshape(-1, 2),
+                    digests=[r.digest for r in keep], failed=failed, empty=empty, **table)
+
+
+def cache_path(workdir: str | Path, split: str) -> Path:
+    """The cache directory in use for ``split`` of a work directory (named by ``current.txt``)."""
+    pointer = Path(workdir) / "anonymize" / "boxes" / split / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        name = ""
+    if not name or "/" in name or name in (".", ".."):
+        raise DatasetError(f"{pointer} is missing or unreadable: run the anonymize stage for split {split!r}")
+    return pointer.parent / name
+
+
+def intact(cache_dir: str | Path, n_images: int) -> bool:
+    """Whether ``cache_dir`` holds readable shards for exactly ``n_images`` images."""
+    shards = sorted(Path(cache_dir).glob("shard_*.npz"))
+    counts = [len(r) if (r := _read_shard(s)) is not None else -1 for s in shards]
+    return bool(shards) and min(counts) >= 0 and sum(counts) == n_images
+
+
+class _Record(NamedTuple):
+    """One image's entry in a shard: boxes int32 [n, 4], scores float32 [n], kinds int8 [n], size
+    (height, width), error ("" when detected), pixel digest and file stamp."""
+
+    id: str
+    boxes: np.ndarray
+    scores: np.ndarray
+    kinds: np.ndarray
+    size: tuple[int, int]
+    error: str
+    digest: str
+    stamp: str
+
+
+_EMPTY = (np.zeros((0, 4), np.int32), np.zeros(0, np.float32), np.zeros(0, np.int8))
+
+
+def _failure(image_id: str, reason: str, stamp: str = "") -> _Record:
+    return _Record(image_id, *_EMPTY, (0, 0), reason, "", stamp)
+
+
+def _reuse(cached: list[_Record] | None, ids: list[str]) -> list[_Record | None]:
+    """Per image of a shard: its cached record when the shard covers the same ids, else None."""
+    if cached is None or [r.id for r in cached] != ids:
+        return [None] * len(ids)
+    return list(cached)
+
+
+def _complete(plan: list[_Record | None], span: range, ids: Sequence[str], stamps: list[str],
+              load_image: Callable[[int], np.ndarray], mapper: Callable) -> list[_Record]:
+    """The shard's records: cached ones whose stamp or pixels are unchanged, the others detected now."""
+    out: list[_Record | None] = []
+    todo: list[tuple[int, tuple[str, np.ndarray | str]]] = []
+    for j, (record, i) in enumerate(zip(plan, span, strict=True)):
+        if record is not None and record.stamp == stamps[i]:
+            out.append(record)
+            continue
+        item = _read(load_image, ids, i)
+        if record is not None and not record.error and not isinstance(item[1], str) \
+                and pixel_digest(item[1]) == record.digest:
+            out.append(record._replace(stamp=stamps[i]))  # touched, not changed
+            continue
+        out.append(None)
+        todo.append((j, item))
+    for (j, _), found in zip(todo, mapper(_detect, (item for _, item in todo)), strict=True):
+        out[j] = found._replace(stamp=stamps[span[j]])
+    return out
+
+
+def _mapper(stack: contextlib.ExitStack, kinds: Sequence[str], settings: Mapping, workers: int) -> Callable:
+    """``map`` over detection: a pool of ``workers`` processes, or this process with every core."""
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")
+        pool = stack.enter_context(context.Pool(workers, _init_worker, (tuple(kinds), _plain(settings))))
+        return pool.imap
+    _init_worker(tuple(kinds), _plain(settings), threads=0)
+    return map
 
 
 _DETECTORS: Detectors | None = None
@@ -175,11 +271,11 @@ def _init_worker(kinds: tuple[str, ...], settings: dict, threads: int = 1) -> No
     _DETECTORS = Detectors(kinds, settings, threads=threads)
 
 
-def _detect(item: tuple[str, np.ndarray | str]) -> tuple:
-    """(id, image or the reason it could not be read) -> (id, boxes, scores, kinds, size, error)."""
+def _detect(item: tuple[str, np.ndarray | str]) -> _Record:
+    """(id, image or the reason it could not be read) -> its record (stamp left empty)."""
     image_id, image = item
     if isinstance(image, str):
-        return image_id, None, None, None, (0, 0), image
+        return _failure(image_id, image)
     try:
         image = check_image(image)
         found = _DETECTORS(image)
@@ -187,8 +283,9 @@ def _detect(item: tuple[str, np.ndarray | str]) -> tuple:
         if not len(boxes) == len(found.scores) == len(found.kinds):
             raise ValueError("detectors returned different numbers of boxes, scores and kinds")
     except Exception as e:  # fail closed: any detector failure excludes the image, with its reason
-        return image_id, None, None, None, (0, 0), f"detection failed: {type(e).__name__}: {e}"
-    return image_id, boxes, found.scores, found.kinds, image.shape[:2], ""
+        return _failure(image_id, f"detection failed: {type(e).__name__}: {e}")
+    return _Record(image_id, boxes.astype(np.int32), np.asarray(found.scores, np.float32),
+                   np.asarray(found.kinds, np.int8), tuple(image.shape[:2]), "", pixel_digest(image), "")
 
 
 def _read(load_image: Callable[[int], np.ndarray], ids: Sequence[str], i: int) -> tuple[str, np.ndarray | str]:
@@ -198,38 +295,47 @@ def _read(load_image: Callable[[int], np.ndarray], ids: Sequence[str], i: int) -
         return ids[i], f"image could not be read: {type(e).__name__}: {e}"
 
 
-def _write_shard(cache_dir: Path, k: int, ids: Sequence[str], shard_size: int,
-                 load_image: Callable[[int], np.ndarray], mapper: Callable) -> None:
-    span = range(k * shard_size, min((k + 1) * shard_size, len(ids)))
-    results = list(mapper(_detect, (_read(load_image, ids, i) for i in span)))
-    ok = [r for r in results if not r[5]]
-    empty4 = np.zeros((0, 4), np.int32)
-    with atomic_open(_shard_path(cache_dir, k), "wb") as f:
+def _write_shard(path: Path, records: list[_Record]) -> None:
+    with atomic_open(path, "wb") as f:
         np.savez(
             f,
-            ids=np.array([r[0] for r in results], dtype=str),
-            errors=np.array([r[5] for r in results], dtype=str),
-            counts=np.array([0 if r[5] else len(r[1]) for r in results], np.int64),
-            sizes=np.array([r[4] for r in results], np.int32).reshape(-1, 2),
-            boxes=np.concatenate([empty4, *[r[1] for r in ok]]).astype(np.int32),
-            scores=np.concatenate([np.zeros(0, np.float32), *[r[2] for r in ok]]).astype(np.float32),
-            kinds=np.concatenate([np.zeros(0, np.int8), *[r[3] for r in ok]]).astype(np.int8),
+            ids=np.array([r.id for r in records], dtype=str),
+            errors=np.array([r.error for r in records], dtype=str),
+            digests=np.array([r.digest for r in records], dtype=str),
+            stamps=np.array([r.stamp for r in records], dtype=str),
+            counts=np.array([len(r.boxes) for r in records], np.int64),
+            sizes=np.array([r.size for r in records], np.int32).reshape(-1, 2),
+            boxes=np.concatenate([_EMPTY[0], *[r.boxes for r in records]]).astype(np.int32),
+            scores=np.concatenate([_EMPTY[1], *[r.scores for r in records]]).astype(np.float32),
+            kinds=np.concatenate([_EMPTY[2], *[r.kinds for r in records]]).astype(np.int8),
         )
+
+
+def _read_shard(path: Path) -> list[_Record] | None:
+    """The records of a shard, or None when it is missing, unreadable or inconsistent."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {key: f[key] for key in _SHARD_KEYS}
+        n = len(data["ids"])
+        offsets = np.concatenate([[0], np.cumsum(data["counts"])]).astype(np.int64)
+        per_image = ("errors", "digests", "stamps", "counts", "sizes")
+        if any(len(data[key]) != n for key in per_image) or (data["counts"] < 0).any() \
+                or any(len(data[key]) != offsets[-1] for key in ("boxes", "scores", "kinds")) \
+                or data["boxes"].shape[1:] != (4,) or data["sizes"].shape[1:] != (2,):
+            return None
+        return [_Record(str(data["ids"][i]), data["boxes"][offsets[i]:offsets[i + 1]],
+                        data["scores"][offsets[i]:offsets[i + 1]], data["kinds"][offsets[i]:offsets[i + 1]],
+                        tuple(int(v) for v in data["sizes"][i]), str(data["errors"][i]), str(data["digests"][i]),
+                        str(data["stamps"][i])) for i in range(n)]
+    except Exception:  # any unreadable cache file only means "compute this part again"
+        return None
+
+
+_SHARD_KEYS = ("ids", "errors", "digests", "stamps", "counts", "sizes", "boxes", "scores", "kinds")
 
 
 def _shard_path(cache_dir: Path, k: int) -> Path:
     return cache_dir / f"shard_{k:06d}.npz"
-
-
-def _shard_ok(cache_dir: Path, k: int, ids: Sequence[str], shard_size: int) -> bool:
-    path = _shard_path(cache_dir, k)
-    if not path.is_file():
-        return False
-    try:
-        with np.load(path) as f:
-            return f["ids"].tolist() == list(ids[k * shard_size : (k + 1) * shard_size])
-    except (OSError, ValueError, KeyError):
-        return False
 
 
 def _plain(settings: Mapping[str, Mapping[str, Any]]) -> dict:

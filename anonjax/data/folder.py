@@ -6,6 +6,8 @@ Layout::
     root/splits/{train,val,test}.txt             (optional)
 
 Class names are the sub-folder names in sorted order (``splits`` is reserved), and labels index them.
+Files and class folders reached through a link that leads out of ``root`` are left out and listed,
+unless ``data.follow_symlinks`` is True.
 An image's id is its path relative to ``root`` with ``/`` separators, e.g. ``passport/0001.png``.
 
 If ``root/splits/`` exists, ``<split>.txt`` lists the split's images, one relative path a line (blank
@@ -38,16 +40,29 @@ def validate(root_config: ml_collections.ConfigDict) -> None:
 
 
 def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
-    """The images of ``split`` under ``data_config.root``."""
+    """The images of ``split`` under ``data_config.root``.
+
+    A class folder that is a link out of the root is not entered (a link to ``/`` would crawl the file
+    system) unless ``data.follow_symlinks``; it is listed in ``Listing.refused``.
+    """
     root = Path(str(data_config.root)).expanduser()
-    class_names = sorted(
-        d.name for d in root.iterdir() if d.is_dir() and d.name != SPLITS_DIR and not d.name.startswith(".")
-    )
+    follow = bool(data_config.get("follow_symlinks", False))
+    class_names, refused = [], []
+    for d in sorted(root.iterdir()):
+        if not d.is_dir() or d.name == SPLITS_DIR or d.name.startswith("."):
+            continue
+        if not follow and not d.resolve().is_relative_to(root.resolve()):
+            refused.append((str(d), f"a link to {d.resolve()}, outside data.root (set data.follow_symlinks=True "
+                                    "to read it)"))
+            continue
+        class_names.append(d.name)
     if not class_names:
         raise DatasetError(f"{root}: no class sub-folders (expected root/<class>/<image files>)")
     label_of = {name: i for i, name in enumerate(class_names)}
     if (root / SPLITS_DIR).is_dir():
         rel_paths = _read_split_list(root / SPLITS_DIR / f"{split}.txt", label_of)
+        if not rel_paths:
+            raise DatasetError(f"{root / SPLITS_DIR / f'{split}.txt'}: split {split!r} lists no image")
     else:
         rel_paths = _ratio_split(root, class_names, split, _ratios_of(data_config), int(data_config.seed))
     return Listing(
@@ -58,6 +73,7 @@ def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
         names=[str(root / p) for p in rel_paths],
         load=read_image,
         files=True,
+        refused=tuple(refused),
     )
 
 
@@ -87,13 +103,19 @@ def _read_split_list(path: Path, label_of: dict[str, int]) -> list[str]:
 
 def _ratio_split(root: Path, class_names: list[str], split: str, ratios: tuple[float, ...],
                  seed: int) -> list[str]:
-    chosen = []
+    chosen, sizes = [], []
     for label, name in enumerate(class_names):
         files = class_images(root / name)
+        sizes.append(len(files))
         order = np.random.default_rng([seed, label]).permutation(len(files))
         cuts = np.rint(np.cumsum(ratios)[:2] * len(files)).astype(int)
         part = np.split(order, cuts)[_SPLIT_CODES[split]]
         chosen.extend(files[i] for i in np.sort(part))
+    if not chosen:
+        raise DatasetError(
+            f"{root}: split {split!r} is empty: data.split_ratios {ratios} give it no image of the "
+            f"{len(class_names)} classes ({min(sizes)} to {max(sizes)} images each); raise its ratio, add "
+            f"images, or list the split in {root / SPLITS_DIR / (split + '.txt')}")
     return chosen
 
 

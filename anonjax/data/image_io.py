@@ -3,15 +3,18 @@
 Two checks guard a long run against bad files:
 
 * ``check_file`` runs when a split is indexed. It reads only the header and the file's tail: the
-  file must open as an image, a JPEG must end with its end-of-image marker, a PNG with its IEND
-  chunk, and a TIFF's strips or tiles must lie inside the file. This finds empty, foreign and
-  truncated files without decoding pixels.
+  file must open as an image of at most ``data.max_pixels`` pixels (a detector's memory grows with the
+  area, and a small PNG can hold a huge canvas), a JPEG must end with its end-of-image marker, a PNG
+  with its IEND chunk, and a TIFF's strips or tiles must lie inside the file. This finds empty, foreign,
+  oversized and truncated files without decoding pixels. It also counts pages: only the first page of a
+  multi-page TIFF is read, and the reader warns about each such file.
 * ``decode`` runs when a record is read and raises ``ImageError`` for anything the header check
   could not see (a corrupt payload); the reader turns that into a skipped record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import warnings
@@ -20,48 +23,68 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from anonjax.data.identity import file_stamp
+from anonjax.data.listing import DatasetError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+DEFAULT_MAX_PIXELS = 40_000_000  # data.max_pixels: the text detector's memory grows with area (1.6 GB at 9 MP)
 
 _TAIL_BYTES = 1024
 _TIFF_STRIP_OFFSETS, _TIFF_STRIP_COUNTS = 273, 279
 _TIFF_TILE_OFFSETS, _TIFF_TILE_COUNTS = 324, 325
 
 
-class ImageError(ValueError):
+class ImageError(DatasetError):
     """A file is not a readable image; the message names the file and the reason."""
 
 
-def check_file(path: str | os.PathLike) -> str | None:
-    """The reason ``path`` cannot be a whole image, or None when its header and tail look sound."""
+@dataclasses.dataclass(frozen=True)
+class FileCheck:
+    """What indexing learns of a file: why it cannot be used (None when it can), its stamp (see
+    ``identity.file_stamp``; empty when it cannot be read) and its number of pages (frames)."""
+
+    reason: str | None
+    stamp: str = ""
+    pages: int = 1
+
+
+def check_file(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> FileCheck:
+    """Whether ``path`` looks like a whole image of at most ``max_pixels`` pixels, from its header and tail."""
     path = Path(path)
     if not path.is_file():
-        return "file not found"
+        return FileCheck("file not found")
     try:
+        stamp = file_stamp(path)
         size = path.stat().st_size
         if size == 0:
-            return "empty file"
+            return FileCheck("empty file", stamp)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 fmt = img.format
                 width, height = img.size
+                pages = int(getattr(img, "n_frames", 1))
                 tiff_ranges = _tiff_data_ranges(img) if fmt == "TIFF" else []
         if width < 1 or height < 1:
-            return f"image has no pixels ({width}x{height})"
+            return FileCheck(f"image has no pixels ({width}x{height})", stamp)
+        if width * height > max_pixels:
+            return FileCheck(f"{width}x{height} = {width * height} pixels, more than data.max_pixels = {max_pixels}",
+                             stamp)
         with open(path, "rb") as f:
             f.seek(max(0, size - _TAIL_BYTES))
             tail = f.read()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as e:
-        return f"not a readable image: {e}"
+        return FileCheck(f"not a readable image: {e}")
+    reason = None
     if fmt == "JPEG" and b"\xff\xd9" not in tail:
-        return "truncated JPEG (no end-of-image marker)"
-    if fmt == "PNG" and b"IEND" not in tail[-16:]:
-        return "truncated PNG (no IEND chunk)"
+        reason = "truncated JPEG (no end-of-image marker)"
+    elif fmt == "PNG" and b"IEND" not in tail[-16:]:
+        reason = "truncated PNG (no IEND chunk)"
     for offset, count in tiff_ranges:
-        if offset + count > size:
-            return f"truncated TIFF (image data ends at byte {offset + count}, file has {size})"
-    return None
+        if reason is None and offset + count > size:
+            reason = f"truncated TIFF (image data ends at byte {offset + count}, file has {size})"
+    return FileCheck(reason, stamp, pages)
 
 
 def _tiff_data_ranges(img: Image.Image) -> list[tuple[int, int]]:

@@ -10,7 +10,12 @@ import numpy as np
 
 
 class DatasetError(ValueError):
-    """A dataset's description (a label list, a partition file, a folder) is malformed; names the file."""
+    """Data or a stage's input is missing or malformed (a label list, a partition file, a folder, an image,
+    an embedding file); the message names the file, and the command line prints it alone."""
+
+
+class MissingInputError(DatasetError, FileNotFoundError):
+    """A file that a stage needs does not exist: an earlier stage has not run, or a download failed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +25,8 @@ class Listing:
     ``items[i]`` is what ``load`` turns into the uint8 RGB image of ``ids[i]`` (a file path, a record
     index, a page description); ``names[i]`` is how errors and skip lists refer to it (the file path
     for files). ``files`` says the items are files whose headers the reader checks before reading.
-    ``load`` must be picklable so that reading can run in worker processes.
+    ``load`` must be picklable so that reading can run in worker processes. ``refused`` lists
+    (path, reason) of what the source would not list at all (a link out of its root).
     """
 
     ids: list[str]
@@ -30,6 +36,7 @@ class Listing:
     names: list[str]
     load: Callable[[Any], np.ndarray]
     files: bool
+    refused: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         n = len(self.ids)

@@ -18,8 +18,10 @@ With ``strict=True`` the first bad file, at either point, raises ``ImageError`` 
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import grain
@@ -28,8 +30,11 @@ import numpy as np
 
 from anonjax.config_checks import ConfigError, check_choice, get
 from anonjax.data import celeba, folder, rvl_cdip, synthetic
-from anonjax.data.image_io import ImageError, check_file
-from anonjax.data.listing import Listing
+from anonjax.data.identity import listing_digest
+from anonjax.data.image_io import DEFAULT_MAX_PIXELS, FileCheck, ImageError, check_file
+from anonjax.data.listing import DatasetError, Listing
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 SOURCES = {"synthetic": synthetic, "celeba": celeba, "rvl_cdip": rvl_cdip, "folder": folder}
@@ -69,6 +74,9 @@ class Split:
       dataset: grain.MapDataset of ``{"id": str, "image": uint8 [H, W, 3] RGB, "label": int32}``;
         ``dataset[i]`` is the record of ``ids[i]``, or None if that file failed to decode.
       skipped: (file or id, reason) for every image left out, at index time or when read.
+      stamps: ``identity.file_stamp`` of each image's file, aligned with ``ids`` ("" for generated images).
+      multi_page: (file, pages) of the multi-page files, of which only the first page is read.
+      digest: ``identity.listing_digest`` of ids and stamps, for the fingerprints of stages that read it.
       records: the unfiltered grain.MapDataset, where a file that failed to decode is a marker record
         ``{"id", "label", "error": (file, reason)}``; ``accept(record)`` files a marker under
         ``skipped``. Markers survive worker processes, so readers that use processes (as
@@ -76,9 +84,13 @@ class Split:
         worker would record the failure only in that worker's copy of ``skipped``.
     """
 
-    def __init__(self, name: str, listing: Listing, skipped: list[tuple[str, str]], strict: bool):
+    def __init__(self, name: str, listing: Listing, skipped: list[tuple[str, str]], strict: bool, *,
+                 stamps: list[str], multi_page: list[tuple[str, int]]):
         self.name = name
         self.ids = list(listing.ids)
+        self.stamps = list(stamps)
+        self.multi_page = list(multi_page)
+        self.digest = listing_digest(self.ids, self.stamps)
         self.labels = np.asarray(listing.labels, dtype=np.int32)
         self.class_names = list(listing.class_names)
         self.skipped = list(skipped)
@@ -116,6 +128,11 @@ def validate(data_config: ml_collections.ConfigDict) -> None:
     """Raise ConfigError (keys as ``data.*``) if the data config cannot be read; touches no image."""
     root = _rooted(data_config)
     source = check_choice(root, "data.source", SOURCES)
+    max_pixels = data_config.get("max_pixels", DEFAULT_MAX_PIXELS)
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ConfigError("data.max_pixels", f"must be a positive integer (pixels per image), got {max_pixels!r}")
+    if not isinstance(data_config.get("follow_symlinks", False), bool):
+        raise ConfigError("data.follow_symlinks", "must be True or False")
     max_images = get(root, "data.max_images") if "max_images" in data_config else 0
     if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
         raise ConfigError("data.max_images", f"must be an integer >= 0 (0 keeps all), got {max_images!r}")
@@ -127,7 +144,10 @@ def open_split(data_config: ml_collections.ConfigDict, split: str, *, strict: bo
 
     ``data_config`` is the study's ``config.data`` (see ``configs/data.py``); ``split`` is one of
     "train", "val", "test". ``data_config.max_images`` > 0 keeps a seeded random subset of that many
-    images (in listing order), chosen before any file is checked.
+    images (in listing order), chosen before any file is checked. Left out and listed in ``skipped``:
+    files that fail ``check_file`` (unreadable, truncated, over ``data.max_pixels``), files whose real
+    path lies outside ``data.root`` (unless ``data.follow_symlinks``), and ids that are not valid UTF-8.
+    A split left without images is a ``DatasetError``.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -137,17 +157,53 @@ def open_split(data_config: ml_collections.ConfigDict, split: str, *, strict: bo
     if 0 < max_images < len(listing.ids):
         rng = np.random.default_rng([int(data_config.get("seed", 0)), SPLITS.index(split)])
         listing = listing.take(np.sort(rng.choice(len(listing.ids), size=max_images, replace=False)))
-    skipped: list[tuple[str, str]] = []
+    reasons = _refusals(listing, data_config)
+    checks = [FileCheck(None)] * len(listing.ids)
     if listing.files:
+        todo = [i for i, r in enumerate(reasons) if r is None]
+        max_pixels = int(data_config.get("max_pixels", DEFAULT_MAX_PIXELS))
         with ThreadPoolExecutor(_CHECK_THREADS) as pool:
-            reasons = list(pool.map(check_file, listing.items))
-        bad = [(listing.names[i], r) for i, r in enumerate(reasons) if r is not None]
-        if bad and strict:
-            name, reason = bad[0]
-            raise ImageError(f"{name}: {reason} ({len(bad)} bad file(s) in split {split!r})")
-        skipped = bad
-        listing = listing.take([i for i, r in enumerate(reasons) if r is None])
-    return Split(split, listing, skipped, strict)
+            for i, check in zip(todo, pool.map(lambda i: check_file(listing.items[i], max_pixels), todo),
+                                strict=True):
+                checks[i], reasons[i] = check, check.reason
+    bad = [*listing.refused, *((listing.names[i], r) for i, r in enumerate(reasons) if r is not None)]
+    if bad and strict:
+        name, reason = bad[0]
+        raise ImageError(f"{name}: {reason} ({len(bad)} bad file(s) in split {split!r})")
+    keep = [i for i, r in enumerate(reasons) if r is None]
+    if not keep:
+        raise DatasetError(f"split {split!r} of data source {data_config.source!r} has no usable image "
+                           f"({len(listing.ids)} listed, {len(bad)} left out" + (f", e.g. {bad[0][0]}: {bad[0][1]}"
+                                                                                 if bad else "") + ")")
+    multi_page = [(listing.names[i], checks[i].pages) for i in keep if checks[i].pages > 1]
+    if multi_page:
+        name, pages = multi_page[0]
+        log.warning("split %s: %d multi-page TIFF file(s); only the first page of each is used, e.g. %s "
+                    "(%d pages)", split, len(multi_page), name, pages)
+    return Split(split, listing.take(keep), bad, strict, stamps=[checks[i].stamp for i in keep],
+                 multi_page=multi_page)
+
+
+def _refusals(listing: Listing, data_config: ml_collections.ConfigDict) -> list[str | None]:
+    """Per image, why it is left out before its file is opened: an id that is not valid UTF-8 (it could
+    not be written to reports or file names), or a file outside ``data.root`` reached by a link."""
+    root = data_config.get("root")
+    inside = None
+    if listing.files and root and not data_config.get("follow_symlinks", False):
+        inside = Path(str(root)).expanduser().resolve()
+    reasons: list[str | None] = []
+    for image_id, item in zip(listing.ids, listing.items, strict=True):
+        reason = None
+        try:
+            image_id.encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "the file name is not valid UTF-8; rename the file"
+        if reason is None and inside is not None:
+            real = Path(item).resolve()
+            if not real.is_relative_to(inside):
+                reason = f"a link to {real}, outside data.root (set data.follow_symlinks=True to read it)"
+        reasons.append(reason)
+    return reasons
 
 
 def _rooted(data_config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

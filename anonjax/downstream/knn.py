@@ -6,6 +6,9 @@ the class with the largest total wins.
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,7 +27,9 @@ def _check_labels(name: str, labels: np.ndarray, n: int) -> np.ndarray:
 
 @jax.jit(static_argnames=("num_classes",))
 def _vote(scores, neighbour_labels, temperature, *, num_classes: int):
-    weights = jnp.exp(scores / temperature)
+    # exp((s - max s) / T) is exp(s / T) divided by one positive number per query: the same winner, but no
+    # overflow to inf at small temperatures (exp(1 / 0.01) is already beyond float32).
+    weights = jnp.exp((scores - scores.max(axis=1, keepdims=True)) / temperature)
     votes = jnp.einsum("qk,qkc->qc", weights, jax.nn.one_hot(neighbour_labels, num_classes))
     return jnp.argmax(votes, axis=1)
 
@@ -33,10 +38,10 @@ def knn_predict(
     train_emb, train_labels, test_emb, *, k: int = 20, temperature: float = 0.07, chunk_size: int = 1024
 ) -> np.ndarray:
     """Predicted class of every test embedding."""
-    train_emb = np.asarray(train_emb, dtype=np.float32)
+    train_emb = np.asarray(train_emb)  # not cast: topk_cosine normalizes float64 rows before float32
     train_labels = _check_labels("train_labels", train_labels, len(train_emb))
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     k = min(k, len(train_emb))
     scores, idx = topk_cosine(test_emb, train_emb, k, chunk_size=chunk_size)
     num_classes = int(train_labels.max()) + 1

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anonjax.data.listing import DatasetError, MissingInputError
 from anonjax.files import atomic_path, save_text, sha256_file
 from anonjax.models.torch_weights import official_state_dict, params_from_torch
 from anonjax.models.vit_config import ViTConfig, config
@@ -58,12 +59,12 @@ def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None
                     shutil.copyfileobj(response, f, 1 << 20)
                 got = sha256_file(tmp)
                 if expected and got != expected:
-                    raise ValueError(
+                    raise DatasetError(
                         f"download of {name} from {release.url} has SHA-256 {got}, expected {expected}; "
                         "not kept (corrupt or tampered)"
                     )
         except (urllib.error.URLError, OSError) as err:
-            raise FileNotFoundError(
+            raise MissingInputError(
                 f"cannot download {name} from {release.url} ({err}). Offline? Download that file elsewhere "
                 f"and put it at {target}, or pass the local path to load_pretrained"
             ) from err
@@ -72,7 +73,7 @@ def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None
         save_text(record, got + "\n")
     pinned = expected or record.read_text().strip()
     if got != pinned:
-        raise ValueError(
+        raise DatasetError(
             f"cached checkpoint {target} has SHA-256 {got}, expected {pinned}; delete it to download it again"
         )
     return target
@@ -82,26 +83,26 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Tensors of a ``.pth``/``.pt`` (``torch.load(weights_only=True)``) or ``.safetensors`` file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+        raise MissingInputError(f"checkpoint file {path} does not exist")
     try:
         if path.suffix == ".safetensors":
             from safetensors.numpy import load_file
 
             return load_file(str(path))
         if path.suffix not in (".pth", ".pt", ".bin"):
-            raise ValueError(f"checkpoint {path}: unknown extension {path.suffix!r} (use .pth, .pt or .safetensors)")
+            raise DatasetError(f"checkpoint {path}: unknown extension {path.suffix!r} (use .pth, .pt or .safetensors)")
         import torch
 
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (ValueError, ImportError):
         raise
     except Exception as err:  # each reader raises its own type for a damaged file
-        raise ValueError(f"checkpoint file {path} is unreadable (truncated or not a checkpoint): {err}") from err
+        raise DatasetError(f"checkpoint file {path} is unreadable (truncated or not a checkpoint): {err}") from err
     for key in ("teacher", "model", "state_dict"):  # training files wrap the weights
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(f"checkpoint file {path} holds a {type(obj).__name__}, not a state dict")
+        raise DatasetError(f"checkpoint file {path} holds a {type(obj).__name__}, not a state dict")
     return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in obj.items()}
 
 
@@ -112,10 +113,10 @@ def infer_config(state_dict) -> ViTConfig:
         dim, chans, patch, _ = sd["patch_embed.proj.weight"].shape
         positions = sd["pos_embed"].shape[1] - 1
     except KeyError as err:
-        raise ValueError(f"state dict has no {err} tensor: not a DINOv2 ViT checkpoint") from err
+        raise DatasetError(f"state dict has no {err} tensor: not a DINOv2 ViT checkpoint") from err
     depth = 1 + max(int(n.split(".")[1]) for n in sd if n.startswith("blocks."))
     if dim not in _HEADS:
-        raise ValueError(f"embedding width {dim} is not a released DINOv2 size; pass cfg explicitly")
+        raise DatasetError(f"embedding width {dim} is not a released DINOv2 size; pass cfg explicitly")
     regs = sd["register_tokens"].shape[1] if "register_tokens" in sd else 0
     grid = round(positions**0.5)
     return ViTConfig(
@@ -139,9 +140,9 @@ def _resolve(name_or_path: str | os.PathLike, sha256: str | None) -> Path:
         return fetch(name, sha256=sha256)
     path = Path(name_or_path)
     if not path.exists():
-        raise FileNotFoundError(f"{name!r} is neither a checkpoint file nor a released model ({', '.join(RELEASES)})")
+        raise MissingInputError(f"{name!r} is neither a checkpoint file nor a released model ({', '.join(RELEASES)})")
     if sha256 and sha256_file(path) != sha256:
-        raise ValueError(f"checkpoint file {path} does not have SHA-256 {sha256}")
+        raise DatasetError(f"checkpoint file {path} does not have SHA-256 {sha256}")
     return path
 
 

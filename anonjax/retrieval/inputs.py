@@ -11,8 +11,12 @@ import math
 import numpy as np
 
 
-def unit_rows(x, name: str) -> np.ndarray:
-    """``x`` as float32 rows of unit L2 norm; a ValueError naming ``name`` if it cannot be."""
+def real_rows(x, name: str) -> np.ndarray:
+    """``x`` as a 2-D float array of finite rows, none all zero; a ValueError naming ``name`` if it is not.
+
+    float32 and narrower types come back as float32; float64 and wide integers as float64, so that finite
+    values beyond float32's range stay finite.
+    """
     a = np.asarray(x)
     if a.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array (rows x dimensions), got shape {a.shape}")
@@ -20,21 +24,29 @@ def unit_rows(x, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected at least one row and one dimension, got shape {a.shape}")
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise ValueError(f"{name}: expected real numbers, got dtype {a.dtype}")
-    a = a.astype(np.float32, copy=False)
+    a = a.astype(np.promote_types(a.dtype, np.float32), copy=False)
     finite = np.isfinite(a).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise ValueError(f"{name}: row {bad[0]} holds NaN or inf ({bad.size} such rows in all)")
-    # Scale by the largest magnitude first so that tiny or huge rows neither underflow nor overflow.
-    scale = np.abs(a).max(axis=1, keepdims=True)
-    zero = scale[:, 0] == 0
+    zero = ~a.any(axis=1)
     if zero.any():
         bad = np.flatnonzero(zero)
         raise ValueError(
             f"{name}: row {bad[0]} is a zero vector, so its cosine similarity is undefined "
             f"({bad.size} such rows in all)"
         )
-    a = a / scale
+    return a
+
+
+def unit_rows(x, name: str) -> np.ndarray:
+    """``x`` as float32 rows of unit L2 norm; a ValueError naming ``name`` if it cannot be.
+
+    Each row is first divided by its largest magnitude, in its own precision, so that tiny or huge rows
+    neither underflow nor overflow; the result is cast to float32 only once its entries are at most 1.
+    """
+    a = real_rows(x, name)
+    a = a / np.abs(a).max(axis=1, keepdims=True)
     return (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)
 
 

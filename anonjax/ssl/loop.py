@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from anonjax import parallel
 from anonjax.anonymize.methods import apply as anonymize
+from anonjax.data.listing import DatasetError, MissingInputError
 from anonjax.data.multicrop import CropConfig, multicrop
 from anonjax.files import atomic_path, save_json
 from anonjax.models import dinov2
@@ -203,7 +204,7 @@ def train(
     else:
         state, saved = checkpoints.restore(start, programs.abstract_state)
         if {k: saved.get(k) for k in data_state} != data_state:
-            raise ValueError(f"checkpoint {checkpoints.directory}/{start} was written for data {saved}, "
+            raise DatasetError(f"checkpoint {checkpoints.directory}/{start} was written for data {saved}, "
                              f"this run reads {data_state}: use a new run directory")
         log.info("resuming %s from step %d", run_dir, start)
 
@@ -263,7 +264,7 @@ def load_backbone(run_dir: str | Path) -> tuple[dict, ViTConfig]:
     run_dir = Path(run_dir)
     path = run_dir / BACKBONE_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: the training run in {run_dir} has not finished")
+        raise MissingInputError(f"{path} does not exist: the training run in {run_dir} has not finished")
     spec = json.loads((run_dir / MODEL_FILE).read_text())
     cfg = dinov2.config(spec.pop("model"), **spec)
     params: dict = {}

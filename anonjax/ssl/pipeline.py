@@ -9,13 +9,18 @@ step alone, and a resumed run reads exactly the images an uninterrupted one woul
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from anonjax.data.identity import pixel_digest
+from anonjax.data.listing import DatasetError
 from anonjax.ssl.masking import batch_masks
+
+log = logging.getLogger(__name__)
 
 _READ_THREADS = 8
 
@@ -47,19 +52,20 @@ def scale_boxes(boxes: np.ndarray, scale: float, size: tuple[int, int]) -> np.nd
 
 
 class FittedImages:
-    """Images of a dataset fitted to the canvas, ``(canvas, size, scale)`` or None for a file that fails to
-    decode. When all of them fit in ``budget_mb`` they are decoded and fitted once and kept, so that epochs
-    and the models trained one after another on the same images do not read them again."""
+    """Images of a dataset fitted to the canvas, ``(canvas, size, scale, pixel digest)`` or None for a file
+    that fails to decode. When all of them fit in ``budget_mb`` they are decoded and fitted once and kept,
+    so that epochs and the models trained one after another on the same images do not read them again."""
 
     def __init__(self, dataset, canvas: int, *, budget_mb: float = 0.0):
         self.dataset, self.canvas = dataset, canvas
         self._kept: dict[int, tuple | None] | None = {} if len(dataset) * canvas**2 * 3 <= budget_mb * 2**20 else None
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, tuple[int, int], float] | None:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, tuple[int, int], float, str] | None:
         if self._kept is not None and index in self._kept:
             return self._kept[index]
         record = self.dataset[index]
-        fitted = None if record is None else fit_to_canvas(record["image"], self.canvas)
+        fitted = None if record is None else (*fit_to_canvas(record["image"], self.canvas),
+                                              pixel_digest(record["image"]))
         if self._kept is not None:
             self._kept[index] = fitted
         return fitted
@@ -70,14 +76,15 @@ class PairSource:
     """The images one model trains on, with (for adapted models) the boxes anonymized in each.
 
     ``images``: the dataset's records fitted to the canvas; ``indices``: the dataset positions to train
-    on; ``boxes`` int32 [n, M, 4] and ``selected`` bool [n, M] aligned with ``indices`` (None for the
-    unadapted model).
+    on; ``boxes`` int32 [n, M, 4], ``selected`` bool [n, M] and ``digests`` (the pixel digest each image
+    was detected on) aligned with ``indices`` (None for the unadapted model).
     """
 
     images: FittedImages
     indices: np.ndarray
     boxes: np.ndarray | None = None
     selected: np.ndarray | None = None
+    digests: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -104,7 +111,7 @@ class BatchPlan:
         """Whole batches in one epoch (each host reads ``n_images / process_count`` images)."""
         per_epoch = n_images // self.process_count // self.local_batch
         if per_epoch < 1:
-            raise ValueError(
+            raise DatasetError(
                 f"{n_images} training images do not fill one global batch of {self.global_batch}: "
                 "lower config.train.batch_size or use more images"
             )
@@ -127,10 +134,16 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
         raise ValueError(f"images are fitted to a {source.images.canvas} px canvas, the run needs {plan.canvas}")
     with ThreadPoolExecutor(_READ_THREADS) as pool:
         read_out = list(pool.map(lambda p: source.images[int(source.indices[p])], positions))
+    if source.digests is not None:  # boxes apply only to the pixels they were detected on
+        for i, (p, r) in enumerate(zip(positions, read_out, strict=True)):
+            if r is not None and r[3] != source.digests[p]:
+                log.warning("training image at position %d changed after its detection: left out", p)
+                read_out[i] = None
     good = [i for i, r in enumerate(read_out) if r is not None]
     if not good:
         raise OSError(f"no image of the batch of step {step} could be decoded (positions {positions.tolist()})")
-    # A file that fails to decode is left out: its slot repeats the first good image, boxes included.
+    # A file that fails to decode, or changed after its detection, is left out: its slot repeats the first
+    # good image, boxes included.
     positions = np.asarray([p if r is not None else positions[good[0]] for p, r in zip(positions, read_out,
                                                                                            strict=True)])
     read_out = [r if r is not None else read_out[good[0]] for r in read_out]

@@ -6,8 +6,10 @@ Writes under ``<workdir>/anonymize/``:
   boxes/<split>/current.txt                 the fingerprint in use, for ``load_box_table(workdir, split)``
   report.json, report.md                    counts before/after exclusion, boxes per image, anonymized
                                             area and changed pixels per method and degree, detectors used
-  example_sheet.png                         one image, each method (rows) at each degree (columns)
+  example_sheet.png                         one image, each method (rows) at each degree (columns), after
+                                            the original unless ``report.originals`` is False
   pairs/<variant>/<split>/*.png             with ``anonymize.materialize``; pairs/pairs_<split>.json lists them
+  names_<split>.json                        with ``anonymize.opaque_names``: file names -> image ids
   DONE.json
 """
 
@@ -29,7 +31,8 @@ from anonjax.anonymize.boxes import box_area_fraction
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.materialize import anonymized_variants, materialize_pairs, write_png
 from anonjax.anonymize.methods import METHODS
-from anonjax.anonymize.text import default_model_path
+from anonjax.anonymize.settings_checks import check_detector_settings
+from anonjax.data.listing import DatasetError
 from anonjax.files import save_json, save_text
 from anonjax.layout import ORIGINAL, percent, variant_name
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
@@ -45,7 +48,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     from anonjax.data import validate as validate_data
 
     validate_data(cc.get(config, "data"))
-    kinds = cc.check_choices(config, "anonymize.detectors", KINDS)
+    cc.check_choices(config, "anonymize.detectors", KINDS)
     cc.check_choices(config, "anonymize.degree_kinds", KINDS)
     cc.check_choices(config, "anonymize.methods", METHODS)
     cc.check_fractions(config, "anonymize.degrees")
@@ -62,24 +65,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     stats = cc.get(config, "anonymize.stats_images")
     if isinstance(stats, bool) or not isinstance(stats, int) or stats < 0:
         raise cc.ConfigError("anonymize.stats_images", f"must be an integer >= 0, got {stats!r}")
-    for key in ("keep_empty", "materialize", "materialize_original"):
+    for key in ("keep_empty", "materialize", "materialize_original", "opaque_names"):
         if not isinstance(cc.get(config, f"anonymize.{key}"), bool):
             raise cc.ConfigError(f"anonymize.{key}", "must be True or False")
-    if "faces" in kinds:
-        cc.check_positive_int(config, "anonymize.faces.min_face_size")
-        thresholds = cc.as_tuple(cc.get(config, "anonymize.faces.thresholds"))
-        if len(thresholds) != 3 or not all(isinstance(t, int | float) and 0 <= t <= 1 for t in thresholds):
-            raise cc.ConfigError("anonymize.faces.thresholds", f"must be 3 scores in [0, 1], got {thresholds!r}")
-    if "text" in kinds:
-        cc.check_choice(config, "anonymize.text.limit_type", ("min", "max"))
-        cc.check_positive_int(config, "anonymize.text.limit_side_len")
-        if cc.get(config, "anonymize.text.model_path"):
-            cc.check_path(config, "anonymize.text.model_path", kind="file")
-        else:
-            try:
-                default_model_path()
-            except FileNotFoundError as e:
-                raise cc.ConfigError("anonymize.text.model_path", str(e)) from None
+    check_detector_settings(config)
+    cc.report_originals(config)
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
@@ -89,11 +79,16 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     a = config.anonymize
     stage_dir = Path(workdir) / "anonymize"
     seed = int(config.get("seed", 0))
-    fp = fingerprint(config.data, a, seed)
-    if is_complete(stage_dir, fp):
-        log.info("anonymize: outputs for this config exist in %s", stage_dir)
-        return
     kinds, settings = cc.as_tuple(a.detectors), detector_settings(a)
+    splits = {name: open_split(config.data, name) for name in cc.as_tuple(a.splits)}
+    cache_dirs = {name: stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings)
+                  for name in splits}
+    originals = cc.report_originals(config)
+    fp = fingerprint(config.data, a, seed, originals, {name: split.digest for name, split in splits.items()})
+    if is_complete(stage_dir, fp) and all(_cache_ready(workdir, name, cache_dirs[name], len(split))
+                                          for name, split in splits.items()):
+        log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
+        return
     methods, degrees = cc.as_tuple(a.methods), tuple(float(d) for d in cc.as_tuple(a.degrees))
     params = method_params(a)
     degree_kinds = cc.as_tuple(a.degree_kinds)
@@ -105,38 +100,60 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     if a.materialize:
         shutil.rmtree(stage_dir / "pairs", ignore_errors=True)  # never leave a pair of an older run behind
     sheet_done = False
-    for name in cc.as_tuple(a.splits):
-        split = open_split(config.data, name)
+    for name, split in splits.items():
         unreadable = len(split.skipped)  # files left out when the split was indexed
-        cache_dir = stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings)
+        cache_dir = cache_dirs[name]
         load = _loader(split)
-        computed = detect_split(split.ids, load, kinds, settings, cache_dir,
+        computed = detect_split(split.ids, load, kinds, settings, cache_dir, stamps=split.stamps,
                                 shard_size=a.shard_size, workers=a.workers)
         save_text(cache_dir.parent / box_cache.CURRENT, cache_dir.name + "\n")
         table = load_box_table(cache_dir, keep_empty=a.keep_empty)
         log.info("anonymize: split %s: %d images, %d kept, %d shards detected now",
                  name, len(split.ids), len(table.ids), computed)
+        _log_left_out(name, split.skipped, table.failed)
         report["splits"][name] = split_report(split, unreadable, table, load, methods, degrees, params, seed,
                                               a.stats_images, degree_kinds)
         report["splits"][name]["cache"] = str(cache_dir.relative_to(stage_dir))
         if not sheet_done and table.ids:
             example = a.example_id or table.ids[_richest(table)]
-            if example not in table.ids:
+            image = load(split.ids.index(example)) if example in table.ids else None
+            if image is None:
                 log.warning("anonymize: example image %r is not among the kept images of %s", example, name)
+            elif reason := table.changed(table.ids.index(example), image):
+                log.warning("anonymize: no example sheet of %r: %s", example, reason)
             else:
-                sheet = example_sheet(load(split.ids.index(example)), table, example, methods, degrees,
-                                      params, seed, degree_kinds)
+                sheet = example_sheet(image, table, example, methods, degrees,
+                                      params, seed, degree_kinds, originals=originals)
                 write_png(stage_dir / "example_sheet.png", sheet)
-                report["example_id"], sheet_done = example, True
+                report["example_id"], report["example_sheet_originals"], sheet_done = example, originals, True
         if a.materialize:
             pairs = materialize_pairs(_records(split, load), table, stage_dir / "pairs", name, methods=methods,
                                       degrees=degrees, params=params, seed=seed, degree_kinds=degree_kinds,
-                                      include_original=a.materialize_original)
+                                      include_original=a.materialize_original, opaque_names=a.opaque_names,
+                                      names_file=stage_dir / f"names_{name}.json")
             report["splits"][name]["materialized"] = {"written": len(pairs["ids"]),
                                                       "excluded": len(pairs["excluded"])}
     save_json(stage_dir / "report.json", report)
     save_text(stage_dir / "report.md", markdown(report))
     mark_complete(stage_dir, fp, splits=list(report["splits"]))
+
+
+def _cache_ready(workdir: Path, split: str, cache_dir: Path, n_images: int) -> bool:
+    """Whether the cache in use for ``split`` is ``cache_dir`` and holds readable shards for every image."""
+    try:
+        in_use = box_cache.cache_path(workdir, split)
+    except DatasetError:
+        return False
+    return in_use == cache_dir and box_cache.intact(cache_dir, n_images)
+
+
+def _log_left_out(split: str, skipped: list[tuple[str, str]], failed: dict[str, str]) -> None:
+    """One warning per file left out of ``split`` (the first 20, then a count; report.json lists all)."""
+    left_out = [*skipped, *failed.items()]
+    for name, reason in left_out[:20]:
+        log.warning("anonymize: split %s: left out %s: %s", split, name, reason)
+    if len(left_out) > 20:
+        log.warning("anonymize: split %s: %d more left out, listed in report.json", split, len(left_out) - 20)
 
 
 def detector_settings(a: ml_collections.ConfigDict) -> dict[str, dict]:
@@ -167,7 +184,9 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
         "images_failed": len(table.failed),
         "images_without_detection": len(table.empty),
         "images_kept": len(table.ids),
-        "failed": dict(list(table.failed.items())[:20]),
+        "skipped": [{"file": name, "reason": reason} for name, reason in split.skipped[:unreadable]],
+        "failed": dict(table.failed),
+        "multi_page": [{"file": name, "pages": pages} for name, pages in split.multi_page],
         "boxes_per_image": _summary(counts),
         "boxes_by_detector": by_kind,
         "degrees": {},
@@ -193,8 +212,9 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
 
 
 def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, degrees, params, seed: int,
-                  degree_kinds) -> np.ndarray:
-    """One image as a grid: a row per method, the original then each degree across (labelled)."""
+                  degree_kinds, *, originals: bool = True) -> np.ndarray:
+    """One image as a grid: a row per method, each degree across (labelled), after the original when
+    ``originals`` (False gives a sheet that can be shared: no original pixels)."""
     row = int(table.rows([image_id])[0])
     n = int(table.counts[row])
     masks = {d: table.selection(d, seed, [row], degree_kinds=degree_kinds)[0, :n] for d in degrees}
@@ -208,8 +228,9 @@ def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, de
         cv2.putText(tile, label, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         return tile
 
-    grid = [np.concatenate([cell(image, ORIGINAL)] + [cell(variants[variant_name(m, d)], f"{m} {percent(d)}%")
-                                                      for d in degrees], axis=1) for m in methods]
+    first = [cell(image, ORIGINAL)] if originals else []
+    grid = [np.concatenate(first + [cell(variants[variant_name(m, d)], f"{m} {percent(d)}%") for d in degrees],
+                           axis=1) for m in methods]
     return np.concatenate(grid, axis=0)
 
 
@@ -239,7 +260,26 @@ def markdown(report: dict) -> str:
             changed = " | ".join(f"{d['changed_pixel_fraction'][m]['mean']:.3f}" for m in methods)
             lines.append(f"| {degree}% | {d['boxes_per_image']['mean']:.2f} | {d['area_fraction']['mean']:.3f} | "
                          f"{changed} |")
+        lines += _left_out_lines(s)
     return "\n".join(lines) + "\n"
+
+
+_LISTED = 50
+
+
+def _left_out_lines(split: dict) -> list[str]:
+    """The files of a split that were left out, with their reasons, and the multi-page files."""
+    left_out = [(e["file"], e["reason"]) for e in split["skipped"]] + list(split["failed"].items())
+    lines = []
+    if left_out:
+        lines += ["", f"Left out ({len(left_out)}):", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in left_out[:_LISTED]]
+        if len(left_out) > _LISTED:
+            lines.append(f"- ... and {len(left_out) - _LISTED} more, listed in report.json")
+    if split["multi_page"]:
+        lines += ["", f"Multi-page files, first page used ({len(split['multi_page'])}):", ""]
+        lines += [f"- `{e['file']}`: {e['pages']} pages" for e in split["multi_page"][:_LISTED]]
+    return lines
 
 
 def _n_changed(split: dict) -> int:

@@ -3,7 +3,9 @@ original data, the linkage risk beside it, downstream probes, correlations and t
 
 Reads embeddings in the layout of :mod:`anonjax.layout` from ``config.evaluate.embeddings`` (a directory,
 ``"builtin"`` for the small set made by code, or empty for ``<workdir>/embeddings`` as the embed stage
-writes it) and writes ``<workdir>/results/``.
+writes it) and writes ``<workdir>/results/``. Every embedding file read must list, in its ids file, the images
+of the Unadapted model's original embeddings of the same split in the same order; the results are up to date
+while the contents of every file read are unchanged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 from pathlib import Path
+from typing import NamedTuple
 
 import ml_collections
 import numpy as np
@@ -24,8 +28,9 @@ from anonjax.analysis import (
     save_correlation,
     scenario_table,
 )
+from anonjax.data.listing import DatasetError
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
-from anonjax.files import save_json, save_text
+from anonjax.files import save_json, save_text, sha256_file
 from anonjax.layout import (
     ADAPTATIONS,
     METHODS,
@@ -33,13 +38,16 @@ from anonjax.layout import (
     QUERY_KINDS,
     UNADAPTED,
     embedding_path,
+    ids_path,
     labels_path,
+    load_array,
     load_embeddings,
     model_name,
     percent,
     variant_name,
 )
 from anonjax.retrieval import evaluate_scenario, linkage_rate
+from anonjax.retrieval.inputs import real_rows
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
@@ -48,6 +56,7 @@ log = logging.getLogger(__name__)
 SCENARIO_COLUMNS = ("model", "method", "degree", "queries", "map", "mndcg",
                     "map_low", "map_high", "mndcg_low", "mndcg_high", "linkage", "k", "n")
 DOWNSTREAM_COLUMNS = ("model", "method", "degree", "knn", "linear")
+SPLITS = ("train", "val", "test")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -56,12 +65,44 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if cc.as_tuple(cc.get(config, "grid.adaptations")):
         cc.check_choices(config, "grid.adaptations", ADAPTATIONS)
     cc.check_fractions(config, "grid.degrees")
+    _check_seed(config, "seed")
+    split = cc.check_choice(config, "evaluate.split", SPLITS)
+    train_split = cc.check_choice(config, "evaluate.train_split", SPLITS)
     cc.check_fraction(config, "evaluate.fraction")
-    cc.check_positive_int(config, "evaluate.knn_k")
+    _check_bool(config, "evaluate.exclude_self")
     cc.check_positive_int(config, "evaluate.n_bootstrap")
+    if _check_bool(config, "evaluate.probes") and train_split == split:
+        raise cc.ConfigError("evaluate.train_split", f"is {split!r}, the split the probes are tested on; "
+                             "choose another split or set evaluate.probes=False")
+    cc.check_positive_int(config, "evaluate.knn_k")
+    _check_positive_number(config, "evaluate.knn_temperature")
     source = cc.get(config, "evaluate.embeddings")
     if source not in ("", "builtin"):
         cc.check_path(config, "evaluate.embeddings", kind="dir")
+
+
+def _check_bool(config: ml_collections.ConfigDict, key: str) -> bool:
+    """True or False; a string such as "false" would otherwise count as true."""
+    value = cc.get(config, key)
+    if not isinstance(value, bool):
+        raise cc.ConfigError(key, f"must be True or False, got {value!r}")
+    return value
+
+
+def _check_seed(config: ml_collections.ConfigDict, key: str) -> int:
+    """An integer >= 0, as numpy's and JAX's generators take."""
+    value = cc.get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise cc.ConfigError(key, f"must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _check_positive_number(config: ml_collections.ConfigDict, key: str) -> float:
+    """A finite number > 0."""
+    value = cc.get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise cc.ConfigError(key, f"must be a positive number, got {value!r}")
+    return float(value)
 
 
 def embeddings_root(config: ml_collections.ConfigDict, workdir: Path) -> Path:
@@ -70,6 +111,16 @@ def embeddings_root(config: ml_collections.ConfigDict, workdir: Path) -> Path:
     if source == "builtin":
         return workdir / "builtin_embeddings"
     return Path(source) if source else workdir / "embeddings"
+
+
+class Scenario(NamedTuple):
+    """One (model, method, degree) of the grid whose embeddings exist; ``column`` is its name in the results."""
+
+    column: str
+    method: str
+    degree: float
+    model: str
+    variant: str
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
@@ -82,37 +133,24 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
         write_synthetic_embeddings(root, methods=config.grid.methods, degrees=config.grid.degrees,
                                    adaptations=config.grid.adaptations, seed=config.seed)
         mark_complete(root, builtin_fp)
-    fp = fingerprint(config.grid, config.evaluate, config.seed, _files(root))
+    grid = _scenarios(config, root)
+    probes = _probes_wanted(config.evaluate, root)
+    inputs = _digests(root, _input_files(config.evaluate, root, grid, probes))
+    fp = fingerprint(config.grid, config.evaluate, config.seed, inputs)
     if is_complete(out, fp):
         log.info("evaluate: results in %s are up to date", out)
         return
-    scenarios, downstream = evaluate_grid(config, root)
-    _write_results(out, scenarios, downstream, keep_original_embeddings(config, root), config)
+    reference = _read(root, UNADAPTED, ORIGINAL, config.evaluate.split)
+    scenarios, downstream = evaluate_grid(config, root, grid, probes, reference)
+    _write_results(out, scenarios, downstream, keep_original_embeddings(config, reference[0]), config)
     mark_complete(out, fp, embeddings=str(root))
 
 
-def _files(root: Path) -> list[tuple[str, int, int]]:
-    """Name, size and modification time of every embedding file: the results depend on their contents."""
-    if not root.is_dir():
-        return []
-    return [(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*.npy"))]
-
-
-def keep_original_embeddings(config: ml_collections.ConfigDict, root: Path) -> dict:
-    """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
-    anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
-    gt, _ = load_embeddings(root, UNADAPTED, ORIGINAL, config.evaluate.split)
-    r = evaluate_scenario(gt, gt, gt, gt, fraction=config.evaluate.fraction, exclude_self=config.evaluate.exclude_self,
-                          n_bootstrap=config.evaluate.n_bootstrap, seed=config.seed)
-    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(gt, gt), k=r.k, n=len(gt))
-
-
-def evaluate_grid(config: ml_collections.ConfigDict, root: Path) -> tuple[list[dict], list[dict]]:
-    """Scenario rows and downstream rows for every (model, method, degree) whose embeddings exist."""
-    ev, split = config.evaluate, config.evaluate.split
-    gt, gt_ids = load_embeddings(root, UNADAPTED, ORIGINAL, split)
-    labels = _labels(root, (ev.train_split, split))
-    scenarios, downstream = [], []
+def _scenarios(config: ml_collections.ConfigDict, root: Path) -> list[Scenario]:
+    """Every (model, method, degree) of the grid with embeddings in ``root``. The Unadapted model's are required;
+    an adapted model without them is left out with a warning."""
+    split = config.evaluate.split
+    grid = []
     for method in cc.as_tuple(config.grid.methods):
         for degree in cc.as_tuple(config.grid.degrees):
             variant = variant_name(method, degree)
@@ -120,50 +158,145 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path) -> tuple[list[d
                 model = model_name(adaptation, method, degree)
                 if not embedding_path(root, model, variant, split).is_file():
                     if adaptation is None:
-                        raise FileNotFoundError(f"the Unadapted model has no {variant} embeddings of {split} in {root}")
+                        raise DatasetError(f"the Unadapted model has no {variant} embeddings of {split} in {root} "
+                                           f"({embedding_path(root, model, variant, split)} is missing)")
                     log.warning("evaluate: no %s embeddings for model %s; its rows are left out", variant, model)
                     continue
-                short = adaptation or UNADAPTED
-                database = _aligned(root, model, variant, split, gt_ids)
-                originals = _aligned(root, model, ORIGINAL, split, gt_ids)
-                linkage = linkage_rate(database, originals)
-                for kind in QUERY_KINDS:
-                    queries = originals if kind == "original" else database
-                    r = evaluate_scenario(gt, gt, queries, database, fraction=ev.fraction,
-                                          exclude_self=ev.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed)
-                    scenarios.append(dict(model=short, method=method, degree=float(degree), queries=kind,
-                                          map=r.map, mndcg=r.mndcg, map_low=r.map_ci[0], map_high=r.map_ci[1],
-                                          mndcg_low=r.mndcg_ci[0], mndcg_high=r.mndcg_ci[1],
-                                          linkage=linkage, k=r.k, n=len(gt)))
-                    log.info("evaluate: %-14s %-9s %-10s mAP %.3f  mnDCG %.3f", model, variant, kind, r.map, r.mndcg)
-                if labels and ev.probes:
-                    downstream.append(dict(model=short, method=method, degree=float(degree),
-                                           **_probes(root, model, variant, ev, labels)))
+                grid.append(Scenario(adaptation or UNADAPTED, method, float(degree), model, variant))
+    return grid
+
+
+def _probes_wanted(ev: ml_collections.ConfigDict, root: Path) -> bool:
+    """Whether the downstream probes run: asked for, and labels of both splits exist."""
+    if not ev.probes:
+        return False
+    if not all(labels_path(root, s).is_file() for s in (ev.train_split, ev.split)):
+        log.warning("evaluate: no labels in %s; downstream probes are skipped", root / "labels")
+        return False
+    return True
+
+
+def _input_files(ev: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool) -> list[Path]:
+    """Every file the evaluation reads: embeddings, the id lists beside them, and labels for the probes."""
+    arrays = [embedding_path(root, UNADAPTED, ORIGINAL, ev.split)]
+    for s in grid:
+        arrays += [embedding_path(root, s.model, variant, ev.split) for variant in (s.variant, ORIGINAL)]
+    if probes:
+        arrays.append(embedding_path(root, UNADAPTED, ORIGINAL, ev.train_split))
+        arrays += [embedding_path(root, s.model, s.variant, ev.train_split) for s in grid]
+    files = set(arrays) | {ids_path(p) for p in arrays}
+    if probes:
+        files |= {labels_path(root, ev.split), labels_path(root, ev.train_split)}
+    return sorted(files)
+
+
+def _digests(root: Path, files: list[Path]) -> list[tuple[str, str]]:
+    """Name and SHA-256 of every input file that exists: results depend on their contents, not their dates."""
+    return [(str(p.relative_to(root)), sha256_file(p)) for p in files if p.is_file()]
+
+
+def keep_original_embeddings(config: ml_collections.ConfigDict, gt: np.ndarray) -> dict:
+    """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
+    anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
+    r = evaluate_scenario(gt, gt, gt, gt, fraction=config.evaluate.fraction, exclude_self=config.evaluate.exclude_self,
+                          n_bootstrap=config.evaluate.n_bootstrap, seed=config.seed)
+    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(gt, gt), k=r.k, n=len(gt))
+
+
+def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool,
+                  reference: tuple[np.ndarray, list[str]]) -> tuple[list[dict], list[dict]]:
+    """Scenario rows and downstream rows for every scenario of ``grid``; ``reference`` is the Unadapted model's
+    original embeddings of the evaluated split and their ids."""
+    ev, split = config.evaluate, config.evaluate.split
+    gt, gt_ids = reference
+    if probes:
+        _, train_ids = _read(root, UNADAPTED, ORIGINAL, ev.train_split)
+        labels = {ev.train_split: _read_labels(root, ev.train_split, len(train_ids)),
+                  split: _read_labels(root, split, len(gt_ids))}
+    scenarios, downstream = [], []
+    for s in grid:
+        database = _aligned(root, s.model, s.variant, split, gt_ids)
+        originals = _aligned(root, s.model, ORIGINAL, split, gt_ids)
+        linkage = linkage_rate(database, originals)
+        for kind in QUERY_KINDS:
+            queries = originals if kind == "original" else database
+            r = evaluate_scenario(gt, gt, queries, database, fraction=ev.fraction,
+                                  exclude_self=ev.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed)
+            scenarios.append(dict(model=s.column, method=s.method, degree=s.degree, queries=kind,
+                                  map=r.map, mndcg=r.mndcg, map_low=r.map_ci[0], map_high=r.map_ci[1],
+                                  mndcg_low=r.mndcg_ci[0], mndcg_high=r.mndcg_ci[1],
+                                  linkage=linkage, k=r.k, n=len(gt)))
+            log.info("evaluate: %-14s %-9s %-10s mAP %.3f  mnDCG %.3f", s.model, s.variant, kind, r.map, r.mndcg)
+        if probes:
+            train = _aligned(root, s.model, s.variant, ev.train_split, train_ids)
+            downstream.append(dict(model=s.column, method=s.method, degree=s.degree,
+                                   **_probes(train, labels[ev.train_split], database, labels[split], ev)))
     return scenarios, downstream
 
 
-def _labels(root: Path, splits) -> dict[str, np.ndarray] | None:
-    paths = {s: labels_path(root, s) for s in splits}
-    if not all(p.is_file() for p in paths.values()):
-        log.warning("evaluate: no labels in %s; downstream probes are skipped", root / "labels")
-        return None
-    return {s: np.load(p, allow_pickle=False) for s, p in paths.items()}
+def _read(root: Path, model: str, variant: str, split: str) -> tuple[np.ndarray, list[str]]:
+    """Embeddings and their ids, every row finite and non-zero; a DatasetError names the file."""
+    array, ids = load_embeddings(root, model, variant, split)
+    try:
+        return real_rows(array, str(embedding_path(root, model, variant, split))), ids
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
 
 
-def _aligned(root: Path, model: str, variant: str, split: str, ids: list[str]) -> np.ndarray:
-    array, these = load_embeddings(root, model, variant, split)
-    if these != ids:
-        raise ValueError(f"rows of {embedding_path(root, model, variant, split)} are not the images of the "
-                         f"Unadapted original embeddings of {split!r} in the same order")
+def _aligned(root: Path, model: str, variant: str, split: str, reference_ids: list[str]) -> np.ndarray:
+    """Embeddings whose rows are the images of the Unadapted original embeddings of ``split``, in their order."""
+    array, ids = _read(root, model, variant, split)
+    if ids != reference_ids:
+        raise DatasetError(_misaligned(embedding_path(root, model, variant, split), ids,
+                                       embedding_path(root, UNADAPTED, ORIGINAL, split), reference_ids))
     return array
 
 
-def _probes(root, model, variant, ev, labels) -> dict[str, float]:
-    train, _ = load_embeddings(root, model, variant, ev.train_split)
-    test, _ = load_embeddings(root, model, variant, ev.split)
-    y_train, y_test = labels[ev.train_split], labels[ev.split]
+def _misaligned(path: Path, ids: list[str], reference: Path, reference_ids: list[str]) -> str:
+    """Why the rows of ``path`` are not the reference's images, naming both files and the first difference."""
+    if len(ids) != len(reference_ids):
+        difference = f"{len(ids)} rows against {len(reference_ids)}"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(ids, reference_ids, strict=True)) if a != b)
+        difference = f"row {i} is image {ids[i]!r} there but {reference_ids[i]!r} in the Unadapted one"
+    return (f"rows of {path} (ids: {_ids_source(path)}) are not the images of the Unadapted original embeddings "
+            f"{reference} (ids: {_ids_source(reference)}) in the same order: {difference}. Write every embedding "
+            "file of a split with the rows and ids of the Unadapted original one")
+
+
+def _ids_source(path: Path) -> str:
+    """The id list of an embedding file, or how its rows count without one."""
+    ids = ids_path(path)
+    return str(ids) if ids.is_file() else f"{ids} is missing, so rows count as 0, 1, ..."
+
+
+def _read_labels(root: Path, split: str, n: int) -> np.ndarray:
+    """Class ids of ``split``, one per row of its Unadapted original embeddings."""
+    path = labels_path(root, split)
+    labels = load_array(path)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
+        raise DatasetError(f"{path} must hold one non-negative integer class id per image, "
+                           f"got a {labels.dtype} array of shape {labels.shape}")
+    if len(labels) != n:
+        raise DatasetError(f"{path} holds {len(labels)} labels but the Unadapted original embeddings of {split!r} "
+                           f"in {root} have {n} rows")
+    return labels
+
+
+def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
+            ev: ml_collections.ConfigDict) -> dict[str, float]:
+    """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
+    train, test = _probe_scale(train, test)
     return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature),
                 linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))
+
+
+def _probe_scale(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both arrays times one power of two (exact) that puts their largest magnitude in [0.5, 1): the probes
+    compute in float32, where values such as 1e300 would be inf. The k-NN cosine ignores the factor, and the
+    linear probe standardizes its features."""
+    exponent = math.frexp(max(np.abs(train).max(), np.abs(test).max()))[1]
+    return np.ldexp(train, -exponent), np.ldexp(test, -exponent)
 
 
 def _csv(rows: list[dict], columns) -> str:

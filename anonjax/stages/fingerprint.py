@@ -33,15 +33,18 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def is_complete(stage_dir: str | Path, fp: str) -> bool:
-    """Whether ``stage_dir`` holds finished outputs made with fingerprint ``fp``."""
-    marker = Path(stage_dir) / DONE
-    if not marker.exists():
-        return False
+def recorded_fingerprint(marker: str | Path) -> str | None:
+    """The fingerprint a marker file records; None when it is missing, unreadable or malformed."""
     try:
-        return json.loads(marker.read_text()).get("fingerprint") == fp
-    except (OSError, json.JSONDecodeError):
-        return False
+        content = json.loads(Path(marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: not UTF-8 or not JSON
+        return None
+    return content.get("fingerprint") if isinstance(content, dict) else None
+
+
+def is_complete(stage_dir: str | Path, fp: str) -> bool:
+    """Whether ``stage_dir`` holds finished outputs made with fingerprint ``fp`` (a damaged marker: no)."""
+    return recorded_fingerprint(Path(stage_dir) / DONE) == fp
 
 
 def mark_complete(stage_dir: str | Path, fp: str, **info: Any) -> None:

@@ -1,7 +1,12 @@
 """Stage ``report``: ``report/report.md`` and a static ``report/index.html`` (opens from disk) built from
 the files the other stages left in the work directory: result tables with confidence intervals, correlation
 heatmaps, degree trends, the anonymization examples and statistics, attention maps, training curves and
-findings computed from the numbers."""
+findings computed from the numbers.
+
+With ``report.originals`` False the report shows no original image: only an example sheet drawn without
+its original column and attention maps drawn on anonymized images; figures of an earlier report are
+removed, so the ``report/`` folder can be shared as it is.
+"""
 
 from __future__ import annotations
 
@@ -18,25 +23,32 @@ from anonjax.analysis.html import markdown_to_html
 from anonjax.analysis.plots import degree_trend, training_curves
 from anonjax.analysis.summary import findings
 from anonjax.analysis.tables import MODEL_LABELS
+from anonjax.config_checks import report_originals
+from anonjax.data.listing import MissingInputError
 from anonjax.files import save_text
-from anonjax.layout import percent
+from anonjax.layout import ORIGINAL, percent
+from anonjax.stages.fingerprint import DONE
 
 log = logging.getLogger(__name__)
+_SHEET = "example_sheet.png"
 TITLE = "anonjax report: the impact of anonymization on image retrieval"
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    """The report reads only what other stages wrote; nothing to check up front."""
+    """The report reads only what other stages wrote; only ``report.originals`` is checked up front."""
+    report_originals(config)
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     """Write the report from whatever results the work directory holds."""
     results = workdir / "results"
     if not (results / "scenarios.json").is_file():
-        raise FileNotFoundError(f"no results in {results}: run the evaluate stage first")
+        raise MissingInputError(f"no results in {results}: run the evaluate stage first")
     out = workdir / "report"
     figures = out / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report (an original image) never lingers
+    figures.mkdir(parents=True)
+    originals = report_originals(config)
     scenarios = json.loads((results / "scenarios.json").read_text())
     downstream_file = results / "downstream.json"
     downstream = json.loads(downstream_file.read_text()) if downstream_file.is_file() else []
@@ -45,9 +57,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     md += _findings_section(scenarios, downstream)
     md += _tables_section(results, scenarios, figures)
     md += _trends_section(scenarios, downstream, figures)
-    md += _anonymization_section(workdir / "anonymize", figures)
-    md += _figures_section("Attention maps", workdir / "attention", figures,
-                           "Last-layer CLS attention of every head, original validation images.")
+    md += _anonymization_section(workdir / "anonymize", figures, originals)
+    md += _attention_section(workdir / "attention", figures, originals)
     md += _training_section(workdir / "train", figures)
     md += ["## Files", "", "All numbers are also in `results/scenarios.csv`, `results/downstream.csv` and "
            "`results/*.json` for further analysis.", ""]
@@ -121,22 +132,47 @@ def _trends_section(scenarios: list[dict], downstream: list[dict], figures: Path
     return lines
 
 
-def _anonymization_section(stage_dir: Path, figures: Path) -> list[str]:
+def _anonymization_section(stage_dir: Path, figures: Path, originals: bool) -> list[str]:
+    """The anonymize stage's summary and figures; without ``originals`` only an example sheet that the stage
+    drew without its original column (as its report.json records)."""
     if not stage_dir.is_dir():
         return []
     lines = ["## Anonymization", ""]
     summary = stage_dir / "report.md"
     if summary.is_file():
         lines += [summary.read_text().replace("# ", "### "), ""]
-    lines += [f"![{png.stem.replace('_', ' ')}]({_copy(png, figures)})" for png in sorted(stage_dir.glob("*.png"))]
+    pngs = sorted(stage_dir.glob("*.png"))
+    if not originals:
+        details = stage_dir / "report.json"
+        drawn_without = details.is_file() and json.loads(details.read_text()).get("example_sheet_originals") is False
+        shown = [p for p in pngs if p.name == _SHEET and drawn_without]
+        if len(shown) < len(pngs):
+            lines += [f"The example sheet shows original images and is left out (`report.originals` is False). "
+                      f"To draw one without them, delete `anonymize/{DONE}` and run the anonymize stage again "
+                      "with `--config.report.originals=False` (the detections are cached).", ""]
+        pngs = shown
+    lines += [f"![{png.stem.replace('_', ' ')}]({_copy(png, figures)})" for png in pngs]
     return [*lines, ""]
 
 
-def _figures_section(title: str, folder: Path, figures: Path, caption: str) -> list[str]:
-    pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
-    if not pngs:
+def _attention_section(folder: Path, figures: Path, originals: bool) -> list[str]:
+    """Attention maps by the view they were drawn on (``attention/<view>/``); the original view only with
+    ``originals``."""
+    views = sorted(p for p in folder.iterdir() if p.is_dir() and any(p.glob("*.png"))) if folder.is_dir() else []
+    if not views:
         return []
-    return [f"## {title}", "", caption, "", *(f"![{p.stem.replace('_', ' ')}]({_copy(p, figures)})" for p in pngs), ""]
+    lines = ["## Attention maps", "", "Last-layer CLS attention of every head on validation images.", ""]
+    for view in views:
+        if view.name == ORIGINAL and not originals:
+            lines += ["Maps drawn on original images are left out (`report.originals` is False). To draw them "
+                      f"on anonymized images, delete `embeddings/{DONE}` and run the embed stage again with "
+                      "`--config.report.originals=False` (finished embeddings are kept).", ""]
+            continue
+        lines += ["On the original images:" if view.name == ORIGINAL else f"On the images anonymized as `{view.name}`:",
+                  ""]
+        lines += [f"![{p.stem.replace('_', ' ')}]({_copy(p, figures)})" for p in sorted(view.glob("*.png"))]
+        lines.append("")
+    return lines
 
 
 def _training_section(train_dir: Path, figures: Path) -> list[str]:
@@ -144,6 +180,7 @@ def _training_section(train_dir: Path, figures: Path) -> list[str]:
     if not logs or not training_curves(logs, figures / "training_loss.png"):
         return []
     return ["## Training", "", "![Training loss of every model](figures/training_loss.png)", ""]
+
 
 
 def _copy(path: Path, figures: Path) -> str:

@@ -16,7 +16,6 @@ detected cannot be anonymized).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -25,11 +24,12 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
+from anonjax.data.listing import DatasetError
 from anonjax.files import save_json
 from anonjax.layout import ADAPTATIONS, METHODS, UNADAPTED, model_name
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
 from anonjax.ssl.pipeline import FittedImages, PairSource
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
+from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, recorded_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +114,18 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     seed = int(config.get("seed", 0))
     params = _method_params(config)
     runs = models(config)
-    stage_fp = fingerprint(config.train, config.data, runs, params, seed, _detections(config))
+    split = open_split(config.data, "train")
+    stage_fp = fingerprint(config.train, config.data, runs, params, seed, _detections(config), split.digest)
     if is_complete(stage_dir, stage_fp):
         log.info("train: every model is finished in %s", stage_dir)
         return
-    split = open_split(config.data, "train")
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
     table = None
     for adaptation, method, degree in runs:
         name = model_name(adaptation, method, degree)
         run_dir = stage_dir / name
         fp = fingerprint(config.train, config.data, adaptation, method, degree, params.get(method), seed,
-                         _detections(config) if adaptation != UNADAPTED else None)
+                         _detections(config) if adaptation != UNADAPTED else None, split.digest)
         if is_complete(run_dir, fp):
             log.info("train: %s is finished", name)
             continue
@@ -167,13 +167,13 @@ def _method_params(config: ml_collections.ConfigDict) -> dict[str, dict]:
 def _claim(run_dir: Path, fp: str) -> None:
     """Record the fingerprint a run starts with; refuse to resume checkpoints made with another config."""
     marker = run_dir / RUN_FILE
-    if marker.is_file():
-        previous = json.loads(marker.read_text()).get("fingerprint")
+    if marker.exists():
+        previous = recorded_fingerprint(marker)
         if previous != fp:
-            raise RuntimeError(
-                f"{run_dir} holds a run started with another training config (fingerprint {previous}, now "
-                f"{fp}); delete that directory to train it again with this config"
-            )
+            started = f"another training config (fingerprint {previous}, now {fp})" if previous else \
+                f"a config that its damaged {RUN_FILE} no longer names"
+            raise DatasetError(f"{run_dir} holds a run started with {started}; delete that directory to train it "
+                               "again with this config")
         return
     save_json(marker, {"fingerprint": fp})
 
@@ -187,7 +187,8 @@ def _paired_source(split, images: FittedImages, table, degree: float, seed: int,
     if left_out:
         log.warning("train: %s leaves out %d training images without a usable detection record", name, left_out)
     if not positions:
-        raise ValueError(f"no training image of {name} has detections: run the anonymize stage on split 'train'")
+        raise DatasetError(f"no training image of {name} has detections: run the anonymize stage on split 'train'")
     table_rows = np.asarray([rows[split.ids[p]] for p in positions])
     return PairSource(images, np.asarray(positions), boxes=table.boxes[table_rows],
-                      selected=table.selection(degree, seed, table_rows, degree_kinds=degree_kinds))
+                      selected=table.selection(degree, seed, table_rows, degree_kinds=degree_kinds),
+                      digests=[table.digests[r] for r in table_rows])

@@ -76,3 +76,18 @@ def iou(a, b) -> float:
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def dense_page(n_words: int = 1224, cols: int = 34) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A page of ``n_words`` small words under a name line; also the name line's ink box."""
+    font = ImageFont.truetype(matplotlib.font_manager.findfont("DejaVu Sans"), 11)
+    name_font = ImageFont.truetype(matplotlib.font_manager.findfont("DejaVu Sans"), 22)
+    rows = -(-n_words // cols)
+    img = Image.new("RGB", (cols * 40 + 20, 70 + rows * 22), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((20, 15), "Anna Miller, born 1984", font=name_font, fill="black")
+    name = draw.textbbox((20, 15), "Anna Miller, born 1984", font=name_font)
+    for i in range(n_words):
+        r, c = divmod(i, cols)
+        draw.text((12 + c * 40, 66 + r * 22), "xyz"[i % 3] + "ab", font=font, fill="black")
+    return np.array(img), name

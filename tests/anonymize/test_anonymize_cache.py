@@ -6,6 +6,7 @@ from anon_test_images import paste, qr_code
 
 from anonjax.anonymize import BoxTable, box_cache, detect_split, load_box_table, select_boxes
 from anonjax.anonymize.detection import Detections, Detectors
+from anonjax.data import DatasetError, pixel_digest
 
 SETTINGS = {"codes": {"barcodes": False, "qr_codes": True}}
 
@@ -121,7 +122,7 @@ def test_a_degree_chooses_among_its_kind_only():
     kinds = np.array([[1, 0, 1, 1, 2, 1, -1]], np.int8)  # text, face, text, text, code, text, padding
     valid = kinds >= 0
     table = BoxTable(ids=["card"], boxes=np.zeros((1, 7, 4), np.int32), valid=valid, scores=np.ones((1, 7)),
-                     kinds=kinds, sizes=np.array([[10, 10]]), failed={}, empty=[])
+                     kinds=kinds, sizes=np.array([[10, 10]]), digests=[""], failed={}, empty=[])
     for degree in (0.25, 0.5, 1.0):
         mask = table.selection(degree, seed=4)[0]
         assert mask[1] and mask[4] and not mask[6]
@@ -130,7 +131,7 @@ def test_a_degree_chooses_among_its_kind_only():
 
 
 def test_work_directory_lookup_needs_the_stage(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run the anonymize stage"):
+    with pytest.raises(DatasetError, match="run the anonymize stage"):
         load_box_table(tmp_path, "val")
 
 
@@ -140,3 +141,41 @@ def test_detection_processes_give_the_same_boxes(tmp_path):
     a, b = load_box_table(tmp_path / "one"), load_box_table(tmp_path / "two")
     assert a.ids == b.ids
     np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
+def test_a_changed_image_is_detected_again_and_a_touched_one_is_not(tmp_path):
+    stamps = [f"1:{i}" for i in range(len(IDS))]
+    detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, tmp_path, stamps=stamps, shard_size=3)
+    before = load_box_table(tmp_path)
+    moved = IMAGES[:]
+    moved[1] = np.full((200, 320, 3), 255, np.uint8)  # same name and size, its code elsewhere
+    paste(moved[1], qr_code("someone else", module=3), 200, 100)
+    stamps[1], stamps[2] = "1:99", "1:98"  # 1 replaced, 2 only touched
+    loader = Loader(moved)
+    assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, stamps=stamps, shard_size=3) == 1
+    assert loader.calls == [1, 2]  # only the images whose stamp changed are read again
+    after = load_box_table(tmp_path)
+    row = after.ids.index(IDS[1])
+    assert after.digests[row] == pixel_digest(moved[1]) != before.digests[before.ids.index(IDS[1])]
+    assert after.boxes[row, 0, 0] >= 200  # the new code's box, not the old one's
+    assert after.changed(row, moved[1]) is None and "changed after its detection" in after.changed(row, IMAGES[1])
+    np.testing.assert_array_equal(after.boxes[after.ids.index(IDS[2])], before.boxes[before.ids.index(IDS[2])])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "garbage", "missing_key"])
+def test_a_damaged_shard_is_recomputed(tmp_path, damage):
+    detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, tmp_path, shard_size=4)
+    shard = tmp_path / "shard_000001.npz"
+    data = shard.read_bytes()
+    if damage == "missing_key":
+        with np.load(shard) as f:
+            np.savez(shard, **{k: f[k] for k in f.files if k != "digests"})
+    else:
+        shard.write_bytes({"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"\xff" * 99}[damage])
+    assert not box_cache.intact(tmp_path, len(IDS))
+    with pytest.raises(DatasetError, match=r"shard_000001\.npz is damaged"):
+        load_box_table(tmp_path)
+    loader = Loader(IMAGES)
+    assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, shard_size=4) == 1
+    assert loader.calls == [4, 5, 6] and box_cache.intact(tmp_path, len(IDS))
+    assert load_box_table(tmp_path).ids == [i for k, i in enumerate(IDS) if k % 3]

@@ -1,5 +1,6 @@
 """Paired datasets on disk: every variant or none, fresh PNGs without metadata, fail closed."""
 
+import json
 import struct
 import urllib.parse
 
@@ -8,6 +9,7 @@ import pytest
 from PIL import Image
 
 from anonjax.anonymize import BoxTable, apply, file_name, materialize, materialize_pairs
+from anonjax.data import pixel_digest
 
 METHODS, DEGREES = ("pixel", "mask"), (0.5, 1.0)
 PARAMS = {"pixel": {"cells": 4}, "mask": {"fill": 0}}
@@ -21,12 +23,13 @@ def images():
 
 
 @pytest.fixture(scope="module")
-def table():
+def table(images):
     boxes = np.array([[[2, 2, 18, 14], [30, 10, 50, 30]], [[5, 5, 25, 25], [0, 0, 0, 0]],
                       [[10, 20, 42, 36], [0, 30, 8, 40]]], np.int32)
     valid = np.array([[True, True], [True, False], [True, True]])
     return BoxTable(ids=IDS[:3], boxes=boxes, valid=valid, scores=valid.astype(np.float32),
                     kinds=np.where(valid, 1, -1).astype(np.int8), sizes=np.array([[40, 56]] * 3, np.int32),
+                    digests=[pixel_digest(images[i]) for i in IDS[:3]],
                     failed={"failed-4": "detection failed: RuntimeError: boom"}, empty=[])
 
 
@@ -76,9 +79,26 @@ def test_a_write_error_leaves_nothing_of_that_image(tmp_path, images, table, mon
     assert len(list(tmp_path.rglob(file_name("case-3")))) == 5
 
 
-def test_an_image_that_changed_since_detection_is_refused(tmp_path, images, table):
-    resized = {IDS[0]: images[IDS[0]][:30]}
-    result = materialize_pairs(resized.items(), table, tmp_path, "val", methods=METHODS, degrees=DEGREES,
-                               params=PARAMS, seed=0)
-    assert result["ids"] == [] and "was detected at" in result["excluded"][IDS[0]]
-    assert not list(tmp_path.rglob("*.png"))
+@pytest.mark.parametrize("change", ["resized", "same size, text elsewhere"])
+def test_an_image_that_changed_since_detection_is_refused(tmp_path, images, table, change):
+    other = images[IDS[0]][:30] if change == "resized" else np.roll(images[IDS[0]], 20, axis=1)
+    result = materialize_pairs({IDS[0]: other, IDS[1]: images[IDS[1]]}.items(), table, tmp_path, "val",
+                               methods=METHODS, degrees=DEGREES, params=PARAMS, seed=0)
+    assert result["ids"] == [IDS[1]] and "changed after its detection" in result["excluded"][IDS[0]]
+    assert not list(tmp_path.rglob(file_name(IDS[0])))
+
+
+def test_opaque_names_keep_ids_out_of_the_pairs(tmp_path, images, table):
+    names_file = tmp_path / "names_val.json"
+    result = materialize_pairs(images.items(), table, tmp_path / "pairs", "val", methods=METHODS,
+                               degrees=DEGREES, params=PARAMS, seed=0, opaque_names=True, names_file=names_file)
+    assert result["ids"] == IDS[:3]
+    files = sorted(p.name for p in (tmp_path / "pairs" / "mask_100" / "val").iterdir())
+    assert files == ["000000.png", "000001.png", "000002.png"]
+    mapping = json.loads(names_file.read_text())
+    assert mapping["names"] == {"000000.png": IDS[0], "000001.png": IDS[1], "000002.png": IDS[2]}
+    assert mapping["excluded"] == {"failed-4": "detection failed: RuntimeError: boom"}
+    listing = (tmp_path / "pairs" / "pairs_val.json").read_text()
+    assert not any(i in listing for i in IDS) and json.loads(listing)["excluded"] == 1
+    expected = np.asarray(apply(images[IDS[1]][None], table.boxes[1:2], table.valid[1:2], "mask"))[0]
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "pairs" / "mask_100" / "val" / files[1])), expected)

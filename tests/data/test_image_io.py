@@ -5,7 +5,7 @@ import pytest
 from data_test_files import corrupt_png_payload, rgb, save, truncate
 from PIL import Image
 
-from anonjax.data import ImageError, check_file, read_image
+from anonjax.data import FileCheck, ImageError, check_file, file_stamp, read_image
 
 
 def test_rgb_png_and_jpeg_roundtrip(tmp_path):
@@ -67,26 +67,44 @@ def test_rgba_composites_on_white(tmp_path):
 
 def test_check_file_accepts_whole_files(tmp_path):
     for name, fmt in (("a.png", None), ("a.jpg", None), ("a.tif", "TIFF")):
-        assert check_file(save(tmp_path / name, rgb(1), fmt)) is None
+        path = save(tmp_path / name, rgb(1), fmt)
+        assert check_file(path) == FileCheck(None, file_stamp(path), 1)
 
 
 @pytest.mark.parametrize("name,fmt,reason", [("t.jpg", "JPEG", "JPEG"), ("t.png", "PNG", "PNG"),
                                              ("t.tif", "TIFF", "TIFF")])
 def test_check_file_finds_truncated_files(tmp_path, name, fmt, reason):
     path = truncate(save(tmp_path / name, rgb(2, 64, 64), fmt), 0.6)
-    assert f"truncated {reason}" in check_file(path)
+    assert f"truncated {reason}" in check_file(path).reason
 
 
 def test_check_file_empty_missing_and_foreign(tmp_path):
     (tmp_path / "e.png").write_bytes(b"")
     (tmp_path / "x.jpg").write_text("not an image")
-    assert check_file(tmp_path / "e.png") == "empty file"
-    assert check_file(tmp_path / "missing.png") == "file not found"
-    assert check_file(tmp_path / "x.jpg").startswith("not a readable image")
+    assert check_file(tmp_path / "e.png").reason == "empty file"
+    assert check_file(tmp_path / "missing.png").reason == "file not found"
+    assert check_file(tmp_path / "x.jpg").reason.startswith("not a readable image")
 
 
 def test_corrupt_payload_passes_header_but_fails_decode_naming_file(tmp_path):
     path = corrupt_png_payload(tmp_path / "c.png", rgb(3, 64, 64))
-    assert check_file(path) is None
+    assert check_file(path).reason is None
     with pytest.raises(ImageError, match=r"c\.png"):
         read_image(path)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header(tmp_path):
+    """A 9,000 x 9,000 PNG of one colour is about 100 KB: its size, not its bytes, must stop it."""
+    path = tmp_path / "huge.png"
+    Image.new("L", (9000, 9000), 255).save(path)
+    assert path.stat().st_size < 200_000
+    assert check_file(path).reason == "9000x9000 = 81000000 pixels, more than data.max_pixels = 40000000"
+    assert check_file(path, max_pixels=81_000_000).reason is None
+
+
+def test_the_pages_of_a_multi_page_tiff_are_counted(tmp_path):
+    path = tmp_path / "pages.tif"
+    pages = [Image.fromarray(rgb(i, 30, 20)) for i in range(3)]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    assert check_file(path).pages == 3
+    np.testing.assert_array_equal(read_image(path), rgb(0, 30, 20))  # the first page

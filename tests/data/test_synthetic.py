@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from anonjax.data import open_split
+from anonjax.data import DatasetError, open_split
 from anonjax.data.synthetic import CLASS_NAMES, render_page
 from anonjax.data.synthetic.mrz import check_digit, td1, td3
 from configs import data as presets
@@ -37,7 +37,8 @@ def test_classes_are_balanced_and_labels_match_ids():
     assert counts.max() - counts.min() <= 1 and counts.sum() == len(split)
     for id_, label in zip(split.ids, split.labels, strict=True):
         assert id_.split("/")[1] == split.class_names[label]
-    assert open_split(presets.synthetic(train=4, val=3, test=0), "test").ids == []
+    with pytest.raises(DatasetError, match="split 'test' of data source 'synthetic' has no usable image"):
+        open_split(presets.synthetic(train=4, val=3, test=0), "test")
 
 
 def test_every_class_draws_a_page_with_text_inside_it():

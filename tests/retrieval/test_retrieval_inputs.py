@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anonjax.retrieval import evaluate_scenario, linkage_rate, topk_cosine
-from anonjax.retrieval.inputs import relevant_count
+from anonjax.retrieval.inputs import relevant_count, unit_rows
 
 RNG = np.random.default_rng(0)
 GOOD = RNG.standard_normal((6, 4)).astype(np.float32)
@@ -40,6 +40,9 @@ def test_fraction_outside_unit_interval(fraction):
         (GOOD[None], "database: expected a 2-D array"),
         (np.zeros((0, 4)), "database: expected at least one row"),
         (GOOD.astype(np.complex64), "database: expected real numbers"),
+        (GOOD > 0, "database: expected real numbers, got dtype bool"),
+        (GOOD.astype(str), "database: expected real numbers"),
+        (GOOD.astype(object), "database: expected real numbers, got dtype object"),
     ],
 )
 def test_bad_database_named_with_row(array, message):
@@ -100,3 +103,17 @@ def test_tiny_and_huge_rows_are_normalized_not_refused():
     scores, indices = topk_cosine(x, x, 2)
     np.testing.assert_allclose(scores, 1.0, rtol=1e-6)
     assert indices[:, 0].tolist() == [0, 0]  # both rows point the same way: a tie, lower index first
+
+
+def test_huge_float64_rows_are_normalized_not_refused():
+    # Finite in float64, inf in float32: the rows are scaled in float64 before the float32 result.
+    x = np.array([[1e300, 2e300], [3e300, -1e300], [1.7e308, 1.7e308]])
+    expected = np.array([[1, 2] / np.sqrt(5), [3, -1] / np.sqrt(10), [1, 1] / np.sqrt(2)], np.float32)
+    rows = unit_rows(x, "database")
+    assert rows.dtype == np.float32
+    np.testing.assert_allclose(rows, expected, rtol=1e-6)
+    scores, indices = topk_cosine(x, x, 1)
+    np.testing.assert_allclose(scores[:, 0], 1.0, rtol=1e-6)
+    assert indices[:, 0].tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="database: row 1 holds NaN or inf"):
+        unit_rows(np.array([[1e300, 1.0], [np.inf, 1.0]]), "database")

@@ -10,7 +10,7 @@ from ssl_tiny_config import tiny_train
 
 from anonjax.anonymize import box_cache
 from anonjax.config_checks import ConfigError
-from anonjax.data import open_split
+from anonjax.data import open_split, pixel_digest
 from anonjax.stages import train as stage
 from configs import anonymization, data
 
@@ -27,7 +27,8 @@ def _config():
 
 def _box_table(config):
     """Detections for the training pages: one box per page except the first (failed) and second (none)."""
-    ids = open_split(config.data, "train").ids
+    split = open_split(config.data, "train")
+    ids = split.ids
     kept = ids[1:]
     boxes = np.zeros((len(kept), 1, 4), np.int32)
     boxes[:, 0] = (10, 20, 200, 120)
@@ -36,6 +37,7 @@ def _box_table(config):
     return box_cache.BoxTable(
         ids=kept, boxes=boxes, valid=valid, scores=valid.astype(np.float32), kinds=np.zeros((len(kept), 1), np.int8),
         sizes=np.tile([[512, 384]], (len(kept), 1)).astype(np.int32), failed={ids[0]: "unreadable"}, empty=[kept[0]],
+        digests=[pixel_digest(split.dataset[i]["image"]) for i in range(1, len(ids))],
     )
 
 

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -9,8 +11,11 @@ import numpy as np
 import pytest
 
 from anonjax import layout
+from anonjax.config_checks import ConfigError
+from anonjax.data.listing import DatasetError
 from anonjax.main import load_config, run
 from anonjax.retrieval import evaluate_scenario
+from anonjax.stages import evaluate
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "evaluate.py"
@@ -86,11 +91,14 @@ def test_user_directory_with_missing_model_and_misaligned_rows(tmp_path):
     rows = _rows(tmp_path / "w" / "results" / "scenarios.csv")
     assert {r["model"] for r in rows} == {"unadapted", "A"}
 
-    ids = layout.ids_path(layout.embedding_path(root, "A_blur_100", "blur_100", "val"))
+    path = layout.embedding_path(root, "A_blur_100", "blur_100", "val")
+    ids = layout.ids_path(path)
     ids.write_text(json.dumps(list(reversed(json.loads(ids.read_text())))))
     config.evaluate.fraction = 0.2  # a new fingerprint, so the stage runs again
-    with pytest.raises(ValueError, match="not the images of the Unadapted original embeddings"):
+    with pytest.raises(DatasetError, match="not the images of the Unadapted original embeddings") as error:
         run(config, tmp_path / "w")
+    assert str(path) in str(error.value) and str(ids) in str(error.value)
+    assert "row 0 is image 'val-00039' there but 'val-00000' in the Unadapted one" in str(error.value)
 
 
 def test_unadapted_required(tmp_path):
@@ -98,8 +106,9 @@ def test_unadapted_required(tmp_path):
     write_synthetic_embeddings(root, methods=("blur",), adaptations=(), splits=(("val", 30),))
     shutil.rmtree(root / "unadapted" / "blur_100")
     config = _config(str(root), methods=("blur",))
-    with pytest.raises(FileNotFoundError, match="Unadapted model has no blur_100 embeddings of val"):
+    with pytest.raises(DatasetError, match="Unadapted model has no blur_100 embeddings of val") as error:
         run(config, tmp_path / "w")
+    assert str(root / "unadapted" / "blur_100" / "val.npy") in str(error.value)
 
 
 def test_builtin_set_is_deterministic(tmp_path):
@@ -108,3 +117,198 @@ def test_builtin_set_is_deterministic(tmp_path):
     a, _ = layout.load_embeddings(tmp_path / "a", "C_mask_100", "mask_100", "val")
     b, _ = layout.load_embeddings(tmp_path / "b", "C_mask_100", "mask_100", "val")
     np.testing.assert_array_equal(a, b)
+
+
+def _set(config, key: str, value) -> None:
+    """Set a dotted key to a value of any type, as a hand-written config file could."""
+    *parents, name = key.split(".")
+    node = config
+    for part in parents:
+        node = node[part]
+    with config.ignore_type():
+        node[name] = value
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("evaluate.split", "validation", "config.evaluate.split: must be one of ['test', 'train', 'val'], got "
+                                         "'validation'"),
+        ("evaluate.train_split", "training", "config.evaluate.train_split: must be one of ['test', 'train', 'val']"),
+        ("evaluate.train_split", "val", "config.evaluate.train_split: is 'val', the split the probes are tested on"),
+        ("evaluate.knn_temperature", 0.0, "config.evaluate.knn_temperature: must be a positive number, got 0.0"),
+        ("evaluate.knn_temperature", -0.07, "config.evaluate.knn_temperature: must be a positive number, got -0.07"),
+        ("evaluate.knn_temperature", float("nan"), "config.evaluate.knn_temperature: must be a positive number"),
+        ("evaluate.knn_temperature", "0.07", "config.evaluate.knn_temperature: must be a positive number, got '0.07'"),
+        ("seed", -1, "config.seed: must be an integer >= 0, got -1"),
+        ("seed", 1.5, "config.seed: must be an integer >= 0, got 1.5"),
+        ("seed", True, "config.seed: must be an integer >= 0, got True"),
+        ("evaluate.exclude_self", "false", "config.evaluate.exclude_self: must be True or False, got 'false'"),
+        ("evaluate.probes", 1, "config.evaluate.probes: must be True or False, got 1"),
+    ],
+)
+def test_bad_settings_stop_before_any_work(tmp_path, key, value, message):
+    config = _config()
+    _set(config, key, value)
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        run(config, tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def test_probes_off_allow_one_split_for_both():
+    config = _config()
+    config.evaluate.train_split = config.evaluate.split
+    config.evaluate.probes = False
+    evaluate.validate(config)
+
+
+def _user_set(tmp_path, **kwargs) -> Path:
+    root = tmp_path / "emb"
+    write_synthetic_embeddings(root, methods=("blur",), adaptations=("A",), splits=(("train", 60), ("val", 40)),
+                               num_classes=3, dim=16, **kwargs)
+    return root
+
+
+def _user_config(root, probes=False):
+    config = _config(str(root), methods=("blur",))
+    config.grid.adaptations = ("A",)
+    config.evaluate.probes = probes
+    return config
+
+
+def test_train_rows_are_checked_against_the_unadapted_ids(tmp_path):
+    """Reordered train rows with a matching ids file are the wrong rows for the labels: refused, not scored."""
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "A_blur_100", "blur_100", "train")
+    order = np.random.default_rng(0).permutation(60)
+    np.save(path, np.load(path)[order])
+    ids = json.loads(layout.ids_path(path).read_text())
+    layout.ids_path(path).write_text(json.dumps([ids[i] for i in order]))
+    with pytest.raises(DatasetError, match="not the images of the Unadapted original embeddings") as error:
+        run(_user_config(root, probes=True), tmp_path / "w")
+    reference = layout.embedding_path(root, "unadapted", "original", "train")
+    for named in (path, layout.ids_path(path), reference, layout.ids_path(reference)):
+        assert str(named) in str(error.value)
+    assert f"row 0 is image {ids[order[0]]!r} there but 'train-00000' in the Unadapted one" in str(error.value)
+
+
+def _rewrite_keeping_size_and_time(path: Path, data: bytes) -> None:
+    stat = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+def test_replaced_embeddings_of_same_size_and_time_are_evaluated_again(tmp_path, caplog):
+    root = _user_set(tmp_path)
+    run(_user_config(root), tmp_path / "w")
+    target = layout.embedding_path(root, "A_blur_100", "blur_100", "val")
+    _rewrite_keeping_size_and_time(target, layout.embedding_path(root, "unadapted", "blur_100", "val").read_bytes())
+    with caplog.at_level("INFO"):
+        run(_user_config(root), tmp_path / "w")
+    assert "up to date" not in caplog.text
+    rows = {(r["model"], r["queries"]): r for r in _rows(tmp_path / "w" / "results" / "scenarios.csv")}
+    # Model A's anonymized embeddings are now the Unadapted model's: the same scores with anonymized queries.
+    assert rows["A", "anonymized"]["map"] == rows["unadapted", "anonymized"]["map"]
+    assert rows["A", "anonymized"]["mndcg"] == rows["unadapted", "anonymized"]["mndcg"]
+
+
+def test_edited_ids_file_is_read_again(tmp_path):
+    root = _user_set(tmp_path)
+    run(_user_config(root), tmp_path / "w")
+    ids_file = layout.ids_path(layout.embedding_path(root, "A_blur_100", "blur_100", "val"))
+    swapped = ids_file.read_text().replace("val-00000", "swap").replace("val-00001", "val-00000")
+    _rewrite_keeping_size_and_time(ids_file, swapped.replace("swap", "val-00001").encode())
+    with pytest.raises(DatasetError, match="row 0 is image 'val-00001' there but 'val-00000' in the Unadapted one"):
+        run(_user_config(root), tmp_path / "w")
+
+
+def test_edited_labels_are_read_again(tmp_path, caplog):
+    root = _user_set(tmp_path)
+    config = _user_config(root, probes=True)
+    run(config, tmp_path / "w")
+    before = _rows(tmp_path / "w" / "results" / "downstream.csv")
+    labels_file = layout.labels_path(root, "val")
+    labels = np.load(labels_file)
+    shuffled = tmp_path / "shuffled.npy"  # outside the embeddings directory
+    np.save(shuffled, np.roll(labels, 1))  # a new set of labels for the same images, as large as the old one
+    _rewrite_keeping_size_and_time(labels_file, shuffled.read_bytes())
+    with caplog.at_level("INFO"):
+        run(config, tmp_path / "w")
+    assert "up to date" not in caplog.text
+    after = _rows(tmp_path / "w" / "results" / "downstream.csv")
+    assert [r["knn"] for r in after] != [r["knn"] for r in before]
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.ones((40, 16), np.complex64), "hold complex64 values; they must be real numbers"),
+        (np.full((40, 16), "0.5"), "hold <U3 values; they must be real numbers"),
+        (np.ones((40, 16), bool), "hold bool values; they must be real numbers"),
+        (np.ones((40, 16), object), "is not a readable .npy array"),
+    ],
+)
+def test_embeddings_that_are_not_real_numbers_are_refused(tmp_path, array, message):
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "unadapted", "blur_100", "val")
+    np.save(path, array, allow_pickle=True)
+    with pytest.raises(DatasetError, match=re.escape(message)) as error:
+        run(_user_config(root), tmp_path / "w")
+    assert str(path) in str(error.value)
+
+
+def test_bad_rows_name_the_file(tmp_path):
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "unadapted", "blur_100", "val")
+    array = np.load(path)
+    array[5, 3] = np.nan
+    np.save(path, array)
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(path))}: row 5 holds NaN or inf"):
+        run(_user_config(root), tmp_path / "w")
+    array[5] = 0
+    np.save(path, array)
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(path))}: row 5 is a zero vector"):
+        run(_user_config(root), tmp_path / "w")
+
+
+def test_huge_finite_float64_embeddings_score_like_their_scaled_copies(tmp_path):
+    """float64 values near 1e300 are finite: the same results as the same directions at ordinary size."""
+    results = {}
+    for factor in (1.0, 2.0**990):  # a power of two: scaling is exact in floating point
+        root = _user_set(tmp_path / str(factor))
+        for path in root.glob("*/*/*.npy"):
+            if path.parent.parent.name != "labels":
+                np.save(path, np.load(path).astype(np.float64) * factor)
+        run(_user_config(root, probes=True), tmp_path / str(factor) / "w")
+        results[factor] = [(tmp_path / str(factor) / "w" / "results" / name).read_text()
+                           for name in ("scenarios.csv", "downstream.csv")]
+    assert float(np.max(np.abs(np.load(layout.embedding_path(tmp_path / str(2.0**990) / "emb", "unadapted",
+                                                              "original", "val"))))) > 1e290
+    assert results[1.0] == results[2.0**990]
+
+
+def test_labels_must_match_the_unadapted_rows(tmp_path):
+    root = _user_set(tmp_path)
+    labels_file = layout.labels_path(root, "train")
+    np.save(labels_file, np.load(labels_file)[:-1])
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(labels_file))} holds 59 labels but the Unadapted"):
+        run(_user_config(root, probes=True), tmp_path / "w")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[\"val-00000\", ", "is not a readable JSON file"),
+        ('{"ids": []}', "must hold a JSON list of strings"),
+        (json.dumps(list(range(40))), "must hold a JSON list of strings"),
+        (json.dumps(["val-00000"] * 40), "lists the image id 'val-00000' more than once"),
+        (json.dumps(["val-00000"]), "lists 1 ids but"),
+    ],
+)
+def test_malformed_ids_file_is_named(tmp_path, text, message):
+    root = _user_set(tmp_path)
+    ids_file = layout.ids_path(layout.embedding_path(root, "unadapted", "original", "val"))
+    ids_file.write_text(text)
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(ids_file))} {re.escape(message)}"):
+        layout.load_embeddings(root, "unadapted", "original", "val")

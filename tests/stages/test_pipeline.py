@@ -72,7 +72,7 @@ def test_rerun_redoes_nothing(workdir, caplog):
     before = {p: p.stat().st_mtime_ns for p in (workdir / "embeddings").rglob("*.npy")}
     with caplog.at_level(logging.INFO):
         run(_tiny_demo(), workdir)
-    for message in ("anonymize: outputs for this config exist", "train: every model is finished",
+    for message in ("anonymize: outputs for this config and these files exist", "train: every model is finished",
                     "embed: embeddings in", "evaluate: results in"):
         assert message in caplog.text
     assert before == {p: p.stat().st_mtime_ns for p in (workdir / "embeddings").rglob("*.npy")}

