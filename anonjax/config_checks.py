@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,30 @@ def check_positive_int(config: ml_collections.ConfigDict, key: str) -> int:
     value = get(config, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def check_nonnegative_int(config: ml_collections.ConfigDict, key: str) -> int:
+    """An integer >= 0 (not a bool)."""
+    value = get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(key, f"must be an integer >= 0, got {value!r}")
+    return value
+
+
+def check_positive_number(config: ml_collections.ConfigDict, key: str) -> float:
+    """A finite number > 0 (not a bool)."""
+    value = get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigError(key, f"must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_bool(config: ml_collections.ConfigDict, key: str) -> bool:
+    """True or False (a string such as "false" would otherwise count as true)."""
+    value = get(config, key)
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"must be True or False, got {value!r}")
     return value
 
 

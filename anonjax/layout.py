@@ -21,7 +21,8 @@ UNADAPTED = "unadapted"
 ORIGINAL = "original"
 ADAPTATIONS = ("A", "B", "C")
 METHODS = ("pixel", "blur", "mask")
-QUERY_KINDS = ("original", "anonymized")
+ANONYMIZED = "anonymized"
+QUERY_KINDS = (ORIGINAL, ANONYMIZED)
 
 
 def percent(degree: float) -> int:

@@ -2,7 +2,9 @@
 
 Runs the stages the config selects, in order; every selected stage checks the config before any stage
 starts, so a wrong value stops the run with one message naming its key. Bad data (an unusable folder,
-image, cache or embedding file) stops it with one message naming the file.
+image, cache or embedding file) stops it with one message naming the file. The console shows a line per
+stage, progress bars, warnings and a closing summary; the full log is in ``<workdir>/logs/run.log``
+(``--verbosity=1`` shows it on the console too).
 """
 
 from __future__ import annotations
@@ -11,18 +13,27 @@ import importlib
 import importlib.util
 import logging
 import sys
+import time
 from pathlib import Path
+from types import ModuleType
 
 import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
+from anonjax import console
 from anonjax.config_checks import ConfigError, as_tuple
 from anonjax.data.listing import DatasetError
 from anonjax.stages import ORDER
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Study config file (ml_collections).", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (default: config.workdir).")
+# absl defines --verbosity (-v) for its own logger; here it says how much of the run log the console shows.
+flags.FLAGS.set_default("verbosity", 0)
+flags.FLAGS["verbosity"].help = (
+    "Log records shown on the console: 0 warnings, 1 info, 2 debug, -1 errors only. "
+    "Everything from info up is kept in <workdir>/logs/run.log."
+)
 
 log = logging.getLogger("anonjax")
 
@@ -38,15 +49,31 @@ def selected_stages(config) -> list[str]:
     return [n for n in ORDER if n in names]
 
 
-def run(config, workdir: Path) -> None:
-    """Validate every selected stage, then run them in order."""
+def validated_stages(config) -> dict[str, ModuleType]:
+    """The selected stage modules, in order, each of which has checked the config (before any work)."""
     modules = {name: importlib.import_module(f"anonjax.stages.{name}") for name in selected_stages(config)}
     for module in modules.values():
         module.validate(config)
+    return modules
+
+
+def run(config, workdir: Path, modules: dict[str, ModuleType] | None = None) -> list[console.StageRun]:
+    """Validate every selected stage (unless ``modules`` were validated already), then run them in order;
+    returns what each did and its wall time.
+
+    A stage's ``run`` may return a one-line account of what it did (``"up to date"`` when it skipped all
+    its work); one that returns nothing is reported as ``done``.
+    """
+    modules = validated_stages(config) if modules is None else modules
     workdir.mkdir(parents=True, exist_ok=True)
-    for name, module in modules.items():
-        log.info("stage %s", name)
-        module.run(config, workdir)
+    done = []
+    for i, (name, module) in enumerate(modules.items(), 1):
+        console.say(f"stage {i}/{len(modules)}: {name}")
+        start = time.perf_counter()
+        result = module.run(config, workdir)
+        done.append(console.StageRun(name, result if isinstance(result, str) and result else "done",
+                                     time.perf_counter() - start))
+    return done
 
 
 def _presets_importable(argv: list[str]) -> None:
@@ -94,14 +121,23 @@ def _parse(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    _parse(sys.argv if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    argv = sys.argv if argv is None else argv
+    _parse(argv)
     config = _CONFIG.value
     workdir = Path(_WORKDIR.value or config.get("workdir") or "workdir")
     try:
-        run(config, workdir)
-    except (ConfigError, DatasetError) as e:  # bad settings or bad data: the message names the key or file
+        modules = validated_stages(config)  # a wrong setting stops here, before anything is written
+    except (ConfigError, DatasetError) as e:
         sys.exit(f"error: {e}")
+    with console.routed_logs(workdir, flags.FLAGS.verbosity):
+        log.info("run with arguments: %s", " ".join(argv[1:]))
+        try:
+            stages = run(config, workdir, modules)
+        except (ConfigError, DatasetError) as e:  # bad settings or bad data: the message names the key or file
+            log.error("%s", e)
+            sys.exit(1)
+        for line in console.summary(stages, workdir):
+            console.say(line)
 
 
 if __name__ == "__main__":

@@ -50,11 +50,11 @@ def write_synthetic_embeddings(
     shifts = {m: rng.normal(size=dim) for m in methods}
     drift = rng.normal(size=(dim, dim)) / np.sqrt(dim)
 
-    grid = [(m, g) for m in methods for g in degrees]
+    anonymized = [(m, g) for m in methods for g in degrees]
     # model -> (linear map, weight of detail, shift direction it ignores, variants it embeds)
-    models = {UNADAPTED: (np.eye(dim), 1.0, np.zeros(dim), [ORIGINAL] + [variant_name(m, g) for m, g in grid])}
+    models = {UNADAPTED: (np.eye(dim), 1.0, np.zeros(dim), [ORIGINAL] + [variant_name(m, g) for m, g in anonymized])}
     for a in adaptations:
-        for m, g in grid:
+        for m, g in anonymized:
             unit = shifts[m] / np.linalg.norm(shifts[m])
             own = [ORIGINAL, variant_name(m, g)]
             models[model_name(a, m, g)] = (np.eye(dim) + _DRIFT[a] * drift, _DETAIL_WEIGHT[a], unit, own)
@@ -68,7 +68,7 @@ def write_synthetic_embeddings(
         save_npy(labels_path(root, split), labels.astype(np.int32))
 
         variants = {ORIGINAL: (detail, np.zeros(dim))}
-        for m, g in grid:
+        for m, g in anonymized:
             kept = (1 - g * _DETAIL_REMOVED[m]) * detail + g * 0.3 * noise[m]
             variants[variant_name(m, g)] = (kept, g * _SHIFT[m] * shifts[m])
 

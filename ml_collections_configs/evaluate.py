@@ -1,4 +1,5 @@
-"""Evaluate embeddings that a user brings (or the built-in set): every scenario, probes and correlations.
+"""Evaluate embeddings that a user brings (or the built-in set): every scenario, probes and correlations in
+``results/``, rendered as ``report/index.html`` and ``report/report.md``.
 
     python -m anonjax.main --config ml_collections_configs/evaluate.py --workdir runs/eval
     python -m anonjax.main --config ml_collections_configs/evaluate.py \
@@ -16,7 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.workdir = "workdir/evaluate"
-    config.stages = "evaluate"
+    config.stages = "evaluate,report"
     config.grid = ml_collections.ConfigDict(
         dict(methods=("pixel", "blur", "mask"), degrees=(1.0,), adaptations=("A", "B", "C"))
     )

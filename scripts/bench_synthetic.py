@@ -13,11 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import grain
 import ml_collections
 import numpy as np
 from PIL import Image
 
-from anonjax.data import iterate_batches, open_split, synthetic
+from anonjax.data import open_split, synthetic
 
 
 def _config(pages: int, seed: int) -> ml_collections.ConfigDict:
@@ -57,7 +58,8 @@ def main() -> None:
         pool_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    delivered = sum(len(b.ids) for b in iterate_batches(split, 64, num_threads=args.workers))
+    stream = split.records.to_iter_dataset(grain.ReadOptions(num_threads=args.workers, prefetch_buffer_size=64))
+    delivered = sum(1 for record in stream if split.accept(record))
     grain_s = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as tmp:

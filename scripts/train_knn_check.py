@@ -22,11 +22,12 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from anonjax.data import open_split
+from anonjax.data.canvas import FittedImages
 from anonjax.data.transforms import normalize, resize_square
 from anonjax.downstream.knn import knn_accuracy
 from anonjax.models import dinov2
 from anonjax.ssl import loop
-from anonjax.ssl.pipeline import FittedImages, PairSource
+from anonjax.ssl.pipeline import PairSource
 from configs import data
 from configs.training import get_config
 

@@ -66,3 +66,57 @@ def test_bad_data_stops_with_one_line_naming_it(tmp_path, case, message):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The evaluate study run twice in one work directory: quiet, then up to date with ``--verbosity=1``."""
+    workdir = tmp_path_factory.mktemp("console") / "w"
+    first = _cli(f"--config={CONFIG}", workdir=workdir)
+    second = _cli(f"--config={CONFIG}", "--verbosity=1", workdir=workdir)
+    return workdir, first, second
+
+
+def test_quiet_console_keeps_stage_lines_warnings_and_summary(two_runs):
+    workdir, first, _ = two_runs
+    assert first.returncode == 0, first.stderr[-2000:]
+    shown = (first.stdout + first.stderr).splitlines()
+    assert not [line for line in shown if "INFO" in line or line.startswith(("info:", "I0", "I1"))]
+    assert not [line for line in shown if line.startswith("evaluate: ")]  # stage INFO lines are in the run log
+    assert "stage 1/2: evaluate" in shown and "stage 2/2: report" in shown
+    assert f"summary ({workdir}):" in shown
+    timed = {line.split()[0]: line.split()[1:3] for line in shown if line.startswith("  ")}
+    assert set(timed) == {"evaluate", "report", "total"}
+    assert all(float(t[0]) >= 0 and t[1] == "s" for t in timed.values())
+    assert f"report: {workdir / 'report' / 'index.html'}" in shown
+    assert shown[-1] == f"log: {workdir / 'logs' / 'run.log'}"
+
+
+def test_run_log_keeps_the_info_lines_of_every_run(two_runs):
+    workdir, _, _ = two_runs
+    kept = (workdir / "logs" / "run.log").read_text()
+    assert kept.count("INFO anonjax main.py") == 2  # one "run with arguments" line per run
+    assert "INFO anonjax.stages.evaluate" in kept and " mAP " in kept
+    assert kept.count("stage 1/2: evaluate") == 2
+
+
+def test_second_run_is_up_to_date_and_verbosity_shows_info(two_runs):
+    _, _, second = two_runs
+    assert second.returncode == 0, second.stderr[-2000:]
+    shown = second.stderr.splitlines()
+    assert any(line.split()[:1] == ["evaluate"] and line.endswith("skipped, up to date") for line in shown)
+    assert [line for line in shown if line.startswith("info: evaluate: results in")]
+
+
+def test_stage_results_are_optional(monkeypatch, tmp_path):
+    import types
+
+    import ml_collections
+
+    from anonjax import main
+
+    for name, result in (("evaluate", None), ("report", "wrote 3 tables")):
+        stage = types.SimpleNamespace(validate=lambda config: None, run=lambda config, workdir, r=result: r)
+        monkeypatch.setitem(sys.modules, f"anonjax.stages.{name}", stage)
+    done = main.run(ml_collections.ConfigDict({"stages": "evaluate,report"}), tmp_path)
+    assert [(s.name, s.result) for s in done] == [("evaluate", "done"), ("report", "wrote 3 tables")]

@@ -1,15 +1,17 @@
-"""Pearson correlation between metrics measured on the same set of models (the paper's Fig. IV-A1)."""
+"""Pearson correlation between metrics measured on the same set of models (the paper's Fig. IV-A1), and
+the CSV file that carries a matrix from the evaluate stage to the report."""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from anonjax.files import atomic_path, save_text
+ACCURACY_METRICS = ("k-NN", "Linear")
 
 
 def pearson_matrix(metrics: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray]:
@@ -45,8 +47,17 @@ def metrics_across_models(scenarios: Sequence[Mapping], downstream: Sequence[Map
     return metrics
 
 
+def with_accuracy(names: Sequence[str], matrix: np.ndarray) -> list[tuple[str, float]]:
+    """Each retrieval metric's mean Pearson r with the downstream accuracies, strongest (largest |r|) first;
+    metrics whose correlation is undefined are left out."""
+    accuracy = [names.index(n) for n in ACCURACY_METRICS]
+    means = [(name, float(matrix[i, accuracy].mean())) for i, name in enumerate(names)
+             if name.startswith(("mAP", "mnDCG"))]
+    return sorted(((n, r) for n, r in means if math.isfinite(r)), key=lambda nr: -abs(nr[1]))
+
+
 def correlation_csv(names: Sequence[str], matrix: np.ndarray) -> str:
-    """The matrix as CSV with a header row and the metric name in the first column."""
+    """The matrix as CSV with a header row and the metric name in the first column (``nan`` where undefined)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["metric", *names])
@@ -55,26 +66,16 @@ def correlation_csv(names: Sequence[str], matrix: np.ndarray) -> str:
     return out.getvalue()
 
 
-def save_correlation(names: Sequence[str], matrix: np.ndarray, stem: str | Path, title: str = "") -> None:
-    """Write ``<stem>.csv`` and a heatmap ``<stem>.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    stem = Path(stem)
-    save_text(stem.with_suffix(".csv"), correlation_csv(names, matrix))
-    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 1.0 * len(names) + 1.5))
-    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    for i, j in np.ndindex(matrix.shape):
-        text = "n/a" if np.isnan(matrix[i, j]) else f"{matrix[i, j]:.2f}"
-        ax.text(j, i, text, ha="center", va="center", fontsize=8)
-    fig.colorbar(image, ax=ax, label="Pearson r")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(stem.with_suffix(".png")) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+def load_correlation(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Names and matrix from a file written with :func:`correlation_csv`; a ValueError names a malformed file."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    names = rows[0][1:] if rows else []
+    try:
+        if not names or [row[0] for row in rows[1:]] != names or any(len(row) != len(rows[0]) for row in rows):
+            raise ValueError
+        matrix = np.array([[float(v) for v in row[1:]] for row in rows[1:]], np.float64)
+    except ValueError:
+        raise ValueError(f"{path} is not a correlation matrix as the evaluate stage writes it: a header row "
+                         "'metric,<names>', then one row of numbers per name") from None
+    return names, matrix

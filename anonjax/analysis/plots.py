@@ -1,11 +1,13 @@
-"""Figures of the report: metric against anonymization degree (the paper's RVL-CDIP trend figures) and
-training curves."""
+"""Figures of the report: metric against anonymization degree (the paper's RVL-CDIP trend figures), the
+heatmap of a correlation matrix (the paper's Fig. IV-A1) and training curves."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from anonjax.analysis.tables import MODEL_LABELS
 from anonjax.files import atomic_path
@@ -23,9 +25,9 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, dpi: int = 110) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+        fig.savefig(tmp, format="png", dpi=dpi)
 
 
 def degree_trend(rows: Sequence[Mapping], metric: str, path: str | Path, *, title: str = "") -> None:
@@ -47,6 +49,24 @@ def degree_trend(rows: Sequence[Mapping], metric: str, path: str | Path, *, titl
         ax.set_title(title)
     fig.tight_layout()
     _save(fig, Path(path))
+    plt.close(fig)
+
+
+def correlation_heatmap(names: Sequence[str], matrix: np.ndarray, path: str | Path, *, title: str = "") -> None:
+    """The matrix as a heatmap from -1 to 1, every cell labelled with its value ("n/a" where undefined)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 1.0 * len(names) + 1.5))
+    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    for i, j in np.ndindex(matrix.shape):
+        text = "n/a" if np.isnan(matrix[i, j]) else f"{matrix[i, j]:.2f}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax, label="Pearson r")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, Path(path), dpi=120)
     plt.close(fig)
 
 

@@ -1,8 +1,10 @@
-"""Result tables in the paper's layout (Tab. V-XI): models as rows, metrics x methods as columns.
+"""Result tables in Markdown: the paper's layout (Tab. V-XI, models as rows, metrics x methods as columns)
+and one row per scenario with its confidence intervals and linkage rate.
 
-Rows are plain dicts: scenario rows carry ``model, method, degree, queries, map, mndcg``; downstream rows
-carry ``model, method, degree, knn, linear``. Values are fractions; tables print percentages with one
-decimal and mark the best value of each column (within each query block) in bold.
+Rows are plain dicts as the evaluate stage writes them: scenario rows carry ``model, method, degree, queries,
+map, mndcg`` (and ``map_low, map_high, mndcg_low, mndcg_high, linkage``); downstream rows carry ``model,
+method, degree, knn, linear``. Values are fractions; tables print percentages with one decimal, and the
+paper-layout tables mark the best value of each column (within each query block) in bold.
 """
 
 from __future__ import annotations
@@ -64,3 +66,12 @@ def downstream_table(rows: Sequence[Mapping]) -> str:
     methods = _ordered([r["method"] for r in rows], METHODS)
     header = ["Model", *(f"k-NN {m}" for m in methods), *(f"Linear {m}" for m in methods)]
     return _markdown(header, _block(rows, models, methods, ("knn", "linear")))
+
+
+def interval_table(rows: Sequence[Mapping]) -> str:
+    """Markdown table of every scenario row with its 95% bootstrap intervals and linkage rate, in row order."""
+    header = ["Model", "Method", "Queries", "mAP", "mAP 95% CI", "mnDCG", "mnDCG 95% CI", "linkage"]
+    body = [[MODEL_LABELS.get(r["model"], r["model"]), r["method"], r["queries"], f"{100 * r['map']:.1f}",
+             f"{100 * r['map_low']:.1f}-{100 * r['map_high']:.1f}", f"{100 * r['mndcg']:.1f}",
+             f"{100 * r['mndcg_low']:.1f}-{100 * r['mndcg_high']:.1f}", f"{100 * r['linkage']:.1f}"] for r in rows]
+    return _markdown(header, body)

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from anonjax.anonymize.boxes import check_boxes, check_image
 from anonjax.anonymize.detection import KINDS, Detectors
-from anonjax.anonymize.selection import box_count, box_ranks
+from anonjax.anonymize.selection import select_boxes
 from anonjax.data.identity import pixel_digest
 from anonjax.data.listing import DatasetError
 from anonjax.files import atomic_open
@@ -92,9 +93,8 @@ class BoxTable:
             n = int(self.valid[row].sum())
             partial = np.isin(self.kinds[row, :n], partial_codes)
             mask[out, :n] = ~partial
-            chosen = box_ranks(int(partial.sum()), seed=seed, image_id=self.ids[row]) < box_count(
-                int(partial.sum()), degree)
-            mask[out, np.flatnonzero(partial)] = chosen
+            mask[out, np.flatnonzero(partial)] = select_boxes(int(partial.sum()), degree, seed=seed,
+                                                              image_id=self.ids[row])
         return mask
 
     def batch(self, ids: Sequence[str], degree: float, seed: int, *,
@@ -114,6 +114,7 @@ def detect_split(
     stamps: Sequence[str] | None = None,
     shard_size: int = 256,
     workers: int = 1,
+    desc: str = "detect",
 ) -> int:
     """Detect every image of a split into ``cache_dir``; returns how many shards were (re)written.
 
@@ -121,7 +122,8 @@ def detect_split(
     ``anonjax.data.identity``). A cached image is reused while its stamp is unchanged; when the stamp
     changed, the image is read again and detected again unless its pixels are the ones detected before.
     An unreadable or inconsistent shard is recomputed whole. With ``workers`` > 1, detection runs in that
-    many processes, each with its own single-threaded detectors.
+    many processes, each with its own single-threaded detectors. A progress bar labelled ``desc`` counts
+    the images.
     """
     cache_dir = Path(cache_dir)
     stamps = list(stamps) if stamps is not None else [""] * len(ids)
@@ -133,15 +135,17 @@ def detect_split(
             stale.unlink()
     written = 0
     with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(ids), desc=desc, unit="img"))
         mapper = None
         for k in range(shards):
             span = range(k * shard_size, min((k + 1) * shard_size, len(ids)))
             plan = _reuse(_read_shard(_shard_path(cache_dir, k)), [ids[i] for i in span])
             if all(r is not None and r.stamp == stamps[i] for r, i in zip(plan, span, strict=True)):
+                bar.update(len(span))
                 continue
             if mapper is None:
                 mapper = _mapper(stack, kinds, settings, workers)
-            records = _complete(plan, span, ids, stamps, load_image, mapper)
+            records = _complete(plan, span, ids, stamps, load_image, mapper, bar)
             _write_shard(_shard_path(cache_dir, k), records)
             written += 1
     return written
@@ -229,23 +233,26 @@ def _reuse(cached: list[_Record] | None, ids: list[str]) -> list[_Record | None]
 
 
 def _complete(plan: list[_Record | None], span: range, ids: Sequence[str], stamps: list[str],
-              load_image: Callable[[int], np.ndarray], mapper: Callable) -> list[_Record]:
+              load_image: Callable[[int], np.ndarray], mapper: Callable, bar: tqdm) -> list[_Record]:
     """The shard's records: cached ones whose stamp or pixels are unchanged, the others detected now."""
     out: list[_Record | None] = []
     todo: list[tuple[int, tuple[str, np.ndarray | str]]] = []
     for j, (record, i) in enumerate(zip(plan, span, strict=True)):
         if record is not None and record.stamp == stamps[i]:
             out.append(record)
+            bar.update(1)
             continue
         item = _read(load_image, ids, i)
         if record is not None and not record.error and not isinstance(item[1], str) \
                 and pixel_digest(item[1]) == record.digest:
             out.append(record._replace(stamp=stamps[i]))  # touched, not changed
+            bar.update(1)
             continue
         out.append(None)
         todo.append((j, item))
     for (j, _), found in zip(todo, mapper(_detect, (item for _, item in todo)), strict=True):
         out[j] = found._replace(stamp=stamps[span[j]])
+        bar.update(1)
     return out
 
 

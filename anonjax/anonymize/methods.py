@@ -8,10 +8,10 @@ to the selected box with the highest index and is anonymized from that box alone
 Every method reads only pixels inside the box it anonymizes, so nothing outside a box leaks in and a box
 never spreads its content outside:
 
-- ``pixel``: the box is cut into a grid of nearly square cells, ``cells`` of them along its shorter side
+- ``pixel``: the box is cut into nearly square cells, ``cells`` of them along its shorter side
   (``round(cells * side / short_side)`` along the longer one, never more cells than pixels), and every
   pixel takes the rounded mean of its cell. Pixel ``x`` of a box of width ``w`` split into ``n`` cells
-  lies in cell ``floor((x - x0) * n / w)``: the grid of ``cv2.resize(INTER_NEAREST)`` when the cells are
+  lies in cell ``floor((x - x0) * n / w)``: the cells of ``cv2.resize(INTER_NEAREST)`` when the cells are
   blown back up, and each cell value is the exact mean that ``cv2.resize(INTER_AREA)`` computes when
   ``n`` divides ``w`` (otherwise INTER_AREA weighs the pixels on a cell's edge fractionally, a few grey
   levels of difference on average). With the default of 4 cells PP-OCRv3 recognition reads nothing of a
@@ -56,7 +56,7 @@ def apply(
     """Anonymize the selected boxes of a batch.
 
     images uint8 [B, H, W, 3]; boxes int32 [B, M, 4] xyxy half-open; box_mask bool [B, M] (which boxes to
-    anonymize); method one of ``METHODS``. ``cells`` is the pixelation grid along a box's shorter side,
+    anonymize); method one of ``METHODS``. ``cells`` is the number of pixelation cells along a box's shorter side,
     ``sigma`` the blur's standard deviation as a fraction of a box's shorter side, ``fill`` the mask
     value (grey or RGB). Returns uint8 [B, H, W, 3].
 

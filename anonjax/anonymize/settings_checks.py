@@ -56,8 +56,8 @@ def _check_text(config: ml_collections.ConfigDict, prefix: str) -> None:
         cc.check_path(config, f"{prefix}.model_path", kind="file")
     else:
         try:
-            default_model_path()
-        except FileNotFoundError as e:
+            default_model_path()  # downloads it on first use, so that an offline machine stops here
+        except (FileNotFoundError, ValueError) as e:
             raise cc.ConfigError(f"{prefix}.model_path", str(e)) from None
 
 

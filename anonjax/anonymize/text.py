@@ -1,7 +1,9 @@
 """Text detection with PP-OCRv3's DB model (Differentiable Binarization), run by onnxruntime.
 
-The default weights are ``ch_PP-OCRv3_det_infer.onnx`` from the ``rapidocr-onnxruntime`` wheel; any PP-OCR
-detection model exported to ONNX (a newer PP-OCRv4/v5 det file) can be named with ``model_path``.
+The default weights are ``ch_PP-OCRv3_det_infer.onnx``: the file in the ``rapidocr-onnxruntime`` 1.2.x wheel
+where that is installed (it installs only below Python 3.12), otherwise the same bytes downloaded once from a
+pinned URL and SHA-256 (``DEFAULT_RELEASE``) into ``$ANONJAX_CACHE/ppocr``. Any PP-OCR detection model exported
+to ONNX (a newer PP-OCRv4/v5 det file) can be named with ``model_path``.
 Pre- and post-processing follow PaddleOCR's DB pipeline: the image (BGR, as PaddleOCR trains) is resized
 so its shorter side is ``limit_side_len`` (sides rounded to multiples of 32) and normalized with ImageNet
 statistics; the probability map is thresholded at ``thresh``, dilated, and every connected region gives
@@ -25,25 +27,47 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from anonjax import downloads
 from anonjax.anonymize.boxes import check_image, clean_boxes
 from anonjax.anonymize.model_files import model_record, package_version
 
 DEFAULT_MODEL = "ch_PP-OCRv3_det_infer.onnx"
+# RapidOCR's ONNX export of PaddleOCR's PP-OCRv3 detector (byte for byte the file in the rapidocr-onnxruntime
+# 1.2.x wheel), at a fixed revision of SWHL/RapidOCR, the Hugging Face repository of RapidOCR's ONNX models.
+DEFAULT_RELEASE = downloads.Release(
+    "https://huggingface.co/SWHL/RapidOCR/resolve/1cfba2e90fc938db55889873735088de210cc173/PP-OCRv3/"
+    + DEFAULT_MODEL,
+    "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526",
+)
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 _MIN_SIDE = 3
 
 
 def default_model_path() -> Path:
-    """The PP-OCRv3 detection model shipped by rapidocr-onnxruntime; FileNotFoundError if absent."""
+    """The PP-OCRv3 detection model: the rapidocr-onnxruntime wheel's file, else the cached pinned download.
+
+    The download happens on first use; FileNotFoundError when it fails (naming both ways to provide a model
+    instead), ValueError when the download or the cached file does not have the pinned SHA-256.
+    """
+    shipped = _shipped_model()
+    if shipped is not None:
+        return shipped
+    return downloads.fetch(
+        DEFAULT_RELEASE,
+        downloads.cache_root() / "ppocr" / DEFAULT_MODEL,
+        instead="set anonymize.text.model_path to a PP-OCR detection model in ONNX format (such as PP-OCRv4's "
+        "ch_PP-OCRv4_det_mobile.onnx, see the README)",
+    )
+
+
+def _shipped_model() -> Path | None:
+    """``ch_PP-OCRv3_det_infer.onnx`` inside an installed rapidocr-onnxruntime (1.2.x ships it), or None."""
     spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / "models" / DEFAULT_MODEL
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"{DEFAULT_MODEL} not found: install rapidocr-onnxruntime 1.2.x (Python < 3.12) or set "
-        "anonymize.text.model_path to a PP-OCR detection model in ONNX format")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / DEFAULT_MODEL
+    return path if path.is_file() else None
 
 
 class TextDetector:

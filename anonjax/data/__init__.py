@@ -1,12 +1,11 @@
 """Data sources (synthetic documents, CelebA, RVL-CDIP, a user's folder) behind one grain reader."""
 
 from anonjax.data import transforms
-from anonjax.data.batching import Batch, iterate_batches
 from anonjax.data.identity import file_stamp, pixel_digest
 from anonjax.data.image_io import IMAGE_SUFFIXES, FileCheck, ImageError, check_file, read_image, to_rgb
 from anonjax.data.listing import DatasetError, Listing
 from anonjax.data.reader import SOURCES, SPLITS, Split, open_split, validate
-from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, FitCanvas
+from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -14,17 +13,14 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "SOURCES",
     "SPLITS",
-    "Batch",
     "DatasetError",
     "EvalTransform",
     "FileCheck",
-    "FitCanvas",
     "ImageError",
     "Listing",
     "Split",
     "check_file",
     "file_stamp",
-    "iterate_batches",
     "open_split",
     "pixel_digest",
     "read_image",

@@ -23,7 +23,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from anonjax.config_checks import ConfigError, as_tuple, check_path, get
+from anonjax.config_checks import ConfigError, as_tuple, check_nonnegative_int, check_path, get
 from anonjax.data.image_io import IMAGE_SUFFIXES, read_image
 from anonjax.data.listing import DatasetError, Listing
 
@@ -36,7 +36,7 @@ def validate(root_config: ml_collections.ConfigDict) -> None:
     root = check_path(root_config, "data.root", kind="dir")
     if not (root / SPLITS_DIR).is_dir():
         _ratios(root_config)
-        _seed(root_config)
+        check_nonnegative_int(root_config, "data.seed")
 
 
 def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
@@ -134,10 +134,3 @@ def _ratios(root_config: ml_collections.ConfigDict) -> tuple[float, ...]:
 
 def _ratios_of(data_config: ml_collections.ConfigDict) -> tuple[float, ...]:
     return _ratios(ml_collections.ConfigDict({"data": data_config}))
-
-
-def _seed(root_config: ml_collections.ConfigDict) -> int:
-    seed = get(root_config, "data.seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("data.seed", f"must be an integer >= 0, got {seed!r}")
-    return seed

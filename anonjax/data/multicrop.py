@@ -18,13 +18,12 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from anonjax.layout import ANONYMIZED, ORIGINAL, UNADAPTED
 
-ORIGINAL, ANONYMIZED = "original", "anonymized"
 # (global crop source, local crop source) of each model of the paper.
 ADAPTATION_SOURCES = {
-    "unadapted": (ORIGINAL, ORIGINAL),
+    UNADAPTED: (ORIGINAL, ORIGINAL),
     "A": (ORIGINAL, ANONYMIZED),
     "B": (ANONYMIZED, ORIGINAL),
     "C": (ANONYMIZED, ANONYMIZED),
@@ -200,7 +199,7 @@ def augment_crop(
 
 def multicrop(
     rng: jax.Array, original: jax.Array, anonymized: jax.Array | None, sizes: jax.Array, cfg: CropConfig,
-    adaptation: str = "unadapted",
+    adaptation: str = UNADAPTED,
 ) -> dict[str, jax.Array]:
     """Global crops [B, 2, G, G, 3] and local crops [B, L, l, l, 3] of a batch.
 

@@ -10,8 +10,7 @@ When files are checked, and why ids stay aligned with what is delivered:
 3. A file whose header was sound but whose pixels cannot be decoded is found only when it is read.
    Then ``Split.dataset[i]`` is None (grain's convention for a filtered element; iteration skips it)
    and the file is added to ``Split.skipped``. Consumers must therefore take ids from the records
-   (``record["id"]``, or the ids that ``iterate_batches`` yields with each batch), never by position
-   in ``Split.ids``, when they store per-image results.
+   (``record["id"]``), never by position in ``Split.ids``, when they store per-image results.
 
 With ``strict=True`` the first bad file, at either point, raises ``ImageError`` naming it.
 """
@@ -28,7 +27,7 @@ import grain
 import ml_collections
 import numpy as np
 
-from anonjax.config_checks import ConfigError, check_choice, get
+from anonjax.config_checks import check_bool, check_choice, check_nonnegative_int, check_positive_int
 from anonjax.data import celeba, folder, rvl_cdip, synthetic
 from anonjax.data.identity import listing_digest
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS, FileCheck, ImageError, check_file
@@ -79,9 +78,9 @@ class Split:
       digest: ``identity.listing_digest`` of ids and stamps, for the fingerprints of stages that read it.
       records: the unfiltered grain.MapDataset, where a file that failed to decode is a marker record
         ``{"id", "label", "error": (file, reason)}``; ``accept(record)`` files a marker under
-        ``skipped``. Markers survive worker processes, so readers that use processes (as
-        ``iterate_batches`` does) filter with ``accept`` in the main process; filtering inside a
-        worker would record the failure only in that worker's copy of ``skipped``.
+        ``skipped``. Markers survive worker processes, so a reader that uses processes filters with
+        ``accept`` in the main process; filtering inside a worker would record the failure only in that
+        worker's copy of ``skipped``.
     """
 
     def __init__(self, name: str, listing: Listing, skipped: list[tuple[str, str]], strict: bool, *,
@@ -128,14 +127,10 @@ def validate(data_config: ml_collections.ConfigDict) -> None:
     """Raise ConfigError (keys as ``data.*``) if the data config cannot be read; touches no image."""
     root = _rooted(data_config)
     source = check_choice(root, "data.source", SOURCES)
-    max_pixels = data_config.get("max_pixels", DEFAULT_MAX_PIXELS)
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise ConfigError("data.max_pixels", f"must be a positive integer (pixels per image), got {max_pixels!r}")
-    if not isinstance(data_config.get("follow_symlinks", False), bool):
-        raise ConfigError("data.follow_symlinks", "must be True or False")
-    max_images = get(root, "data.max_images") if "max_images" in data_config else 0
-    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
-        raise ConfigError("data.max_images", f"must be an integer >= 0 (0 keeps all), got {max_images!r}")
+    for key, check in (("max_pixels", check_positive_int), ("follow_symlinks", check_bool),
+                       ("max_images", check_nonnegative_int)):
+        if key in data_config:  # optional: DEFAULT_MAX_PIXELS, False, 0 (all images)
+            check(root, f"data.{key}")
     SOURCES[source].validate(root)
 
 

@@ -1,11 +1,7 @@
-"""Per-image transforms for batching; documents are never cropped (a crop can cut off the very text or
-face that anonymisation is about).
-
-* ``EvalTransform(size)``: the whole image resized to ``size`` x ``size`` (cv2's area filter when
-  shrinking, bicubic when enlarging), then ImageNet mean/std normalisation to float32.
-* ``FitCanvas(height, width)``: uint8 images of any size on one fixed canvas for jitted code: scaled
-  down (aspect ratio kept) only if larger than the canvas, placed at the top-left, zeros elsewhere;
-  it also returns the content size, which ``iterate_batches`` delivers as ``Batch.sizes``.
+"""The model's input: the whole image resized to ``size`` x ``size`` (cv2's area filter when shrinking,
+bicubic when enlarging), then ImageNet mean/std normalisation to float32. Documents are never cropped
+for evaluation (a crop can cut off the very text or face that anonymisation is about); fitting images
+to the training canvas is ``anonjax.data.canvas``.
 """
 
 from __future__ import annotations
@@ -44,25 +40,3 @@ class EvalTransform:
 
     def __repr__(self) -> str:
         return f"EvalTransform(size={self.size})"
-
-
-class FitCanvas:
-    """uint8 RGB [h, w, 3] -> (uint8 [height, width, 3] canvas, (content height, content width))."""
-
-    def __init__(self, height: int, width: int):
-        if height < 1 or width < 1:
-            raise ValueError(f"canvas size must be positive, got {height}x{width}")
-        self.height, self.width = height, width
-
-    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        h, w = image.shape[:2]
-        scale = min(1.0, self.height / h, self.width / w)
-        if scale < 1.0:
-            h, w = max(1, min(self.height, round(h * scale))), max(1, min(self.width, round(w * scale)))
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        canvas = np.zeros((self.height, self.width, 3), dtype=np.uint8)
-        canvas[:h, :w] = image
-        return canvas, (h, w)
-
-    def __repr__(self) -> str:
-        return f"FitCanvas(height={self.height}, width={self.width})"

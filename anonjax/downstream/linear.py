@@ -1,9 +1,9 @@
 """A linear probe: multinomial logistic regression on frozen embeddings.
 
-Features are standardized with the training mean and deviation. The L2 strength is chosen from a small grid
+Features are standardized with the training mean and deviation. The L2 strength is chosen from a few candidates
 on a seeded held-out part of the training embeddings, then the classifier is refit on all of them. The
 objective is scikit-learn's ``LogisticRegression`` one, ``C * sum(cross-entropy) + |W|^2 / 2``, minimized
-with L-BFGS on device, all grid points at once.
+with L-BFGS on device, all candidates at once.
 """
 
 from __future__ import annotations

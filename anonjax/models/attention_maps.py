@@ -22,7 +22,7 @@ def attention_maps(params: dict, cfg: ViTConfig, images) -> np.ndarray:
 
 
 def render_attention(image: np.ndarray, maps: np.ndarray, path: str | os.PathLike, *, title: str = "") -> None:
-    """Save a PNG grid: the image, then one panel per head with its attention map stretched over the image.
+    """Save a PNG sheet: the image, then one panel per head with its attention map stretched over the image.
 
     ``image`` is HWC, uint8 RGB or ImageNet-normalized float; ``maps`` is (heads, rows, cols).
     """
@@ -39,8 +39,8 @@ def render_attention(image: np.ndarray, maps: np.ndarray, path: str | os.PathLik
         raise ValueError(f"maps must be (heads, rows, cols), got shape {maps.shape}")
     panels = 1 + maps.shape[0]
     cols = min(panels, 4)
-    grid_rows = -(-panels // cols)
-    fig, axes = plt.subplots(grid_rows, cols, figsize=(3 * cols, 3 * grid_rows), squeeze=False)
+    panel_rows = -(-panels // cols)
+    fig, axes = plt.subplots(panel_rows, cols, figsize=(3 * cols, 3 * panel_rows), squeeze=False)
     height, width = image.shape[:2]
     for ax in axes.flat:
         ax.axis("off")

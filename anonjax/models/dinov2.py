@@ -8,7 +8,7 @@
 """
 
 from anonjax.models.attention_maps import attention_maps, render_attention
-from anonjax.models.embedding import embed, embed_to_file
+from anonjax.models.embedding import embed, embed_to_files
 from anonjax.models.pretrained import RELEASES, checkpoint_config, load_pretrained
 from anonjax.models.torch_weights import params_from_torch, params_to_torch
 from anonjax.models.vit import cls_attention, forward_features, init
@@ -23,7 +23,7 @@ __all__ = [
     "cls_attention",
     "config",
     "embed",
-    "embed_to_file",
+    "embed_to_files",
     "forward_features",
     "init",
     "load_pretrained",

@@ -1,11 +1,12 @@
-"""CLS embeddings (the retrieval descriptor): a jitted batch function and a dataset-to-file helper."""
+"""CLS embeddings (the retrieval descriptor): a jitted batch function and the loop that embeds a stream of
+batches, in one or several views, to files."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -54,54 +55,67 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
     return _cls_embedding(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype))[:n]
 
 
-def embed_to_file(
+def embed_to_files(
     params: dict,
     cfg: ViTConfig,
-    batches: Iterable[tuple],
-    path: str | os.PathLike,
+    batches: Iterable[tuple[Sequence[str], Mapping[str, np.ndarray]]],
+    paths: Mapping[str, str | os.PathLike],
     *,
     mesh: Mesh | None = None,
     dtype=jnp.float32,
     total: int | None = None,
     desc: str = "embed",
-) -> np.ndarray:
-    """Embed a stream of ``(ids, images)`` batches into one float32 ``.npy`` at ``path``, ids beside it.
+) -> dict[str, np.ndarray]:
+    """Embed a stream of ``(ids, {view: images})`` batches into one float32 ``.npy`` per view at ``paths[view]``,
+    the ids beside each.
 
-    Row ``i`` of the array belongs to ``ids[i]`` of ``<stem>.ids.json`` (a JSON list of strings); both files
+    Several views of the same images (the original and its anonymized variants) go through one pass, so the
+    images are read once. Row ``i`` of every array belongs to ``ids[i]`` of its ``<stem>.ids.json``; all files
     are written atomically after the last batch. Every batch is padded to the first batch's size so that one
-    compiled function serves them all; the next batch is dispatched before the previous one is copied back.
+    compiled function serves them all; a batch is dispatched before the previous one is copied back.
     ``total`` (number of images) sizes the progress bar. Duplicate ids are refused.
     """
     if mesh is not None:
         params = _on_mesh(params, mesh)
-    rows: list[np.ndarray] = []
+    rows: dict[str, list[np.ndarray]] = {view: [] for view in paths}
     all_ids: list[str] = []
-    pending = None
+    pending: tuple[dict[str, jax.Array], int] | None = None
     size = None
+
+    def collect(bar) -> None:
+        outs, n = pending
+        for view, out in outs.items():
+            rows[view].append(np.asarray(out)[:n])
+        bar.update(n)
+
     with tqdm(total=total, desc=desc, unit="img") as bar:
-        for ids, images in batches:
+        for ids, views in batches:
             ids = [str(i) for i in ids]
-            if len(ids) != len(images):
-                raise ValueError(f"batch starting at id {ids[:1]} has {len(ids)} ids but {len(images)} images")
-            size = size or len(images)
-            if len(images) > size:
-                raise ValueError(f"batch of {len(images)} images is larger than the first batch ({size})")
-            padded, n = pad_to_multiple(np.asarray(images), size)
-            out = embed(params, cfg, padded, mesh=mesh, dtype=dtype)
+            if set(views) != set(paths):
+                raise ValueError(f"a batch holds views {sorted(views)}, expected {sorted(paths)}")
+            outs = {}
+            for view, images in views.items():
+                if len(ids) != len(images):
+                    raise ValueError(f"batch starting at id {ids[:1]} has {len(ids)} ids but {len(images)} images")
+                size = size or len(images)
+                if len(images) > size:
+                    raise ValueError(f"batch of {len(images)} images is larger than the first batch ({size})")
+                padded, _ = pad_to_multiple(np.asarray(images), size)
+                outs[view] = embed(params, cfg, padded, mesh=mesh, dtype=dtype)
             if pending is not None:
-                rows.append(np.asarray(pending[0])[: pending[1]])
-                bar.update(pending[1])
-            pending = (out, n)
+                collect(bar)
+            pending = (outs, len(ids))
             all_ids.extend(ids)
         if pending is not None:
-            rows.append(np.asarray(pending[0])[: pending[1]])
-            bar.update(pending[1])
+            collect(bar)
     if len(set(all_ids)) != len(all_ids):
         seen: set[str] = set()
         dup = next(i for i in all_ids if i in seen or seen.add(i))
         raise ValueError(f"image id {dup!r} occurs more than once; embeddings must align one row per id")
-    array = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, cfg.embed_dim), np.float32)
-    save_npy(path, array)
-    with atomic_open(ids_path(path), "w", encoding="utf-8") as f:
-        json.dump(all_ids, f)
-    return array
+    arrays = {view: np.concatenate(r).astype(np.float32) if r else np.zeros((0, cfg.embed_dim), np.float32)
+              for view, r in rows.items()}
+    for view, path in paths.items():
+        save_npy(path, arrays[view])
+        with atomic_open(ids_path(path), "w", encoding="utf-8") as f:
+            json.dump(all_ids, f)
+    return arrays

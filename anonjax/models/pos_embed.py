@@ -1,8 +1,8 @@
-"""Resizing the position-embedding grid exactly as PyTorch's bicubic ``interpolate`` does.
+"""Resizing the position-embedding table exactly as PyTorch's bicubic ``interpolate`` does.
 
-The official DINOv2 resizes its stored grid with ``torch.nn.functional.interpolate``; matching it to
+The official DINOv2 resizes its stored table with ``torch.nn.functional.interpolate``; matching it to
 float32 precision needs PyTorch's own rules, which this module writes as 1-D resampling matrices
-(separable, so a 2-D resize is ``Wh @ grid @ Ww^T``):
+(separable, so a 2-D resize is ``Wh @ table @ Ww^T``):
 
 - plain bicubic: Keys kernel with A = -0.75, source coordinate ``(dst + 0.5) / scale - 0.5`` where
   ``scale`` is the given ``scale_factor`` (not ``out / in``) when one is given, border taps clamped;
@@ -58,18 +58,18 @@ def antialiased_bicubic_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def resize_matrices(grid: int, rows: int, cols: int, offset: float, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column matrices that take the ``grid x grid`` table to ``rows x cols`` as the official model.
+def resize_matrices(side: int, rows: int, cols: int, offset: float, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column matrices that take the ``side x side`` table to ``rows x cols`` as the official model.
 
-    ``offset`` non-zero: ``scale_factor = (n + offset) / grid`` (the output size is still ``n``, checked);
+    ``offset`` non-zero: ``scale_factor = (n + offset) / side`` (the output size is still ``n``, checked);
     zero: size-based, antialiased if asked. Computed once per input size.
     """
     if offset:
-        factors = ((rows + offset) / grid, (cols + offset) / grid)
-        sizes = tuple(math.floor(grid * f) for f in factors)
+        factors = ((rows + offset) / side, (cols + offset) / side)
+        sizes = tuple(math.floor(side * f) for f in factors)
         if sizes != (rows, cols):
-            raise ValueError(f"scale factors {factors} give a {sizes} grid, not ({rows}, {cols})")
-        return bicubic_matrix(grid, rows, factors[0]), bicubic_matrix(grid, cols, factors[1])
+            raise ValueError(f"scale factors {factors} give a {sizes} table, not ({rows}, {cols})")
+        return bicubic_matrix(side, rows, factors[0]), bicubic_matrix(side, cols, factors[1])
     if antialias:
-        return antialiased_bicubic_matrix(grid, rows), antialiased_bicubic_matrix(grid, cols)
-    return bicubic_matrix(grid, rows), bicubic_matrix(grid, cols)
+        return antialiased_bicubic_matrix(side, rows), antialiased_bicubic_matrix(side, cols)
+    return bicubic_matrix(side, rows), bicubic_matrix(side, cols)

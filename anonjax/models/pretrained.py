@@ -1,37 +1,27 @@
 """Released DINOv2 weights: download once into a cache, verify the checksum, load safely.
 
-Files are read with ``torch.load(weights_only=True)`` or safetensors, never unpickled freely.
-A download is written under a temporary name and moved into place only after its SHA-256 matched the
-pinned value (``Release.sha256``, or the ``sha256`` argument). For releases whose digest is not pinned in
-this table, the digest of the first download is recorded beside the file (``<file>.sha256``) and every
-later load is checked against it, so a cached file that changed is refused.
+Files are read with ``torch.load(weights_only=True)`` or safetensors, never unpickled freely. Downloads go
+through ``anonjax.downloads``: a file is kept only if its SHA-256 matches the pinned value (``Release.sha256``,
+or the ``sha256`` argument); for releases whose digest is not pinned in this table, the digest of the first
+download is recorded and a cached file that later changed is refused.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from anonjax import downloads
 from anonjax.data.listing import DatasetError, MissingInputError
-from anonjax.files import atomic_path, save_text, sha256_file
+from anonjax.downloads import Release
+from anonjax.files import sha256_file
 from anonjax.models.torch_weights import official_state_dict, params_from_torch
 from anonjax.models.vit_config import ViTConfig, config
 
 _BASE = "https://dl.fbaipublicfiles.com/dinov2"
 _HEADS = {384: 6, 768: 12, 1024: 16, 1536: 24}  # the released widths' head counts (not inferable from shapes)
-
-
-@dataclasses.dataclass(frozen=True)
-class Release:
-    url: str
-    sha256: str | None = None  # pinned digest; None: recorded on first download, checked afterwards
-
 
 RELEASES = {
     f"vit{size}14{reg}": Release(f"{_BASE}/dinov2_vit{size}14/dinov2_vit{size}14{reg}_pretrain.pth")
@@ -42,41 +32,16 @@ RELEASES = {
 
 def cache_dir() -> Path:
     """``$ANONJAX_CACHE/dinov2``, by default ``~/.cache/anonjax/dinov2``."""
-    root = os.environ.get("ANONJAX_CACHE") or Path.home() / ".cache" / "anonjax"
-    return Path(root) / "dinov2"
+    return downloads.cache_root() / "dinov2"
 
 
 def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None) -> Path:
     """Path of the released checkpoint ``name`` in the cache, downloading and verifying it if absent."""
     release = RELEASES[name]
-    expected = sha256 or release.sha256
+    if sha256:
+        release = Release(release.url, sha256)
     target = (directory or cache_dir()) / Path(release.url).name
-    record = target.with_name(target.name + ".sha256")
-    if not target.exists():
-        try:
-            with urllib.request.urlopen(release.url, timeout=60) as response, atomic_path(target) as tmp:
-                with open(tmp, "wb") as f:
-                    shutil.copyfileobj(response, f, 1 << 20)
-                got = sha256_file(tmp)
-                if expected and got != expected:
-                    raise DatasetError(
-                        f"download of {name} from {release.url} has SHA-256 {got}, expected {expected}; "
-                        "not kept (corrupt or tampered)"
-                    )
-        except (urllib.error.URLError, OSError) as err:
-            raise MissingInputError(
-                f"cannot download {name} from {release.url} ({err}). Offline? Download that file elsewhere "
-                f"and put it at {target}, or pass the local path to load_pretrained"
-            ) from err
-    got = sha256_file(target)
-    if not expected and not record.exists():  # first use of a file whose digest is not pinned: remember it
-        save_text(record, got + "\n")
-    pinned = expected or record.read_text().strip()
-    if got != pinned:
-        raise DatasetError(
-            f"cached checkpoint {target} has SHA-256 {got}, expected {pinned}; delete it to download it again"
-        )
-    return target
+    return downloads.fetch(release, target, instead="pass the local path to load_pretrained")
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -118,7 +83,7 @@ def infer_config(state_dict) -> ViTConfig:
     if dim not in _HEADS:
         raise DatasetError(f"embedding width {dim} is not a released DINOv2 size; pass cfg explicitly")
     regs = sd["register_tokens"].shape[1] if "register_tokens" in sd else 0
-    grid = round(positions**0.5)
+    side = round(positions**0.5)
     return ViTConfig(
         name=f"d{dim}_p{patch}_depth{depth}" + (f"_reg{regs}" if regs else ""),
         patch_size=patch,
@@ -127,7 +92,7 @@ def infer_config(state_dict) -> ViTConfig:
         num_heads=_HEADS[dim],
         ffn="swiglu" if "blocks.0.mlp.w12.weight" in sd else "mlp",
         num_registers=regs,
-        img_size=grid * patch,
+        img_size=side * patch,
         in_chans=chans,
         interpolate_offset=0.0 if regs else 0.1,
         interpolate_antialias=bool(regs),

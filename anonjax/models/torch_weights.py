@@ -107,7 +107,7 @@ def _expected_official(cfg: ViTConfig) -> dict[str, tuple[int, ...]]:
     d, h, p, c = cfg.embed_dim, cfg.hidden_dim, cfg.patch_size, cfg.in_chans
     shapes = {
         "cls_token": (1, 1, d),
-        "pos_embed": (1, cfg.grid**2 + 1, d),
+        "pos_embed": (1, cfg.pos_side**2 + 1, d),
         "mask_token": (1, d),
         "patch_embed.proj.weight": (d, c, p, p),
         "patch_embed.proj.bias": (d,),

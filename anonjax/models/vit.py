@@ -3,7 +3,7 @@
 Parameter tree (nested dict of arrays; the layout is stable, checkpoints and optimizers rely on it)::
 
     patch_embed/{kernel (p, p, C, D), bias (D,)}
-    cls_token (D,)   pos_embed (grid*grid + 1, D)   mask_token (D,)   register_tokens (R, D)  [R > 0 only]
+    cls_token (D,)   pos_embed (side*side + 1, D)   mask_token (D,)   register_tokens (R, D)  [R > 0 only]
     blocks_<i>/norm1/{scale, bias}
               /attn/qkv/{kernel (D, 3D), bias}   attn/proj/{kernel (D, D), bias}  (q, k, v; heads major)
               /ls1/gamma (D,)
@@ -45,7 +45,7 @@ def _skeleton(cfg: ViTConfig) -> dict:
     params = {
         "patch_embed": {"kernel": jnp.zeros((p, p, c, d), jnp.float32), "bias": jnp.zeros((d,), jnp.float32)},
         "cls_token": jnp.zeros((d,), jnp.float32),
-        "pos_embed": jnp.zeros((cfg.grid**2 + 1, d), jnp.float32),
+        "pos_embed": jnp.zeros((cfg.pos_side**2 + 1, d), jnp.float32),
         "mask_token": jnp.zeros((d,), jnp.float32),
     }
     if cfg.num_registers:
@@ -139,17 +139,17 @@ def _linear(p: dict, x: jax.Array) -> jax.Array:
 
 
 def _pos_embed(table: jax.Array, cfg: ViTConfig, rows: int, cols: int) -> jax.Array:
-    """The (1 + rows*cols, D) position embedding of a rows x cols patch grid, resized as officially."""
-    m = cfg.grid
+    """The (1 + rows*cols, D) position embedding of rows x cols patches, resized as officially."""
+    m = cfg.pos_side
     if rows == cols == m:
         return table
     w_rows, w_cols = resize_matrices(m, rows, cols, cfg.interpolate_offset, cfg.interpolate_antialias)
-    grid = table[1:].reshape(m, m, -1).astype(jnp.float32)
+    stored = table[1:].reshape(m, m, -1).astype(jnp.float32)
     resized = jnp.einsum(
         "hm,wn,mnd->hwd",
         jnp.asarray(w_rows, jnp.float32),
         jnp.asarray(w_cols, jnp.float32),
-        grid,
+        stored,
         precision=jax.lax.Precision.HIGHEST,
     )
     return jnp.concatenate([table[:1], resized.reshape(rows * cols, -1).astype(table.dtype)])

@@ -18,9 +18,9 @@ _WIDTHS = {  # size letter -> (embed_dim, depth, num_heads, feed-forward)
 class ViTConfig:
     """Static description of one DINOv2 ViT; hashable so it can be a ``jax.jit`` static argument.
 
-    ``img_size`` fixes the stored position-embedding grid (``img_size // patch_size`` per side);
-    inputs of any size that is a multiple of ``patch_size`` are accepted and the grid is resized the
-    way the official model does it: bicubic with ``scale_factor = (n + interpolate_offset) / grid``
+    ``img_size`` fixes the stored position-embedding table (``img_size // patch_size`` positions per side);
+    inputs of any size that is a multiple of ``patch_size`` are accepted and the table is resized the
+    way the official model does it: bicubic with ``scale_factor = (n + interpolate_offset) / pos_side``
     when the offset is non-zero, otherwise size-based, antialiased if ``interpolate_antialias``.
     """
 
@@ -49,8 +49,8 @@ class ViTConfig:
             raise ValueError(f"ViTConfig.img_size={self.img_size} is not a multiple of patch_size={self.patch_size}")
 
     @property
-    def grid(self) -> int:
-        """Side of the stored position-embedding grid."""
+    def pos_side(self) -> int:
+        """Positions per side of the stored position-embedding table."""
         return self.img_size // self.patch_size
 
     @property
@@ -79,9 +79,9 @@ NAMES = tuple(
 def config(name: str, **overrides) -> ViTConfig:
     """The configuration called ``name`` (e.g. ``vitl14``, ``vitg14_reg4``, ``vit_tiny16``).
 
-    Released-model settings: 518 px grid (37 x 37 for patch 14), LayerScale 1.0, and for ``_reg4``
+    Released-model settings: 518 px position table (37 x 37 for patch 14), LayerScale 1.0, and for ``_reg4``
     four registers with antialiased size-based position-embedding resizing. The tiny sizes (2 blocks of
-    width 64, 64 px grid) exist for tests and CPU demos. ``overrides`` replace fields
+    width 64, 64 px position table) exist for tests and CPU demos. ``overrides`` replace fields
     (e.g. ``drop_path_rate``).
     """
     match = re.fullmatch(r"vit(s|b|l|g|_tiny)(14|16)(_reg4)?", name)

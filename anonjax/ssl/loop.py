@@ -2,7 +2,7 @@
 
 Read top to bottom: settings from ``config.train`` -> mesh and shardings -> state (fresh or restored
 from the newest checkpoint) -> per step: host batch -> on-device anonymization and multi-crop -> train
-step -> every ``log_every`` steps metrics (and a check that every loss was finite) -> every
+step -> every ``log_every`` steps a training-log row (and a check that every loss was finite) -> every
 ``checkpoint_every`` steps and at the end a checkpoint -> the teacher backbone exported for embedding.
 """
 
@@ -27,18 +27,19 @@ from anonjax.anonymize.methods import apply as anonymize
 from anonjax.data.listing import DatasetError, MissingInputError
 from anonjax.data.multicrop import CropConfig, multicrop
 from anonjax.files import atomic_path, save_json
+from anonjax.layout import UNADAPTED
 from anonjax.models import dinov2
 from anonjax.models.vit_config import ViTConfig
 from anonjax.ssl.checkpoint import Checkpoints
 from anonjax.ssl.heads import HeadConfig
 from anonjax.ssl.masking import max_masked
 from anonjax.ssl.meta_arch import SSLConfig
-from anonjax.ssl.metrics import MetricsWriter
 from anonjax.ssl.optimizer import make_optimizer, path_name
 from anonjax.ssl.pipeline import BatchPlan, PairSource, host_batch
 from anonjax.ssl.schedules import make_schedules
 from anonjax.ssl.state import init_state, init_student
 from anonjax.ssl.step import make_train_step, state_shardings
+from anonjax.ssl.training_log import TrainingLog
 
 log = logging.getLogger("anonjax.train")
 
@@ -64,7 +65,7 @@ def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_
         return HeadConfig(in_dim=backbone.embed_dim, n_prototypes=c.n_prototypes, hidden_dim=c.hidden_dim,
                           bottleneck_dim=c.bottleneck_dim, n_layers=c.n_layers)
 
-    grid = train.crops.global_size // backbone.patch_size
+    side = train.crops.global_size // backbone.patch_size
     return SSLConfig(
         backbone=backbone,
         dino_head=head(train.dino),
@@ -75,7 +76,7 @@ def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_
         centering=train.centering,
         center_momentum=train.center_momentum,
         student_temp=train.student_temp,
-        max_masked=max_masked(2 * global_batch, grid * grid, probability=train.ibot.mask_probability,
+        max_masked=max_masked(2 * global_batch, side * side, probability=train.ibot.mask_probability,
                               ratio_range=tuple(train.ibot.mask_ratio)),
         compute_dtype=train.compute_dtype,
         remat=train.remat,
@@ -89,7 +90,7 @@ def make_views(rng, batch: dict, *, crops: CropConfig, adaptation: str, method: 
                method_params: tuple) -> dict:
     """Anonymize the selected boxes on the fly (adapted models) and cut the multi-crop views."""
     twin = None
-    if adaptation != "unadapted":
+    if adaptation != UNADAPTED:
         twin = anonymize(batch["images"], batch["boxes"], batch["selected"], method, **dict(method_params))
     views = multicrop(rng, batch["images"], twin, batch["sizes"], crops, adaptation)
     return {**views, "masks": batch["masks"]}
@@ -101,7 +102,7 @@ def _to_global(mesh, local: dict) -> dict:
 
 
 def check_finite(rows: list[tuple[int, dict]], checkpoints: Checkpoints) -> None:
-    """Raise NonFiniteLoss at the first (step, metrics) row whose loss is NaN or infinite."""
+    """Raise NonFiniteLoss at the first (step, log row) whose loss is NaN or infinite."""
     for step, row in rows:
         if not np.isfinite(row["loss"]):
             terms = ", ".join(f"{k}={row[k]:.6g}" for k in sorted(row) if k in _LOSS_TERMS)
@@ -162,7 +163,7 @@ def train(
     run_dir: str | Path,
     source: PairSource,
     *,
-    adaptation: str = "unadapted",
+    adaptation: str = UNADAPTED,
     method: str | None = None,
     method_params: dict | None = None,
     mesh=None,
@@ -180,10 +181,10 @@ def train(
     backbone = backbone_config(train_cfg)
     crops = CropConfig.from_config(train_cfg.crops, train_cfg.augment)
     total_steps = train_cfg.epochs * train_cfg.steps_per_epoch
-    grid = train_cfg.crops.global_size // backbone.patch_size
+    side = train_cfg.crops.global_size // backbone.patch_size
     plan = BatchPlan(
         global_batch=global_batch, process_index=jax.process_index(), process_count=jax.process_count(),
-        canvas=train_cfg.canvas_size, seed=train_cfg.seed, patch_grid=(grid, grid),
+        canvas=train_cfg.canvas_size, seed=train_cfg.seed, patch_shape=(side, side),
         mask_probability=train_cfg.ibot.mask_probability, mask_ratio=tuple(train_cfg.ibot.mask_ratio),
     )
     plan.batches_per_epoch(len(source))  # fail early if the data cannot fill a batch
@@ -212,7 +213,7 @@ def train(
     step_fn = programs.step
     view_key = jax.random.key(train_cfg.seed + 1)
 
-    metrics = MetricsWriter(run_dir, resume_step=start)
+    log_file = TrainingLog(run_dir, resume_step=start)
     pending: list[tuple[int, dict]] = []
     last_time, last_step = time.perf_counter(), start
     end = total_steps if stop_at is None else min(stop_at, total_steps)
@@ -222,8 +223,8 @@ def train(
             batch = _to_global(mesh, host_batch(source, plan, step))
             views = make_views(jax.random.fold_in(view_key, step), batch, crops=crops, adaptation=adaptation,
                                method=method, method_params=method_items)
-            state, step_metrics = step_fn(state, views)
-            pending.append((step + 1, step_metrics))
+            state, logged = step_fn(state, views)
+            pending.append((step + 1, logged))
             bar.update(1)
             done = step + 1
             if done % train_cfg.log_every == 0 or done % train_cfg.checkpoint_every == 0 or done == total_steps:
@@ -234,7 +235,7 @@ def train(
                 row = {k: float(np.mean([r[k] for _, r in rows])) for k in rows[-1][1]}
                 row["images_per_s"] = global_batch * (done - last_step) / (now - last_time)
                 last_time, last_step = now, done
-                metrics.write(done, row)
+                log_file.write(done, row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{row['images_per_s']:.1f}")
                 if done % train_cfg.checkpoint_every == 0 or done == total_steps:
                     checkpoints.save(done, state, {**data_state, "step": done})
@@ -243,7 +244,7 @@ def train(
             export_backbone(run_dir, state["teacher"]["backbone"], train_cfg)
     finally:
         bar.close()
-        metrics.close()
+        log_file.close()
         checkpoints.close()
     return state
 

@@ -13,14 +13,14 @@ import numpy as np
 
 
 def block_mask(
-    rng: np.random.Generator, grid: tuple[int, int], n_masked: int, *, min_patches: int = 4,
+    rng: np.random.Generator, patch_shape: tuple[int, int], n_masked: int, *, min_patches: int = 4,
     max_patches: int | None = None, min_aspect: float = 0.3,
 ) -> np.ndarray:
     """A bool [h, w] mask with about ``n_masked`` patches set, built from random rectangles."""
-    height, width = grid
+    height, width = patch_shape
     max_patches = n_masked if max_patches is None else max_patches
     log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
-    mask = np.zeros(grid, dtype=bool)
+    mask = np.zeros(patch_shape, dtype=bool)
     count = 0
     while count < n_masked:
         budget = min(n_masked - count, max_patches)
@@ -47,17 +47,17 @@ def block_mask(
 
 
 def batch_masks(
-    rng: np.random.Generator, n_crops: int, grid: tuple[int, int], *, probability: float = 0.5,
+    rng: np.random.Generator, n_crops: int, patch_shape: tuple[int, int], *, probability: float = 0.5,
     ratio_range: tuple[float, float] = (0.1, 0.5),
 ) -> np.ndarray:
     """Masks bool [n_crops, h*w] for the global crops of a batch."""
-    n_tokens = grid[0] * grid[1]
+    n_tokens = patch_shape[0] * patch_shape[1]
     n_masked_crops = int(n_crops * probability)
     bounds = np.linspace(ratio_range[0], ratio_range[1], n_masked_crops + 1)
     masks = np.zeros((n_crops, n_tokens), dtype=bool)
     for i in range(n_masked_crops):
         target = int(n_tokens * rng.uniform(bounds[i], bounds[i + 1]))
-        masks[i] = block_mask(rng, grid, target, max_patches=n_tokens // 2).reshape(-1)
+        masks[i] = block_mask(rng, patch_shape, target, max_patches=n_tokens // 2).reshape(-1)
     return masks[rng.permutation(n_crops)]
 
 

@@ -13,62 +13,15 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from anonjax.data.identity import pixel_digest
+from anonjax.data.canvas import FittedImages, scale_boxes
 from anonjax.data.listing import DatasetError
 from anonjax.ssl.masking import batch_masks
 
 log = logging.getLogger(__name__)
 
 _READ_THREADS = 8
-
-
-def fit_to_canvas(image: np.ndarray, canvas: int) -> tuple[np.ndarray, tuple[int, int], float]:
-    """``image`` scaled (aspect kept) to fit a ``canvas`` square, placed top-left on black.
-
-    Returns the canvas uint8 [canvas, canvas, 3], the true (height, width) inside it, and the scale.
-    """
-    h, w = image.shape[:2]
-    scale = canvas / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if (nh, nw) != (h, w):
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        image = cv2.resize(image, (nw, nh), interpolation=interp)
-    out = np.zeros((canvas, canvas, 3), np.uint8)
-    out[:nh, :nw] = image
-    return out, (nh, nw), scale
-
-
-def scale_boxes(boxes: np.ndarray, scale: float, size: tuple[int, int]) -> np.ndarray:
-    """xyxy boxes scaled to the canvas, rounded outwards so a scaled box covers all of the original one."""
-    out = np.empty_like(boxes)
-    out[..., :2] = np.floor(boxes[..., :2] * scale)
-    out[..., 2:] = np.ceil(boxes[..., 2:] * scale)
-    out[..., 0::2] = np.clip(out[..., 0::2], 0, size[1])
-    out[..., 1::2] = np.clip(out[..., 1::2], 0, size[0])
-    return out.astype(np.int32)
-
-
-class FittedImages:
-    """Images of a dataset fitted to the canvas, ``(canvas, size, scale, pixel digest)`` or None for a file
-    that fails to decode. When all of them fit in ``budget_mb`` they are decoded and fitted once and kept,
-    so that epochs and the models trained one after another on the same images do not read them again."""
-
-    def __init__(self, dataset, canvas: int, *, budget_mb: float = 0.0):
-        self.dataset, self.canvas = dataset, canvas
-        self._kept: dict[int, tuple | None] | None = {} if len(dataset) * canvas**2 * 3 <= budget_mb * 2**20 else None
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, tuple[int, int], float, str] | None:
-        if self._kept is not None and index in self._kept:
-            return self._kept[index]
-        record = self.dataset[index]
-        fitted = None if record is None else (*fit_to_canvas(record["image"], self.canvas),
-                                              pixel_digest(record["image"]))
-        if self._kept is not None:
-            self._kept[index] = fitted
-        return fitted
 
 
 @dataclass
@@ -99,7 +52,7 @@ class BatchPlan:
     process_count: int
     canvas: int
     seed: int
-    patch_grid: tuple[int, int]
+    patch_shape: tuple[int, int]
     mask_probability: float
     mask_ratio: tuple[float, float]
 
@@ -136,7 +89,7 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
         read_out = list(pool.map(lambda p: source.images[int(source.indices[p])], positions))
     if source.digests is not None:  # boxes apply only to the pixels they were detected on
         for i, (p, r) in enumerate(zip(positions, read_out, strict=True)):
-            if r is not None and r[3] != source.digests[p]:
+            if r is not None and r.digest != source.digests[p]:
                 log.warning("training image at position %d changed after its detection: left out", p)
                 read_out[i] = None
     good = [i for i, r in enumerate(read_out) if r is not None]
@@ -148,16 +101,16 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
                                                                                            strict=True)])
     read_out = [r if r is not None else read_out[good[0]] for r in read_out]
     batch = {
-        "images": np.stack([r[0] for r in read_out]),
-        "sizes": np.asarray([r[1] for r in read_out], np.int32),
+        "images": np.stack([r.pixels for r in read_out]),
+        "sizes": np.asarray([r.size for r in read_out], np.int32),
     }
     if source.boxes is not None:
         batch["boxes"] = np.stack(
-            [scale_boxes(source.boxes[p], r[2], r[1]) for p, r in zip(positions, read_out, strict=True)]
+            [scale_boxes(source.boxes[p], r.scale, r.size) for p, r in zip(positions, read_out, strict=True)]
         )
         batch["selected"] = source.selected[positions]
     rng = np.random.default_rng([plan.seed, step, plan.process_index, 1])
-    masks = batch_masks(rng, 2 * plan.local_batch, plan.patch_grid, probability=plan.mask_probability,
+    masks = batch_masks(rng, 2 * plan.local_batch, plan.patch_shape, probability=plan.mask_probability,
                         ratio_range=plan.mask_ratio)
     batch["masks"] = masks.reshape(plan.local_batch, 2, -1)
     return batch

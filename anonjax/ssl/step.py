@@ -23,7 +23,7 @@ from anonjax.ssl.schedules import Schedules
 
 def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.GradientTransformation,
                schedules: Schedules) -> tuple[dict, dict]:
-    """The next state and this step's metrics (loss terms and hyperparameters, f32 scalars)."""
+    """The next state and this step's training-log row (loss terms and hyperparameters, f32 scalars)."""
     step = state["step"]
     hp = schedules.at(step)
     rng = jax.random.fold_in(jax.random.key(cfg.seed), step)
@@ -42,8 +42,8 @@ def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.Gra
     teacher = jax.tree.map(lambda t, s: t * m + s * (1 - m), state["teacher"], student)
     new_state = {"step": step + 1, "student": student, "teacher": teacher, "opt_state": opt_state,
                  "centers": centers}
-    metrics = {"loss": loss, **terms, **hp, "grad_norm": optax.tree.norm(grads)}
-    return new_state, metrics
+    logged = {"loss": loss, **terms, **hp, "grad_norm": optax.tree.norm(grads)}
+    return new_state, logged
 
 
 def state_shardings(mesh: Mesh, state: dict):

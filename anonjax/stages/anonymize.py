@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import ml_collections
 import numpy as np
+from tqdm.auto import tqdm
 
 from anonjax import config_checks as cc
 from anonjax.anonymize import box_cache
@@ -35,6 +36,7 @@ from anonjax.anonymize.settings_checks import check_detector_settings
 from anonjax.data.listing import DatasetError
 from anonjax.files import save_json, save_text
 from anonjax.layout import ORIGINAL, percent, variant_name
+from anonjax.plan import study_plan
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 
 log = logging.getLogger(__name__)
@@ -54,32 +56,28 @@ def validate(config: ml_collections.ConfigDict) -> None:
     cc.check_fractions(config, "anonymize.degrees")
     cc.check_choices(config, "anonymize.splits", SPLITS)
     cc.check_positive_int(config, "anonymize.pixel.cells")
-    sigma = cc.get(config, "anonymize.blur.sigma")
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 < sigma <= 1:
-        raise cc.ConfigError("anonymize.blur.sigma", f"must be a fraction of the box side in (0, 1], got {sigma!r}")
+    cc.check_fraction(config, "anonymize.blur.sigma")  # of the box's shorter side
     fill = cc.as_tuple(cc.get(config, "anonymize.mask.fill"))
     if len(fill) not in (1, 3) or not all(isinstance(v, int) and 0 <= v <= 255 for v in fill):
         raise cc.ConfigError("anonymize.mask.fill", f"must be a grey value or an RGB triple in 0..255, got {fill!r}")
     for key in ("shard_size", "workers"):
         cc.check_positive_int(config, f"anonymize.{key}")
-    stats = cc.get(config, "anonymize.stats_images")
-    if isinstance(stats, bool) or not isinstance(stats, int) or stats < 0:
-        raise cc.ConfigError("anonymize.stats_images", f"must be an integer >= 0, got {stats!r}")
+    cc.check_nonnegative_int(config, "anonymize.stats_images")
     for key in ("keep_empty", "materialize", "materialize_original", "opaque_names"):
-        if not isinstance(cc.get(config, f"anonymize.{key}"), bool):
-            raise cc.ConfigError(f"anonymize.{key}", "must be True or False")
+        cc.check_bool(config, f"anonymize.{key}")
     check_detector_settings(config)
     cc.report_originals(config)
 
 
-def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
+def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     """Detect (cached), report, draw the example sheet and optionally materialize the pairs."""
     from anonjax.data import open_split
 
     a = config.anonymize
     stage_dir = Path(workdir) / "anonymize"
-    seed = int(config.get("seed", 0))
-    kinds, settings = cc.as_tuple(a.detectors), detector_settings(a)
+    plan = study_plan(config)
+    seed = plan.seed
+    kinds, settings = plan.detectors, plan.detector_settings
     splits = {name: open_split(config.data, name) for name in cc.as_tuple(a.splits)}
     cache_dirs = {name: stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings)
                   for name in splits}
@@ -88,9 +86,9 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     if is_complete(stage_dir, fp) and all(_cache_ready(workdir, name, cache_dirs[name], len(split))
                                           for name, split in splits.items()):
         log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
-        return
+        return "up to date"
     methods, degrees = cc.as_tuple(a.methods), tuple(float(d) for d in cc.as_tuple(a.degrees))
-    params = method_params(a)
+    params = plan.method_params
     degree_kinds = cc.as_tuple(a.degree_kinds)
     report: dict[str, Any] = {"seed": seed, "methods": methods, "degrees": degrees, "params": params,
                               "degree_kinds": degree_kinds,
@@ -105,7 +103,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
         cache_dir = cache_dirs[name]
         load = _loader(split)
         computed = detect_split(split.ids, load, kinds, settings, cache_dir, stamps=split.stamps,
-                                shard_size=a.shard_size, workers=a.workers)
+                                shard_size=a.shard_size, workers=a.workers, desc=f"detect {name}")
         save_text(cache_dir.parent / box_cache.CURRENT, cache_dir.name + "\n")
         table = load_box_table(cache_dir, keep_empty=a.keep_empty)
         log.info("anonymize: split %s: %d images, %d kept, %d shards detected now",
@@ -127,7 +125,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
                 write_png(stage_dir / "example_sheet.png", sheet)
                 report["example_id"], report["example_sheet_originals"], sheet_done = example, originals, True
         if a.materialize:
-            pairs = materialize_pairs(_records(split, load), table, stage_dir / "pairs", name, methods=methods,
+            records = tqdm(_records(split, load), total=len(split.ids), desc=f"materialize {name}", unit="img")
+            pairs = materialize_pairs(records, table, stage_dir / "pairs", name, methods=methods,
                                       degrees=degrees, params=params, seed=seed, degree_kinds=degree_kinds,
                                       include_original=a.materialize_original, opaque_names=a.opaque_names,
                                       names_file=stage_dir / f"names_{name}.json")
@@ -136,6 +135,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
     save_json(stage_dir / "report.json", report)
     save_text(stage_dir / "report.md", markdown(report))
     mark_complete(stage_dir, fp, splits=list(report["splits"]))
+    kept = sum(s["images_kept"] for s in report["splits"].values())
+    return f"{kept} images kept in {len(report['splits'])} split(s); report in {stage_dir / 'report.md'}"
 
 
 def _cache_ready(workdir: Path, split: str, cache_dir: Path, n_images: int) -> bool:
@@ -154,18 +155,6 @@ def _log_left_out(split: str, skipped: list[tuple[str, str]], failed: dict[str, 
         log.warning("anonymize: split %s: left out %s: %s", split, name, reason)
     if len(left_out) > 20:
         log.warning("anonymize: split %s: %d more left out, listed in report.json", split, len(left_out) - 20)
-
-
-def detector_settings(a: ml_collections.ConfigDict) -> dict[str, dict]:
-    """Settings of the selected detectors as plain dicts (what the cache fingerprint covers)."""
-    return {kind: a[kind].to_dict() for kind in cc.as_tuple(a.detectors)}
-
-
-def method_params(a: ml_collections.ConfigDict) -> dict[str, dict]:
-    """Parameters of each method for ``apply`` (a mask fill triple as a tuple)."""
-    fill = cc.as_tuple(a.mask.fill)
-    return {"pixel": {"cells": int(a.pixel.cells)}, "blur": {"sigma": float(a.blur.sigma)},
-            "mask": {"fill": int(fill[0]) if len(fill) == 1 else tuple(int(v) for v in fill)}}
 
 
 def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees, params, seed: int,
@@ -213,7 +202,7 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
 
 def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, degrees, params, seed: int,
                   degree_kinds, *, originals: bool = True) -> np.ndarray:
-    """One image as a grid: a row per method, each degree across (labelled), after the original when
+    """One image as a sheet: a row per method, each degree across (labelled), after the original when
     ``originals`` (False gives a sheet that can be shared: no original pixels)."""
     row = int(table.rows([image_id])[0])
     n = int(table.counts[row])
@@ -229,9 +218,9 @@ def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, de
         return tile
 
     first = [cell(image, ORIGINAL)] if originals else []
-    grid = [np.concatenate(first + [cell(variants[variant_name(m, d)], f"{m} {percent(d)}%") for d in degrees],
+    rows = [np.concatenate(first + [cell(variants[variant_name(m, d)], f"{m} {percent(d)}%") for d in degrees],
                            axis=1) for m in methods]
-    return np.concatenate(grid, axis=0)
+    return np.concatenate(rows, axis=0)
 
 
 def markdown(report: dict) -> str:

@@ -1,11 +1,22 @@
 """Stage ``evaluate``: every retrieval scenario scored against the Unadapted model's retrievals on the
-original data, the linkage risk beside it, downstream probes, correlations and tables.
+original data, the linkage risk beside it, downstream probes, correlations between the metrics and a summary of
+each degree. It computes and writes numbers only; the report stage renders them.
 
 Reads embeddings in the layout of :mod:`anonjax.layout` from ``config.evaluate.embeddings`` (a directory,
 ``"builtin"`` for the small set made by code, or empty for ``<workdir>/embeddings`` as the embed stage
-writes it) and writes ``<workdir>/results/``. Every embedding file read must list, in its ids file, the images
-of the Unadapted model's original embeddings of the same split in the same order; the results are up to date
-while the contents of every file read are unchanged.
+writes it) and replaces ``<workdir>/results/`` with:
+
+- ``scenarios.csv`` / ``.json``: one row per model x method x degree x query kind (``SCENARIO_COLUMNS``);
+- ``downstream.csv`` / ``.json``: k-NN and linear probe accuracy per model x method x degree
+  (``DOWNSTREAM_COLUMNS``), when the probes ran;
+- ``reference.json``: the scores of keeping the original embeddings (``map, mndcg, linkage, k, n``);
+- ``correlation_<percent>.csv``: the Pearson matrix of all metrics across models at one degree, when at
+  least three (model, method) pairs have probe results;
+- ``summary.json``: the settings the scores depend on and, per degree, the numbers the report's findings
+  state (see :func:`anonjax.analysis.summary.degree_summary`) and the name of its correlation file.
+
+Every embedding file read must list, in its ids file, the images of the Unadapted model's original embeddings of
+the same split in the same order; the results are up to date while the contents of every file read are unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import csv
 import io
 import logging
 import math
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,19 +33,11 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
-from anonjax.analysis import (
-    downstream_table,
-    metrics_across_models,
-    pearson_matrix,
-    save_correlation,
-    scenario_table,
-)
+from anonjax.analysis import correlation_csv, degree_summary, metrics_across_models, pearson_matrix, with_accuracy
 from anonjax.data.listing import DatasetError
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.files import save_json, save_text, sha256_file
 from anonjax.layout import (
-    ADAPTATIONS,
-    METHODS,
     ORIGINAL,
     QUERY_KINDS,
     UNADAPTED,
@@ -42,10 +46,9 @@ from anonjax.layout import (
     labels_path,
     load_array,
     load_embeddings,
-    model_name,
     percent,
-    variant_name,
 )
+from anonjax.plan import Model, StudyPlan, Variant, study_plan, validate_grid
 from anonjax.retrieval import evaluate_scenario, linkage_rate
 from anonjax.retrieval.inputs import real_rows
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
@@ -57,52 +60,26 @@ SCENARIO_COLUMNS = ("model", "method", "degree", "queries", "map", "mndcg",
                     "map_low", "map_high", "mndcg_low", "mndcg_high", "linkage", "k", "n")
 DOWNSTREAM_COLUMNS = ("model", "method", "degree", "knn", "linear")
 SPLITS = ("train", "val", "test")
+# The layout of the results folder; part of the fingerprint, so results written in another layout are redone.
+RESULTS_LAYOUT = 2
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    """Check the grid and evaluation settings before any work."""
-    cc.check_choices(config, "grid.methods", METHODS)
-    if cc.as_tuple(cc.get(config, "grid.adaptations")):
-        cc.check_choices(config, "grid.adaptations", ADAPTATIONS)
-    cc.check_fractions(config, "grid.degrees")
-    _check_seed(config, "seed")
+    """Check the grid, the seed and the evaluation settings before any work."""
+    validate_grid(config)
     split = cc.check_choice(config, "evaluate.split", SPLITS)
     train_split = cc.check_choice(config, "evaluate.train_split", SPLITS)
     cc.check_fraction(config, "evaluate.fraction")
-    _check_bool(config, "evaluate.exclude_self")
+    cc.check_bool(config, "evaluate.exclude_self")
     cc.check_positive_int(config, "evaluate.n_bootstrap")
-    if _check_bool(config, "evaluate.probes") and train_split == split:
+    if cc.check_bool(config, "evaluate.probes") and train_split == split:
         raise cc.ConfigError("evaluate.train_split", f"is {split!r}, the split the probes are tested on; "
                              "choose another split or set evaluate.probes=False")
     cc.check_positive_int(config, "evaluate.knn_k")
-    _check_positive_number(config, "evaluate.knn_temperature")
+    cc.check_positive_number(config, "evaluate.knn_temperature")
     source = cc.get(config, "evaluate.embeddings")
     if source not in ("", "builtin"):
         cc.check_path(config, "evaluate.embeddings", kind="dir")
-
-
-def _check_bool(config: ml_collections.ConfigDict, key: str) -> bool:
-    """True or False; a string such as "false" would otherwise count as true."""
-    value = cc.get(config, key)
-    if not isinstance(value, bool):
-        raise cc.ConfigError(key, f"must be True or False, got {value!r}")
-    return value
-
-
-def _check_seed(config: ml_collections.ConfigDict, key: str) -> int:
-    """An integer >= 0, as numpy's and JAX's generators take."""
-    value = cc.get(config, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise cc.ConfigError(key, f"must be an integer >= 0, got {value!r}")
-    return value
-
-
-def _check_positive_number(config: ml_collections.ConfigDict, key: str) -> float:
-    """A finite number > 0."""
-    value = cc.get(config, key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise cc.ConfigError(key, f"must be a positive number, got {value!r}")
-    return float(value)
 
 
 def embeddings_root(config: ml_collections.ConfigDict, workdir: Path) -> Path:
@@ -114,55 +91,65 @@ def embeddings_root(config: ml_collections.ConfigDict, workdir: Path) -> Path:
 
 
 class Scenario(NamedTuple):
-    """One (model, method, degree) of the grid whose embeddings exist; ``column`` is its name in the results."""
+    """One model of the plan scored on one anonymized variant whose embeddings exist."""
 
-    column: str
-    method: str
-    degree: float
-    model: str
-    variant: str
+    model: Model
+    variant: Variant
+
+    def row(self) -> dict:
+        """The columns that name this scenario in the results."""
+        return dict(model=self.model.adaptation, method=self.variant.method, degree=self.variant.degree)
 
 
-def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Score every scenario of the grid and write results, tables and correlations."""
+def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
+    """Score every scenario of the plan and write the results; a one-line account of what was done."""
     out = workdir / "results"
+    plan = study_plan(config)
     root = embeddings_root(config, workdir)
     builtin_fp = fingerprint(config.grid, config.seed)
     if config.evaluate.embeddings == "builtin" and not is_complete(root, builtin_fp):
         log.info("evaluate: writing the built-in embedding set to %s", root)
-        write_synthetic_embeddings(root, methods=config.grid.methods, degrees=config.grid.degrees,
-                                   adaptations=config.grid.adaptations, seed=config.seed)
+        _write_builtin(root, plan)
         mark_complete(root, builtin_fp)
-    grid = _scenarios(config, root)
+    grid = _scenarios(plan, root, config.evaluate.split)
     probes = _probes_wanted(config.evaluate, root)
     inputs = _digests(root, _input_files(config.evaluate, root, grid, probes))
-    fp = fingerprint(config.grid, config.evaluate, config.seed, inputs)
+    fp = fingerprint(RESULTS_LAYOUT, [m.name for m in plan.models], [v.name for v in plan.variants],
+                     config.evaluate, plan.seed, inputs)
     if is_complete(out, fp):
         log.info("evaluate: results in %s are up to date", out)
-        return
+        return "up to date"
     reference = _read(root, UNADAPTED, ORIGINAL, config.evaluate.split)
     scenarios, downstream = evaluate_grid(config, root, grid, probes, reference)
-    _write_results(out, scenarios, downstream, keep_original_embeddings(config, reference[0]), config)
+    kept = keep_original_embeddings(config, reference[0])
+    _write_results(out, scenarios, downstream, kept, _settings(config.evaluate, kept, probes))
     mark_complete(out, fp, embeddings=str(root))
+    return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
 
 
-def _scenarios(config: ml_collections.ConfigDict, root: Path) -> list[Scenario]:
-    """Every (model, method, degree) of the grid with embeddings in ``root``. The Unadapted model's are required;
-    an adapted model without them is left out with a warning."""
-    split = config.evaluate.split
+def _write_builtin(root: Path, plan: StudyPlan) -> None:
+    """The built-in embedding set for the plan's methods, degrees and adaptations."""
+    write_synthetic_embeddings(root, methods=tuple(dict.fromkeys(v.method for v in plan.variants)),
+                               degrees=tuple(dict.fromkeys(v.degree for v in plan.variants)),
+                               adaptations=tuple(dict.fromkeys(m.adaptation for m in plan.models[1:])),
+                               seed=plan.seed)
+
+
+def _scenarios(plan: StudyPlan, root: Path, split: str) -> list[Scenario]:
+    """Every (model, anonymized variant) of the plan with embeddings in ``root``: the Unadapted model on every
+    variant (required), and each adapted model on its own (left out with a warning when missing)."""
     grid = []
-    for method in cc.as_tuple(config.grid.methods):
-        for degree in cc.as_tuple(config.grid.degrees):
-            variant = variant_name(method, degree)
-            for adaptation in (None, *cc.as_tuple(config.grid.adaptations)):
-                model = model_name(adaptation, method, degree)
-                if not embedding_path(root, model, variant, split).is_file():
-                    if adaptation is None:
-                        raise DatasetError(f"the Unadapted model has no {variant} embeddings of {split} in {root} "
-                                           f"({embedding_path(root, model, variant, split)} is missing)")
-                    log.warning("evaluate: no %s embeddings for model %s; its rows are left out", variant, model)
-                    continue
-                grid.append(Scenario(adaptation or UNADAPTED, method, float(degree), model, variant))
+    for variant in plan.variants:
+        for model in (plan.unadapted, *plan.adapted(variant)):
+            path = embedding_path(root, model.name, variant.name, split)
+            if not path.is_file():
+                if model.unadapted:
+                    raise DatasetError(f"the Unadapted model has no {variant.name} embeddings of {split} in {root} "
+                                       f"({path} is missing)")
+                log.warning("evaluate: no %s embeddings for model %s; its rows are left out", variant.name,
+                            model.name)
+                continue
+            grid.append(Scenario(model, variant))
     return grid
 
 
@@ -180,10 +167,10 @@ def _input_files(ev: ml_collections.ConfigDict, root: Path, grid: list[Scenario]
     """Every file the evaluation reads: embeddings, the id lists beside them, and labels for the probes."""
     arrays = [embedding_path(root, UNADAPTED, ORIGINAL, ev.split)]
     for s in grid:
-        arrays += [embedding_path(root, s.model, variant, ev.split) for variant in (s.variant, ORIGINAL)]
+        arrays += [embedding_path(root, s.model.name, variant, ev.split) for variant in (s.variant.name, ORIGINAL)]
     if probes:
         arrays.append(embedding_path(root, UNADAPTED, ORIGINAL, ev.train_split))
-        arrays += [embedding_path(root, s.model, s.variant, ev.train_split) for s in grid]
+        arrays += [embedding_path(root, s.model.name, s.variant.name, ev.train_split) for s in grid]
     files = set(arrays) | {ids_path(p) for p in arrays}
     if probes:
         files |= {labels_path(root, ev.split), labels_path(root, ev.train_split)}
@@ -215,22 +202,22 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
                   split: _read_labels(root, split, len(gt_ids))}
     scenarios, downstream = [], []
     for s in grid:
-        database = _aligned(root, s.model, s.variant, split, gt_ids)
-        originals = _aligned(root, s.model, ORIGINAL, split, gt_ids)
+        model, variant = s.model.name, s.variant.name
+        database = _aligned(root, model, variant, split, gt_ids)
+        originals = _aligned(root, model, ORIGINAL, split, gt_ids)
         linkage = linkage_rate(database, originals)
         for kind in QUERY_KINDS:
             queries = originals if kind == "original" else database
             r = evaluate_scenario(gt, gt, queries, database, fraction=ev.fraction,
                                   exclude_self=ev.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed)
-            scenarios.append(dict(model=s.column, method=s.method, degree=s.degree, queries=kind,
+            scenarios.append(dict(**s.row(), queries=kind,
                                   map=r.map, mndcg=r.mndcg, map_low=r.map_ci[0], map_high=r.map_ci[1],
                                   mndcg_low=r.mndcg_ci[0], mndcg_high=r.mndcg_ci[1],
                                   linkage=linkage, k=r.k, n=len(gt)))
-            log.info("evaluate: %-14s %-9s %-10s mAP %.3f  mnDCG %.3f", s.model, s.variant, kind, r.map, r.mndcg)
+            log.info("evaluate: %-14s %-9s %-10s mAP %.3f  mnDCG %.3f", model, variant, kind, r.map, r.mndcg)
         if probes:
-            train = _aligned(root, s.model, s.variant, ev.train_split, train_ids)
-            downstream.append(dict(model=s.column, method=s.method, degree=s.degree,
-                                   **_probes(train, labels[ev.train_split], database, labels[split], ev)))
+            train = _aligned(root, model, variant, ev.train_split, train_ids)
+            downstream.append(dict(**s.row(), **_probes(train, labels[ev.train_split], database, labels[split], ev)))
     return scenarios, downstream
 
 
@@ -299,7 +286,7 @@ def _probe_scale(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.ldexp(train, -exponent), np.ldexp(test, -exponent)
 
 
-def _csv(rows: list[dict], columns) -> str:
+def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -307,35 +294,32 @@ def _csv(rows: list[dict], columns) -> str:
     return buffer.getvalue()
 
 
-def _write_results(out: Path, scenarios: list[dict], downstream: list[dict], reference: dict, config) -> None:
+def _settings(ev: ml_collections.ConfigDict, reference: dict, probes: bool) -> dict:
+    """What the scores mean: the evaluated split and its size, the relevant set, self-matches, the intervals'
+    resamples, and the split the probes were fitted on (None without probes)."""
+    return dict(split=ev.split, n=reference["n"], k=reference["k"], fraction=ev.fraction, exclude_self=ev.exclude_self,
+                n_bootstrap=ev.n_bootstrap, train_split=ev.train_split if probes else None)
+
+
+def _write_results(out: Path, scenarios: list[dict], downstream: list[dict], reference: dict, settings: dict) -> None:
+    """Replace ``out`` with this run's results, so that no file of an earlier run (the correlation of a degree no
+    longer in the grid, probe results of a run with probes) lingers beside them."""
+    shutil.rmtree(out, ignore_errors=True)
     save_json(out / "reference.json", reference)
     save_text(out / "scenarios.csv", _csv(scenarios, SCENARIO_COLUMNS))
     save_json(out / "scenarios.json", scenarios)
     if downstream:
         save_text(out / "downstream.csv", _csv(downstream, DOWNSTREAM_COLUMNS))
         save_json(out / "downstream.json", downstream)
-    sections = []
-    for degree in cc.as_tuple(config.grid.degrees):
-        tag = f"{percent(degree)}"
-        rows = [r for r in scenarios if r["degree"] == float(degree)]
-        down = [r for r in downstream if r["degree"] == float(degree)]
-        if not rows:
-            continue
-        k = rows[0]["k"]
-        text = f"## Retrieval at {tag}% anonymization (mAP, mnDCG{k}; %)\n\n" + scenario_table(rows, k=k)
-        if down:
-            text += f"\n## Downstream accuracy at {tag}% anonymization (%)\n\n" + downstream_table(down)
-            if len(down) >= 3:
-                names, matrix = pearson_matrix(metrics_across_models(rows, down))
-                save_correlation(names, matrix, out / f"correlation_{tag}",
-                                 title=f"Pearson correlation of metrics across models, {tag}% anonymization")
-        save_text(out / f"tables_{tag}.md", text)
-        sections.append(text)
-    sections.append(
-        f"Reference, keep the original embeddings (section V-F1): mAP {100 * reference['map']:.1f}%, "
-        f"mnDCG {100 * reference['mndcg']:.1f}%, linkage {100 * reference['linkage']:.1f}%: retrieval is the "
-        "original system's, and every anonymized image stays linked to its original.\n"
-    )
-    report = "\n".join(sections)
-    save_text(out / "tables.md", report)
-    print(report)
+    degrees = []
+    for degree in sorted({r["degree"] for r in scenarios}):
+        rows = [r for r in scenarios if r["degree"] == degree]
+        down = [r for r in downstream if r["degree"] == degree]
+        entry, correlation = dict(degree=degree, correlation=None), []
+        if len(down) >= 3:
+            names, matrix = pearson_matrix(metrics_across_models(rows, down))
+            entry["correlation"] = f"correlation_{percent(degree)}.csv"
+            save_text(out / entry["correlation"], correlation_csv(names, matrix))
+            correlation = with_accuracy(names, matrix)
+        degrees.append({**entry, **degree_summary(rows, down, correlation)})
+    save_json(out / "summary.json", dict(settings=settings, degrees=degrees))

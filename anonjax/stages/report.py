@@ -1,7 +1,9 @@
-"""Stage ``report``: ``report/report.md`` and a static ``report/index.html`` (opens from disk) built from
-the files the other stages left in the work directory: result tables with confidence intervals, correlation
-heatmaps, degree trends, the anonymization examples and statistics, attention maps, training curves and
-findings computed from the numbers.
+"""Stage ``report``: ``report/report.md`` and a static ``report/index.html`` (opens from disk) rendered from
+the files the other stages left in the work directory, and from nothing else: the evaluate stage's results
+(``results/summary.json``, ``scenarios.json``, ``downstream.json``, ``reference.json`` and the
+``correlation_<percent>.csv`` files that ``summary.json`` names) become findings, tables with confidence
+intervals, correlation heatmaps and degree trends; the anonymize stage's summary and figures, the attention maps
+and the training logs follow. Every number is one the evaluate stage computed; this stage only lays it out.
 
 With ``report.originals`` False the report shows no original image: only an example sheet drawn without
 its original column and attention maps drawn on anonymized images; figures of an earlier report are
@@ -12,19 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import ml_collections
 
-from anonjax.analysis import metrics_across_models, pearson_matrix
+from anonjax.analysis import downstream_table, interval_table, load_correlation, scenario_table
+from anonjax.analysis.findings import findings
 from anonjax.analysis.html import markdown_to_html
-from anonjax.analysis.plots import degree_trend, training_curves
-from anonjax.analysis.summary import findings
-from anonjax.analysis.tables import MODEL_LABELS
+from anonjax.analysis.plots import correlation_heatmap, degree_trend, training_curves
 from anonjax.config_checks import report_originals
-from anonjax.data.listing import MissingInputError
+from anonjax.data.listing import DatasetError, MissingInputError
 from anonjax.files import save_text
 from anonjax.layout import ORIGINAL, percent
 from anonjax.stages.fingerprint import DONE
@@ -39,79 +40,104 @@ def validate(config: ml_collections.ConfigDict) -> None:
     report_originals(config)
 
 
-def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Write the report from whatever results the work directory holds."""
+def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
+    """Write the report from whatever results the work directory holds; a one-line account of it."""
     results = workdir / "results"
-    if not (results / "scenarios.json").is_file():
-        raise MissingInputError(f"no results in {results}: run the evaluate stage first")
+    if not all((results / name).is_file() for name in ("summary.json", "scenarios.json")):
+        raise MissingInputError(f"no results in {results} (summary.json and scenarios.json): run the evaluate "
+                                "stage first")
     out = workdir / "report"
     figures = out / "figures"
     shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report (an original image) never lingers
     figures.mkdir(parents=True)
     originals = report_originals(config)
-    scenarios = json.loads((results / "scenarios.json").read_text())
-    downstream_file = results / "downstream.json"
-    downstream = json.loads(downstream_file.read_text()) if downstream_file.is_file() else []
+    summary = _load(results / "summary.json")
+    scenarios = _load(results / "scenarios.json")
+    downstream = _load(results / "downstream.json") if (results / "downstream.json").is_file() else []
+    reference = _load(results / "reference.json") if (results / "reference.json").is_file() else None
 
     md = [f"# {TITLE}", "", f"Work directory: `{workdir.resolve()}`", ""]
-    md += _findings_section(scenarios, downstream)
-    md += _tables_section(results, scenarios, figures)
+    md += _findings_section(summary["degrees"])
+    md += _results_section(results, summary, scenarios, downstream, reference, figures)
     md += _trends_section(scenarios, downstream, figures)
     md += _anonymization_section(workdir / "anonymize", figures, originals)
     md += _attention_section(workdir / "attention", figures, originals)
     md += _training_section(workdir / "train", figures)
-    md += ["## Files", "", "All numbers are also in `results/scenarios.csv`, `results/downstream.csv` and "
-           "`results/*.json` for further analysis.", ""]
+    md += ["## Files", "", "All numbers are also in `results/scenarios.csv`, `results/downstream.csv`, "
+           "`results/correlation_<percent>.csv` and `results/*.json` for further analysis.", ""]
     text = "\n".join(md)
     save_text(out / "report.md", text)
     save_text(out / "index.html", markdown_to_html(text, TITLE))
     log.info("report: wrote %s", out / "index.html")
+    return f"report in {out / 'index.html'}"
 
 
-def _findings_section(scenarios: list[dict], downstream: list[dict]) -> list[str]:
+def _load(path: Path) -> Any:
+    """A JSON results file; a DatasetError names it when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{path} is not a readable JSON file ({e}): run the evaluate stage again") from None
+
+
+def _findings_section(degrees: list[dict]) -> list[str]:
     lines = ["## What this means", ""]
-    for degree in sorted({r["degree"] for r in scenarios}):
-        rows = [r for r in scenarios if r["degree"] == degree]
-        down = [r for r in downstream if r["degree"] == degree]
-        correlations = None
-        if len(down) >= 3:
-            names, matrix = pearson_matrix(metrics_across_models(rows, down))
-            accuracy = [names.index("k-NN"), names.index("Linear")]
-            retrieval = [(i, n) for i, n in enumerate(names) if n.startswith(("mAP", "mnDCG"))]
-            mean_r = {n: float(matrix[i, accuracy].mean()) for i, n in retrieval}
-            correlations = {n: r for n, r in mean_r.items() if math.isfinite(r)}
-        lines.append(f"At {percent(degree)}% anonymization:")
-        lines.append("")
-        lines += [f"- {sentence}" for sentence in findings(rows, down, correlations)]
+    for summary in degrees:
+        lines += [f"At {percent(summary['degree'])}% anonymization:", ""]
+        lines += [f"- {sentence}" for sentence in findings(summary)]
         lines.append("")
     return lines
 
 
-def _tables_section(results: Path, scenarios: list[dict], figures: Path) -> list[str]:
-    lines = ["## Results", ""]
-    reference = results / "reference.json"
-    if reference.is_file():
-        r = json.loads(reference.read_text())
-        lines += [f"Reference, keep the original embeddings (section V-F1): mAP {100 * r['map']:.1f}%, mnDCG "
-                  f"{100 * r['mndcg']:.1f}%, linkage {100 * r['linkage']:.1f}%. Retrieval is then the original "
-                  "system's, but every anonymized image stays linked to its original.", ""]
-    for degree in sorted({r["degree"] for r in scenarios}):
-        tag = percent(degree)
-        tables = results / f"tables_{tag}.md"
-        if tables.is_file():
-            lines += [tables.read_text().replace("## ", "### "), ""]
-        lines += ["95% bootstrap confidence intervals (over queries) and linkage rate:", "",
-                  "| Model | Method | Queries | mAP | mAP 95% CI | mnDCG | mnDCG 95% CI | linkage |", "|" + "---|" * 8]
-        for r in (r for r in scenarios if r["degree"] == degree):
-            lines.append(
-                f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['method']} | {r['queries']} | "
-                f"{100 * r['map']:.1f} | {100 * r['map_low']:.1f}-{100 * r['map_high']:.1f} | {100 * r['mndcg']:.1f} | "
-                f"{100 * r['mndcg_low']:.1f}-{100 * r['mndcg_high']:.1f} | {100 * r['linkage']:.1f} |")
-        lines.append("")
-        heatmap = results / f"correlation_{tag}.png"
-        if heatmap.is_file():
+def _settings_text(settings: dict) -> list[str]:
+    """What the scores mean, from the settings the evaluate stage recorded."""
+    k, n, split = settings["k"], settings["n"], settings["split"]
+    text = (f"Each scenario queries the {n} images of split `{split}` against the same {n} images as database. "
+            f"A query's relevant set is the top {k} ({100 * settings['fraction']:g}%) of the Unadapted model's "
+            "ranking on the original images; mnDCG weighs every item by that model's cosine similarity. ")
+    if settings["exclude_self"]:
+        text += "A query's own image is left out of its ranking. "
+    elif k == 1:
+        text += ("A query's own image stays in its ranking, so its relevant set is its own image alone: at this size "
+                 "the scores measure little more than whether a query finds itself. ")
+    else:
+        text += f"A query's own image stays in its ranking and is one of its {k} relevant items"
+        text += (f" ({100 / k:.1f}% of them: at this size self-matches weigh heavily in every score). "
+                 if 100 / k >= 5 else ". ")
+    text += f"Intervals are 95% percentile-bootstrap intervals over queries ({settings['n_bootstrap']} resamples)."
+    if settings["train_split"]:
+        text += (f" The k-NN and linear probes are fitted on split `{settings['train_split']}` and tested on "
+                 f"`{split}`.")
+    return [text, ""]
+
+
+def _results_section(results: Path, summary: dict, scenarios: list[dict], downstream: list[dict],
+                     reference: dict | None, figures: Path) -> list[str]:
+    lines = ["## Results", "", *_settings_text(summary["settings"])]
+    if reference:
+        lines += [f"Reference, keep the original embeddings (section V-F1): mAP {100 * reference['map']:.1f}%, "
+                  f"mnDCG {100 * reference['mndcg']:.1f}%, linkage {100 * reference['linkage']:.1f}%. Retrieval is "
+                  "then the original system's, but every anonymized image stays linked to its original.", ""]
+    k = summary["settings"]["k"]
+    for degree in summary["degrees"]:
+        tag = percent(degree["degree"])
+        rows = [r for r in scenarios if r["degree"] == degree["degree"]]
+        down = [r for r in downstream if r["degree"] == degree["degree"]]
+        lines += [f"### Retrieval at {tag}% anonymization (mAP, mnDCG{k}; %)", "", scenario_table(rows, k=k)]
+        if down:
+            lines += [f"### Downstream accuracy at {tag}% anonymization (%)", "", downstream_table(down)]
+        lines += ["95% bootstrap confidence intervals (over queries) and linkage rate:", "", interval_table(rows)]
+        if degree["correlation"]:
+            path = results / degree["correlation"]
+            try:
+                names, matrix = load_correlation(path)
+            except (OSError, ValueError) as e:
+                raise DatasetError(f"{e}: run the evaluate stage again") from None
+            heatmap = figures / f"correlation_{tag}.png"
+            correlation_heatmap(names, matrix, heatmap,
+                                title=f"Pearson correlation of metrics across models, {tag}% anonymization")
             lines += [f"![Pearson correlation of all metrics across models, {tag}% anonymization]"
-                      f"({_copy(heatmap, figures)})", ""]
+                      f"(figures/{heatmap.name})", ""]
     return lines
 
 
@@ -176,11 +202,10 @@ def _attention_section(folder: Path, figures: Path, originals: bool) -> list[str
 
 
 def _training_section(train_dir: Path, figures: Path) -> list[str]:
-    logs = {p.parent.name: p for p in sorted(train_dir.glob("*/*.jsonl"))} if train_dir.is_dir() else {}
+    logs = {p.parent.name: p for p in sorted(train_dir.glob("*/training_log.jsonl"))} if train_dir.is_dir() else {}
     if not logs or not training_curves(logs, figures / "training_loss.png"):
         return []
     return ["## Training", "", "![Training loss of every model](figures/training_loss.png)", ""]
-
 
 
 def _copy(path: Path, figures: Path) -> str:

@@ -3,7 +3,7 @@ model (adaptation x method x degree of ``config.grid``), each resumable and skip
 
 Writes under ``<workdir>/train/<model>/`` (model names from ``anonjax.layout.model_name``):
   checkpoints/<step>/            orbax: student, teacher, optimizer state, centers, step, data state
-  metrics.jsonl, tensorboard/    losses, lr, wd, teacher momentum and temperature, images/s
+  training_log.jsonl, tensorboard/  losses, lr, wd, teacher momentum and temperature, images/s
   teacher_backbone.npz, model.json   the trained teacher backbone and its ViT settings (``load_backbone``)
   RUN.json                       the fingerprint the run was started with
   DONE.json                      written last
@@ -24,27 +24,19 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
+from anonjax.anonymize.box_cache import BoxTable, load_box_table
+from anonjax.anonymize.detection import KINDS
+from anonjax.data.canvas import FittedImages
 from anonjax.data.listing import DatasetError
 from anonjax.files import save_json
-from anonjax.layout import ADAPTATIONS, METHODS, UNADAPTED, model_name
+from anonjax.plan import StudyPlan, study_plan, validate_grid
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
-from anonjax.ssl.pipeline import FittedImages, PairSource
+from anonjax.ssl.pipeline import PairSource
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, recorded_fingerprint
 
 log = logging.getLogger(__name__)
 
 RUN_FILE = "RUN.json"
-
-
-def models(config: ml_collections.ConfigDict) -> list[tuple[str, str | None, float | None]]:
-    """(adaptation, method, degree) of every model to train, the unadapted one first."""
-    grid = config.get("grid", ml_collections.ConfigDict())
-    runs: list[tuple[str, str | None, float | None]] = [(UNADAPTED, None, None)]
-    for adaptation in cc.as_tuple(grid.get("adaptations", ())):
-        for method in cc.as_tuple(grid.get("methods", ())):
-            for degree in cc.as_tuple(grid.get("degrees", ())):
-                runs.append((adaptation, method, float(degree)))
-    return runs
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -63,9 +55,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 "dino.hidden_dim", "dino.bottleneck_dim", "dino.n_layers", "ibot.n_prototypes"):
         cc.check_positive_int(config, f"train.{key}")
     for key in ("head_warmup_steps", "crops.local_number"):
-        value = cc.get(config, f"train.{key}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise cc.ConfigError(f"train.{key}", f"must be an integer >= 0, got {value!r}")
+        cc.check_nonnegative_int(config, f"train.{key}")
     cc.check_choice(config, "train.compute_dtype", DTYPES)
     cc.check_choice(config, "train.centering", CENTERINGS)
     cc.check_choice(config, "train.optim.scaling_rule", ("linear_wrt_1024", "sqrt_wrt_1024"))
@@ -83,14 +73,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _check_devices(config)
     if config.train.pretrained and str(config.train.pretrained) not in dinov2.RELEASES:
         cc.check_path(config, "train.pretrained", kind="file")
-    if "grid" in config:
-        if cc.as_tuple(config.grid.get("adaptations", ())):
-            cc.get(config, "anonymize.degree_kinds")  # adapted models anonymize as the anonymize stage does
-        for key, choices in (("adaptations", ADAPTATIONS), ("methods", METHODS)):
-            if cc.as_tuple(config.grid.get(key, ())):
-                cc.check_choices(config, f"grid.{key}", choices)
-        if cc.as_tuple(config.grid.get("degrees", ())):
-            cc.check_fractions(config, "grid.degrees")
+    validate_grid(config, variants_required=False)
+    if study_plan(config).models[1:]:
+        cc.check_choices(config, "anonymize.degree_kinds", KINDS)  # adapted models anonymize as the stage does
 
 
 def _check_devices(config: ml_collections.ConfigDict) -> None:
@@ -102,8 +87,8 @@ def _check_devices(config: ml_collections.ConfigDict) -> None:
         raise cc.ConfigError("train.fsdp", f"{config.train.fsdp} must divide the {n_devices} devices")
 
 
-def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Train every model of ``models(config)`` that is not finished yet."""
+def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
+    """Train every model of the study plan that is not finished yet."""
     from anonjax.data import open_split
     from anonjax.ssl.loop import train
 
@@ -111,57 +96,38 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> None:
         jax.distributed.initialize()  # multi-host: before any computation; each host then loads its share
         _check_devices(config)
     stage_dir = Path(workdir) / "train"
-    seed = int(config.get("seed", 0))
-    params = _method_params(config)
-    runs = models(config)
+    plan = study_plan(config)
+    runs = [(m.adaptation, m.variant.method, m.variant.degree) for m in plan.models]
     split = open_split(config.data, "train")
-    stage_fp = fingerprint(config.train, config.data, runs, params, seed, _detections(config), split.digest)
+    stage_fp = fingerprint(config.train, config.data, runs, plan.method_params, plan.seed, plan.boxes_key(),
+                           split.digest)
     if is_complete(stage_dir, stage_fp):
         log.info("train: every model is finished in %s", stage_dir)
-        return
+        return "up to date"
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
-    table = None
-    for adaptation, method, degree in runs:
-        name = model_name(adaptation, method, degree)
-        run_dir = stage_dir / name
-        fp = fingerprint(config.train, config.data, adaptation, method, degree, params.get(method), seed,
-                         _detections(config) if adaptation != UNADAPTED else None, split.digest)
+    table, trained = None, 0
+    for model in plan.models:
+        run_dir = stage_dir / model.name
+        method, degree = model.variant.method, model.variant.degree
+        fp = fingerprint(config.train, config.data, model.adaptation, method, degree,
+                         plan.method_params.get(method), plan.seed, None if model.unadapted else plan.boxes_key(),
+                         split.digest)
         if is_complete(run_dir, fp):
-            log.info("train: %s is finished", name)
+            log.info("train: %s is finished", model.name)
             continue
         _claim(run_dir, fp)
-        if adaptation == UNADAPTED:
+        if model.unadapted:
             source = PairSource(images, np.arange(len(split.ids)))
         else:
-            if table is None:
-                from anonjax.anonymize.box_cache import load_box_table
-
-                table = load_box_table(workdir, "train", keep_empty=True)
-            source = _paired_source(split, images, table, degree, seed, name,
-                                    cc.as_tuple(config.anonymize.degree_kinds))
-        log.info("train: %s on %d images", name, len(source))
-        train(config.train, run_dir, source, adaptation=adaptation, method=method,
-              method_params=params.get(method), progress=True)
-        mark_complete(run_dir, fp, model=name, images=len(source))
-    mark_complete(stage_dir, stage_fp, models=[model_name(a, m, d) for a, m, d in runs])
-
-
-def _detections(config: ml_collections.ConfigDict) -> tuple | None:
-    """What decides an adapted model's anonymized boxes besides method and degree."""
-    from anonjax.stages.anonymize import detector_settings
-
-    if "anonymize" not in config:
-        return None
-    a = config.anonymize
-    return cc.as_tuple(a.detectors), detector_settings(a), cc.as_tuple(a.degree_kinds), a.keep_empty
-
-
-def _method_params(config: ml_collections.ConfigDict) -> dict[str, dict]:
-    if "anonymize" not in config:
-        return {}
-    from anonjax.stages.anonymize import method_params
-
-    return method_params(config.anonymize)
+            table = table or load_box_table(workdir, "train", keep_empty=True)
+            source = _paired_source(split, images, table, degree, plan, model.name)
+        log.info("train: %s on %d images", model.name, len(source))
+        train(config.train, run_dir, source, adaptation=model.adaptation, method=method,
+              method_params=plan.method_params.get(method), progress=True)
+        mark_complete(run_dir, fp, model=model.name, images=len(source))
+        trained += 1
+    mark_complete(stage_dir, stage_fp, models=[m.name for m in plan.models])
+    return f"{trained} of {len(plan.models)} models trained"
 
 
 def _claim(run_dir: Path, fp: str) -> None:
@@ -178,8 +144,8 @@ def _claim(run_dir: Path, fp: str) -> None:
     save_json(marker, {"fingerprint": fp})
 
 
-def _paired_source(split, images: FittedImages, table, degree: float, seed: int, name: str,
-                   degree_kinds: tuple[str, ...]) -> PairSource:
+def _paired_source(split, images: FittedImages, table: BoxTable, degree: float, plan: StudyPlan,
+                   name: str) -> PairSource:
     """Training images that have a box-table row, with their boxes and the ones anonymized at ``degree``."""
     rows = {image_id: i for i, image_id in enumerate(table.ids)}
     positions = [p for p, image_id in enumerate(split.ids) if image_id in rows]
@@ -190,5 +156,5 @@ def _paired_source(split, images: FittedImages, table, degree: float, seed: int,
         raise DatasetError(f"no training image of {name} has detections: run the anonymize stage on split 'train'")
     table_rows = np.asarray([rows[split.ids[p]] for p in positions])
     return PairSource(images, np.asarray(positions), boxes=table.boxes[table_rows],
-                      selected=table.selection(degree, seed, table_rows, degree_kinds=degree_kinds),
+                      selected=table.selection(degree, plan.seed, table_rows, degree_kinds=plan.degree_kinds),
                       digests=[table.digests[r] for r in table_rows])

@@ -1,7 +1,10 @@
+import re
+
 import numpy as np
 import pytest
 
-from anonjax.analysis import pearson_matrix, save_correlation
+from anonjax.analysis import correlation_csv, load_correlation, pearson_matrix, with_accuracy
+from anonjax.analysis.plots import correlation_heatmap
 
 
 def test_pearson_matches_numpy():
@@ -25,10 +28,38 @@ def test_needs_two_models():
         pearson_matrix({"x": [1.0]})
 
 
-def test_saves_csv_and_png(tmp_path):
-    names, matrix = pearson_matrix({"x": [1, 2, 3], "y": [1, 3, 2]})
-    save_correlation(names, matrix, tmp_path / "corr", title="t")
-    lines = (tmp_path / "corr.csv").read_text().splitlines()
-    assert lines[0] == "metric,x,y"
-    assert lines[1] == "x,1.0000,0.5000"
+def test_csv_round_trip_keeps_undefined_cells(tmp_path):
+    names, matrix = pearson_matrix({"x": [1, 2, 3], "y": [1, 3, 2], "w": [5, 5, 5]})
+    text = correlation_csv(names, matrix)
+    lines = text.splitlines()
+    assert lines[0] == "metric,x,y,w"
+    assert lines[1] == "x,1.0000,0.5000,nan"
+    (tmp_path / "corr.csv").write_text(text)
+    read_names, read = load_correlation(tmp_path / "corr.csv")
+    assert read_names == names
+    np.testing.assert_allclose(read, matrix, atol=5e-5, equal_nan=True)
+
+
+@pytest.mark.parametrize("text", ["", "metric,x,y\nx,1,0.5\n", "metric,x,y\nx,1,0.5\nz,0.5,1\n",
+                                  "metric,x,y\nx,1,0.5\ny,0.5,high\n"])
+def test_malformed_csv_names_the_file(tmp_path, text):
+    path = tmp_path / "corr.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))} is not a correlation matrix"):
+        load_correlation(path)
+
+
+def test_with_accuracy_means_over_both_probes_strongest_first():
+    names = ["mAP (original)", "mnDCG (original)", "mAP (anonymized)", "k-NN", "Linear"]
+    matrix = np.eye(5)
+    matrix[0, 3:] = matrix[3:, 0] = (0.2, 0.4)  # mean 0.3
+    matrix[1, 3:] = matrix[3:, 1] = (-0.8, -0.6)  # mean -0.7
+    matrix[2, 3:] = matrix[3:, 2] = (np.nan, 0.9)  # undefined: left out
+    assert with_accuracy(names, matrix) == [("mnDCG (original)", pytest.approx(-0.7)),
+                                            ("mAP (original)", pytest.approx(0.3))]
+
+
+def test_heatmap_is_a_png(tmp_path):
+    names, matrix = pearson_matrix({"x": [1, 2, 3], "y": [1, 3, 2], "w": [5, 5, 5]})
+    correlation_heatmap(names, matrix, tmp_path / "corr.png", title="t")
     assert (tmp_path / "corr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

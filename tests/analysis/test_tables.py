@@ -1,4 +1,4 @@
-from anonjax.analysis import downstream_table, scenario_table
+from anonjax.analysis import downstream_table, interval_table, scenario_table
 
 
 def _rows():
@@ -29,3 +29,11 @@ def test_downstream_table_missing_cell():
     assert text[0] == "| Model | k-NN pixel | k-NN blur | Linear pixel | Linear blur |"
     assert text[2] == "| Unadapted | - | 80.0 | - | **70.0** |"
     assert text[3] == "| Adaption C | **50.0** | **90.0** | **50.0** | 60.0 |"
+
+
+def test_interval_table_one_row_per_scenario():
+    rows = [dict(model="A", method="mask", queries="anonymized", map=0.5, map_low=0.45, map_high=0.551,
+                 mndcg=0.9, mndcg_low=0.88, mndcg_high=0.92, linkage=0.125)]
+    text = interval_table(rows).splitlines()
+    assert text[0] == "| Model | Method | Queries | mAP | mAP 95% CI | mnDCG | mnDCG 95% CI | linkage |"
+    assert text[2] == "| Adaption A | mask | anonymized | 50.0 | 45.0-55.1 | 90.0 | 88.0-92.0 | 12.5 |"

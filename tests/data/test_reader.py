@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from data_test_files import corrupt_png_payload, rgb, save
 
-from anonjax.data import EvalTransform, ImageError, iterate_batches, open_split
+from anonjax.data import ImageError, open_split
 from configs import data as presets
 
 
@@ -46,53 +45,7 @@ def test_strict_mode_raises_naming_the_file(cases):
     (cases / "a" / "2.png").unlink()
     split = _open(cases, strict=True)
     with pytest.raises(ImageError, match=r"3\.png"):
-        list(iterate_batches(split, 2))
-
-
-def test_batches_keep_ids_with_rows_and_hold_the_remainder_last(cases):
-    split = _open(cases)
-    batches = list(iterate_batches(split, 2))
-    assert [len(b.ids) for b in batches] == [2, 2, 1]
-    ids = [i for b in batches for i in b.ids]
-    assert ids == [i for i in split.ids if i != "b/3.png"]
-    for b in batches:
-        assert b.images.dtype == np.uint8 and b.images.shape[1:] == (16, 12, 3)
-        for i, row_id in enumerate(b.ids):
-            assert b.labels[i] == split.labels[split.ids.index(row_id)]
-            index = int(Path(row_id).stem)
-            np.testing.assert_array_equal(b.images[i], rgb(index, 16, 12))
-    assert [len(b.ids) for b in iterate_batches(split, 2, drop_remainder=True)] == [2, 2]
-    assert sum(1 for name, _ in split.skipped if name.endswith("3.png")) == 1
-
-
-def test_shuffle_is_seeded_and_transform_gives_normalized_squares(cases):
-    split = _open(cases)
-    first = [i for b in iterate_batches(split, 3, shuffle_seed=7) for i in b.ids]
-    again = [i for b in iterate_batches(split, 3, shuffle_seed=7) for i in b.ids]
-    assert first == again and sorted(first) == sorted(i for i in split.ids if i != "b/3.png")
-    assert first != [i for b in iterate_batches(split, 3, shuffle_seed=8) for i in b.ids]
-    batch = next(iterate_batches(split, 4, transform=EvalTransform(8)))
-    assert batch.images.shape == (4, 8, 8, 3) and batch.images.dtype == np.float32
-
-
-def test_images_of_different_sizes_need_a_transform(tmp_path):
-    save(tmp_path / "c" / "x" / "0.png", rgb(0, 10, 10))
-    save(tmp_path / "c" / "x" / "1.png", rgb(1, 12, 10))
-    split = _open(tmp_path / "c")
-    with pytest.raises(ValueError, match="EvalTransform"):
-        list(iterate_batches(split, 2))
-    assert next(iterate_batches(split, 2, transform=EvalTransform(6))).images.shape == (2, 6, 6, 3)
-
-
-def test_worker_processes_deliver_the_same_batches_and_report_failures(cases):
-    split = _open(cases)
-    in_process = list(iterate_batches(split, 2, transform=EvalTransform(8)))
-    split = _open(cases)
-    workers = list(iterate_batches(split, 2, transform=EvalTransform(8), num_workers=2))
-    assert [b.ids for b in workers] == [b.ids for b in in_process]
-    for a, b in zip(workers, in_process, strict=True):
-        np.testing.assert_array_equal(a.images, b.images)
-    assert [Path(p).name for p, _ in split.skipped] == ["2.png", "3.png"]
+        [split.dataset[i] for i in range(len(split))]
 
 
 def test_max_images_keeps_a_seeded_subset(tmp_path):

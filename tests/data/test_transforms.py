@@ -1,11 +1,10 @@
-"""Eval transform (whole image to a normalised square) and the fixed canvas with content sizes."""
+"""Eval transform: the whole image to a normalised square."""
 
 import cv2
 import numpy as np
-from data_test_files import rgb, save
+from data_test_files import rgb
 
-from anonjax.data import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, FitCanvas, iterate_batches, open_split
-from configs import data as presets
+from anonjax.data import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 
 
 def test_eval_transform_resizes_the_whole_page_and_normalizes():
@@ -24,22 +23,3 @@ def test_eval_transform_enlarges_bicubically():
     expected = cv2.resize(small, (32, 32), interpolation=cv2.INTER_CUBIC)
     np.testing.assert_allclose(EvalTransform(32)(small), (expected / 255.0 - IMAGENET_MEAN) / IMAGENET_STD,
                                rtol=1e-5, atol=1e-5)
-
-
-def test_fit_canvas_keeps_aspect_and_reports_content():
-    canvas, size = FitCanvas(32, 40)(rgb(1, 64, 40))  # 2x too tall -> 32 x 20
-    assert size == (32, 20) and canvas.shape == (32, 40, 3)
-    assert not canvas[:, 20:].any()
-    small = rgb(2, 10, 8)
-    canvas, size = FitCanvas(32, 40)(small)
-    assert size == (10, 8) and np.array_equal(canvas[:10, :8], small) and canvas[10:].sum() == 0
-
-
-def test_batches_carry_content_sizes(tmp_path):
-    save(tmp_path / "c" / "x" / "0.png", rgb(0, 10, 10))
-    save(tmp_path / "c" / "x" / "1.png", rgb(1, 30, 10))
-    split = open_split(presets.folder(str(tmp_path / "c"), split_ratios=(1.0, 0.0, 0.0)), "train")
-    batch = next(iterate_batches(split, 2, transform=FitCanvas(15, 15)))
-    assert batch.images.shape == (2, 15, 15, 3) and batch.images.dtype == np.uint8
-    np.testing.assert_array_equal(batch.sizes, [[10, 10], [15, 5]])
-    np.testing.assert_array_equal(next(iterate_batches(split, 1)).sizes, [[10, 10]])

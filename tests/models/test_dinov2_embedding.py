@@ -43,31 +43,36 @@ def test_bfloat16_embed_is_close_to_float32(tiny, make_images):
     assert np.all(cosine > 0.99)
 
 
-def test_embed_to_file_aligns_rows_with_ids(tiny, make_images, tmp_path):
+def test_embed_to_files_aligns_rows_with_ids_in_every_view(tiny, make_images, tmp_path):
     cfg, params = tiny
     x = make_images(7, 28, 28)
     ids = [f"img{i}" for i in range(7)]
-    batches = [(ids[i : i + 2], x[i : i + 2]) for i in range(0, 7, 2)]  # 2, 2, 2, 1: the last one padded
-    path = tmp_path / "emb" / "original.npy"
-    out = dinov2.embed_to_file(params, cfg, iter(batches), path, total=7, mesh=make_mesh())
-    stored = np.load(path)
-    assert stored.dtype == np.float32 and stored.shape == (7, cfg.embed_dim)
-    np.testing.assert_array_equal(stored, out)
-    single = np.concatenate([np.asarray(dinov2.embed(params, cfg, x[i : i + 2])) for i in (0, 2, 4, 5)])
-    np.testing.assert_allclose(stored, np.delete(single, 6, axis=0), atol=1e-5)  # rows 4-5 and 5-6 overlap
-    assert json.loads(ids_path(path).read_text()) == ids
-    assert sorted(p.name for p in path.parent.iterdir()) == ["original.ids.json", "original.npy"]
+    views = {"original": x, "flipped": x[:, :, ::-1]}
+    batches = [(ids[i : i + 2], {v: images[i : i + 2] for v, images in views.items()})
+               for i in range(0, 7, 2)]  # 2, 2, 2, 1: the last one padded
+    paths = {v: tmp_path / "emb" / v / "val.npy" for v in views}
+    out = dinov2.embed_to_files(params, cfg, iter(batches), paths, total=7, mesh=make_mesh())
+    for view, images in views.items():
+        stored = np.load(paths[view])
+        assert stored.dtype == np.float32 and stored.shape == (7, cfg.embed_dim)
+        np.testing.assert_array_equal(stored, out[view])
+        single = np.concatenate([np.asarray(dinov2.embed(params, cfg, images[i : i + 2])) for i in (0, 2, 4, 5)])
+        np.testing.assert_allclose(stored, np.delete(single, 6, axis=0), atol=1e-5)  # rows 4-5 and 5-6 overlap
+        assert json.loads(ids_path(paths[view]).read_text()) == ids
+        assert sorted(p.name for p in paths[view].parent.iterdir()) == ["val.ids.json", "val.npy"]
 
 
-def test_embed_to_file_refuses_duplicate_ids_and_writes_nothing(tiny, make_images, tmp_path):
+def test_embed_to_files_refuses_duplicate_ids_and_writes_nothing(tiny, make_images, tmp_path):
     cfg, params = tiny
     x = make_images(2, 28, 28)
     path = tmp_path / "dup.npy"
     with pytest.raises(ValueError, match="'a' occurs more than once"):
-        dinov2.embed_to_file(params, cfg, [(["a", "b"], x), (["a"], x[:1])], path)
+        dinov2.embed_to_files(params, cfg, [(["a", "b"], {"v": x}), (["a"], {"v": x[:1]})], {"v": path})
     assert not path.exists() and not ids_path(path).exists()
     with pytest.raises(ValueError, match="2 ids but 1 images"):
-        dinov2.embed_to_file(params, cfg, [(["a", "b"], x[:1])], path)
+        dinov2.embed_to_files(params, cfg, [(["a", "b"], {"v": x[:1]})], {"v": path})
+    with pytest.raises(ValueError, match="expected"):
+        dinov2.embed_to_files(params, cfg, [(["a", "b"], {"w": x})], {"v": path})
 
 
 def test_attention_maps_and_png(tiny_reg, make_images, tmp_path):

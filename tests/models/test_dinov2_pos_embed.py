@@ -14,7 +14,7 @@ def test_same_size_is_identity_and_rows_sum_to_one():
 
 
 def test_scale_factor_output_size_is_checked():
-    with pytest.raises(ValueError, match="grid"):
+    with pytest.raises(ValueError, match="table"):
         resize_matrices(37, 16, 16, offset=-0.5, antialias=False)
 
 
@@ -22,11 +22,11 @@ def test_scale_factor_output_size_is_checked():
 @pytest.mark.parametrize("offset,antialias", [(0.1, False), (0.0, True), (0.0, False)])
 def test_matches_torch_interpolate(rows, cols, offset, antialias):
     torch = pytest.importorskip("torch")
-    grid = 37 if rows > 8 else 4
-    table = np.random.default_rng(0).standard_normal((1, 8, grid, grid)).astype(np.float32)
-    w_rows, w_cols = resize_matrices(grid, rows, cols, offset, antialias)
+    side = 37 if rows > 8 else 4
+    table = np.random.default_rng(0).standard_normal((1, 8, side, side)).astype(np.float32)
+    w_rows, w_cols = resize_matrices(side, rows, cols, offset, antialias)
     ours = np.einsum("hm,wn,bcmn->bchw", w_rows, w_cols, table.astype(np.float64))
-    kwargs = {"scale_factor": ((rows + offset) / grid, (cols + offset) / grid)} if offset else {"size": (rows, cols)}
+    kwargs = {"scale_factor": ((rows + offset) / side, (cols + offset) / side)} if offset else {"size": (rows, cols)}
     ref = torch.nn.functional.interpolate(
         torch.from_numpy(table), mode="bicubic", antialias=antialias, align_corners=False, **kwargs
     ).numpy()

@@ -38,7 +38,7 @@ def test_safetensors_file_round_trip_and_inferred_config(small, safetensors_file
     cfg, params = small
     _same(dinov2.load_pretrained(safetensors_file, cfg), params)
     inferred = dinov2.checkpoint_config(safetensors_file)
-    assert (inferred.embed_dim, inferred.depth, inferred.num_heads, inferred.grid) == (384, 1, 6, 4)
+    assert (inferred.embed_dim, inferred.depth, inferred.num_heads, inferred.pos_side) == (384, 1, 6, 4)
     assert (inferred.interpolate_offset, inferred.num_registers, inferred.ffn) == (0.1, 0, "mlp")
     _same(dinov2.load_pretrained(safetensors_file), params)
 

@@ -25,8 +25,8 @@ def test_configs_match_the_released_models():
     reg = dinov2.config("vitl14_reg4")
     assert (reg.num_registers, reg.interpolate_offset, reg.interpolate_antialias) == (4, 0.0, True)
     plain = dinov2.config("vitl14")
-    assert (plain.grid, plain.interpolate_offset, plain.interpolate_antialias) == (37, 0.1, False)
-    assert dinov2.config("vitb16").patch_size == 16 and dinov2.config("vit_tiny16").grid == 4
+    assert (plain.pos_side, plain.interpolate_offset, plain.interpolate_antialias) == (37, 0.1, False)
+    assert dinov2.config("vitb16").patch_size == 16 and dinov2.config("vit_tiny16").pos_side == 4
     assert hash(plain) == hash(dinov2.config("vitl14"))  # usable as a static jit argument
     with pytest.raises(ValueError, match="vitx14"):
         dinov2.config("vitx14")
@@ -36,7 +36,7 @@ def test_parameter_layout(tiny_reg):
     cfg, params = tiny_reg
     d = cfg.embed_dim
     assert params["patch_embed"]["kernel"].shape == (14, 14, 3, d)
-    assert params["pos_embed"].shape == (cfg.grid**2 + 1, d)
+    assert params["pos_embed"].shape == (cfg.pos_side**2 + 1, d)
     assert params["register_tokens"].shape == (4, d)
     assert sorted(k for k in params if k.startswith("blocks_")) == ["blocks_0", "blocks_1"]
     assert params["blocks_1"]["attn"]["qkv"]["kernel"].shape == (d, 3 * d)

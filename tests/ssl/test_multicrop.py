@@ -8,9 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from anonjax.data import IMAGENET_MEAN, IMAGENET_STD
 from anonjax.data.multicrop import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     CropConfig,
     augment_crop,
     crop_box,

@@ -3,7 +3,8 @@
 import numpy as np
 
 from anonjax.data import pixel_digest
-from anonjax.ssl.pipeline import BatchPlan, FittedImages, PairSource, host_batch
+from anonjax.data.canvas import FittedImages
+from anonjax.ssl.pipeline import BatchPlan, PairSource, host_batch
 
 
 def test_an_image_changed_after_detection_is_left_out_of_the_batch(caplog):
@@ -14,7 +15,7 @@ def test_an_image_changed_after_detection_is_left_out_of_the_batch(caplog):
     boxes = np.tile(np.array([[[0, 0, 8, 8]]], np.int32), (4, 1, 1))
     source = PairSource(FittedImages(dataset, 32), np.arange(4), boxes=boxes, selected=np.ones((4, 1), bool),
                         digests=detected)
-    plan = BatchPlan(global_batch=4, process_index=0, process_count=1, canvas=32, seed=0, patch_grid=(2, 2),
+    plan = BatchPlan(global_batch=4, process_index=0, process_count=1, canvas=32, seed=0, patch_shape=(2, 2),
                      mask_probability=0.5, mask_ratio=(0.1, 0.5))
     batch = host_batch(source, plan, step=0)
     values = sorted({int(canvas[0, 0, 0]) for canvas in batch["images"]})

@@ -9,8 +9,9 @@ import pytest
 from ssl_tiny_config import tiny_train
 
 from anonjax.data import open_split
+from anonjax.data.canvas import FittedImages
 from anonjax.ssl import loop
-from anonjax.ssl.pipeline import FittedImages, PairSource
+from anonjax.ssl.pipeline import PairSource
 from configs import data
 
 
@@ -35,13 +36,13 @@ def test_resume_reaches_the_same_parameters(source, uninterrupted, tmp_path):
     resumed = jax.device_get(loop.train(c, tmp_path, source, progress=False))
     assert int(resumed["step"]) == int(full["step"]) == 5
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), resumed, full)
-    steps = [json.loads(r)["step"] for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(r)["step"] for r in (tmp_path / "training_log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5]  # the rows of the lost step 3 were replaced, not duplicated
 
 
 def test_metrics_and_export(uninterrupted):
     run_dir, full = uninterrupted
-    rows = [json.loads(r) for r in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(r) for r in (run_dir / "training_log.jsonl").read_text().splitlines()]
     for key in ("loss", "dino_local", "dino_global", "koleo", "ibot", "lr", "weight_decay", "teacher_momentum",
                 "teacher_temp", "images_per_s"):
         assert all(np.isfinite(r[key]) for r in rows), key

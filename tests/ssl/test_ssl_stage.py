@@ -50,7 +50,7 @@ def test_stage_trains_every_model_and_skips_finished_ones(tmp_path, monkeypatch)
         calls.append((split, keep_empty))
         return table
 
-    monkeypatch.setattr(box_cache, "load_box_table", fake_load)
+    monkeypatch.setattr(stage, "load_box_table", fake_load)
     stage.validate(config)
     stage.run(config, tmp_path)
     assert calls == [("train", True)]
@@ -58,7 +58,7 @@ def test_stage_trains_every_model_and_skips_finished_ones(tmp_path, monkeypatch)
         run_dir = tmp_path / "train" / name
         assert json.loads((run_dir / "DONE.json").read_text())["images"] == images
         assert (run_dir / "teacher_backbone.npz").is_file()
-        rows = (run_dir / "metrics.jsonl").read_text().splitlines()
+        rows = (run_dir / "training_log.jsonl").read_text().splitlines()
         assert json.loads(rows[-1])["step"] == 5
     assert (tmp_path / "train" / "DONE.json").is_file()
     stamp = (tmp_path / "train" / "unadapted" / "teacher_backbone.npz").stat().st_mtime_ns

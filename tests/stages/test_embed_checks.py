@@ -7,11 +7,12 @@ from PIL import Image
 
 from anonjax.anonymize import BoxTable
 from anonjax.data import DatasetError, open_split, pixel_digest, read_image
-from anonjax.stages.embed import _Canvases
+from anonjax.plan import Variant, study_plan
+from anonjax.stages import embed
 from configs import data as presets
 
 
-def test_an_image_changed_after_detection_stops_the_embedding(tmp_path):
+def test_an_image_changed_after_detection_stops_the_embedding(tmp_path, monkeypatch):
     root = tmp_path / "cases"
     (root / "a").mkdir(parents=True)
     for i in range(2):
@@ -21,9 +22,11 @@ def test_an_image_changed_after_detection_stops_the_embedding(tmp_path):
     table = BoxTable(ids=split.ids, boxes=np.zeros((2, 1, 4), np.int32), valid=np.ones((2, 1), bool),
                      scores=np.ones((2, 1), np.float32), kinds=np.ones((2, 1), np.int8),
                      sizes=np.array([[20, 30]] * 2, np.int32), digests=digests, failed={}, empty=[])
-    config = ml_collections.ConfigDict({"train": {"canvas_size": 32}, "embed": {"batch_size": 1, "cache_mb": 0}})
-    canvases = _Canvases(split, table, split.ids, {i: k for k, i in enumerate(split.ids)}, config)
-    batches = iter(canvases)
+    monkeypatch.setattr(embed, "load_box_table", lambda workdir, split, keep_empty: table)
+    config = ml_collections.ConfigDict({"train": {"canvas_size": 32}, "embed": {"cache_mb": 0},
+                                        "anonymize": {"keep_empty": False}})
+    images = embed._SplitImages(split, tmp_path, config)
+    batches = images.views([Variant()], study_plan(config), image_size=14, batch_size=1)
     assert next(batches)[0] == ["a/0.png"]
     with pytest.raises(DatasetError, match=r"image 'a/1.png' of split 'train': the image changed after its detection"):
         next(batches)

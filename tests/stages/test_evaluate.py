@@ -1,4 +1,5 @@
-"""The evaluate stage on the built-in embedding set and on a user's directory."""
+"""The evaluate stage on the built-in embedding set and on a user's directory, and the report rendered from its
+results alone."""
 
 import csv
 import json
@@ -7,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ from anonjax.config_checks import ConfigError
 from anonjax.data.listing import DatasetError
 from anonjax.main import load_config, run
 from anonjax.retrieval import evaluate_scenario
-from anonjax.stages import evaluate
+from anonjax.stages import evaluate, report
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "evaluate.py"
@@ -52,8 +54,36 @@ def test_scenarios_csv_contract(builtin_run):
         for key in ("map", "mndcg", "linkage"):
             assert 0.0 <= float(r[key]) <= 1.0
         assert float(r["map_low"]) <= float(r["map"]) <= float(r["map_high"])
-    assert (builtin_run / "results" / "correlation_100.png").is_file()
-    assert "With anonymized query images" in (builtin_run / "results" / "tables.md").read_text()
+
+
+def test_results_are_numbers_only(builtin_run):
+    results = builtin_run / "results"
+    assert sorted(p.name for p in results.iterdir()) == [
+        "DONE.json", "correlation_100.csv", "downstream.csv", "downstream.json", "reference.json", "scenarios.csv",
+        "scenarios.json", "summary.json"]
+    assert (results / "scenarios.csv").read_text().split("\n", 1)[0] == ",".join(evaluate.SCENARIO_COLUMNS)
+    assert (results / "downstream.csv").read_text().split("\n", 1)[0] == ",".join(evaluate.DOWNSTREAM_COLUMNS)
+    assert len(_rows(results / "downstream.csv")) == 8
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["settings"] == dict(split="val", n=400, k=20, fraction=0.05, exclude_self=False, n_bootstrap=50,
+                                       train_split="train")
+    [degree] = summary["degrees"]
+    assert degree["degree"] == 1.0 and degree["correlation"] == "correlation_100.csv"
+    scenarios = json.loads((results / "scenarios.json").read_text())
+    assert degree["best"] == max(scenarios, key=lambda r: (r["mndcg"], r["map"]))
+    assert [m["method"] for m in degree["methods"]] in (["pixel", "mask"], ["mask", "pixel"])
+    assert degree["anonymized_queries"]["pairs"] == 8
+
+
+def test_report_renders_the_results(builtin_run):
+    text = (builtin_run / "report" / "report.md").read_text()
+    for part in ("## What this means", "At 100% anonymization:",
+                 "### Retrieval at 100% anonymization (mAP, mnDCG20; %)", "With anonymized query images",
+                 "### Downstream accuracy at 100% anonymization (%)",
+                 "95% bootstrap confidence intervals", "Reference, keep the original embeddings",
+                 "the 400 images of split `val`", "(50 resamples)", "figures/correlation_100.png"):
+        assert part in text
+    assert (builtin_run / "report" / "figures" / "correlation_100.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_rows_equal_direct_evaluation(builtin_run):
@@ -312,3 +342,76 @@ def test_malformed_ids_file_is_named(tmp_path, text, message):
     ids_file.write_text(text)
     with pytest.raises(DatasetError, match=f"^{re.escape(str(ids_file))} {re.escape(message)}"):
         layout.load_embeddings(root, "unadapted", "original", "val")
+
+
+def test_stale_results_go_and_nothing_is_printed(tmp_path, capsys):
+    root = _user_set(tmp_path)
+    run(_user_config(root, probes=True), tmp_path / "w")
+    results = tmp_path / "w" / "results"
+    assert (results / "downstream.csv").is_file()
+    (results / "notes.md").write_text("an earlier run's table")
+    run(_user_config(root, probes=False), tmp_path / "w")
+    assert sorted(p.name for p in results.iterdir()) == [
+        "DONE.json", "reference.json", "scenarios.csv", "scenarios.json", "summary.json"]
+    assert json.loads((results / "summary.json").read_text())["settings"]["train_split"] is None
+    assert capsys.readouterr().out == ""
+    text = (tmp_path / "w" / "report" / "report.md").read_text()
+    assert "Downstream accuracy" not in text and "probes are fitted" not in text
+
+
+def _hand_made_results(workdir: Path) -> None:
+    """Results as the evaluate stage writes them, with numbers no stage would compute from each other."""
+    results = workdir / "results"
+    results.mkdir(parents=True)
+    rows = [dict(model=m, method="blur", degree=0.5, queries=q, map=0.5, mndcg=0.8, map_low=0.4, map_high=0.6,
+                 mndcg_low=0.7, mndcg_high=0.9, linkage=0.25, k=1, n=22)
+            for m in ("unadapted", "A", "B") for q in ("original", "anonymized")]
+    (results / "scenarios.json").write_text(json.dumps(rows))
+    (results / "downstream.json").write_text(json.dumps(
+        [dict(model=m, method="blur", degree=0.5, knn=0.5, linear=0.5) for m in ("unadapted", "A", "B")]))
+    (results / "correlation_50.csv").write_text(
+        "metric,mAP (original),k-NN,Linear\nmAP (original),1.0,0.1234,nan\nk-NN,0.1234,1.0,nan\n"
+        "Linear,nan,nan,1.0\n")
+    summary = dict(best=rows[2], worst=rows[5], gap_beyond_noise=False,
+                   anonymized_queries=dict(pairs=3, rose=2, beyond_noise=0, mean_change=0.0123),
+                   methods=[dict(method="blur", mndcg=0.8)],
+                   linkage=dict(low=0.125, high=0.375, model="B", method="blur"),
+                   best_knn=dict(model="B", method="blur", knn=0.625),
+                   with_accuracy=[dict(metric="mAP (original)", r=0.4321)])
+    (results / "summary.json").write_text(json.dumps(dict(
+        settings=dict(split="test", n=22, k=1, fraction=0.05, exclude_self=False, n_bootstrap=7, train_split="val"),
+        degrees=[dict(degree=0.5, correlation="correlation_50.csv", **summary)])))
+
+
+def test_report_states_what_the_results_say(tmp_path):
+    """Every number the report states comes from the result files, even where the rows would say otherwise."""
+    _hand_made_results(tmp_path)
+    report.run(ml_collections.ConfigDict(), tmp_path)
+    text = (tmp_path / "report" / "report.md").read_text()
+    for part in ("closest to the original system with Adaption A/blur and original queries",
+                 "furthest with Adaption B/blur and anonymized queries", "the gap is within the noise",
+                 "Anonymizing the queries too helps on balance: mnDCG rises in 2 of 3 model/method pairs "
+                 "(mean change +1.2 points)", "between 12.5% and 37.5%", "highest for Adaption B/blur",
+                 "comes from Adaption B/blur (62.5%)", "mean Pearson r 0.43",
+                 "the 22 images of split `test`", "its relevant set is its own image alone", "(7 resamples)",
+                 "fitted on split `val`", "### Retrieval at 50% anonymization (mAP, mnDCG1; %)"):
+        assert part in text
+    assert "Reference, keep" not in text  # no reference.json
+    assert (tmp_path / "report" / "figures" / "correlation_50.png").is_file()
+
+
+def test_report_names_a_damaged_results_file(tmp_path):
+    _hand_made_results(tmp_path)
+    (tmp_path / "results" / "correlation_50.csv").write_text("metric,x\ny,1\n")
+    with pytest.raises(DatasetError, match=r"correlation_50\.csv is not a correlation matrix"):
+        report.run(ml_collections.ConfigDict(), tmp_path)
+    (tmp_path / "results" / "summary.json").write_text("{")
+    with pytest.raises(DatasetError, match=r"summary\.json is not a readable JSON file"):
+        report.run(ml_collections.ConfigDict(), tmp_path)
+
+
+def test_report_without_results_asks_for_the_evaluate_stage(tmp_path):
+    from anonjax.data.listing import MissingInputError
+
+    with pytest.raises(MissingInputError, match="run the evaluate stage first"):
+        report.run(ml_collections.ConfigDict(), tmp_path)

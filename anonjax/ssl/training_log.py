@@ -1,4 +1,4 @@
-"""Training metrics to a JSONL file and TensorBoard event files."""
+"""The training log: losses and schedules per logged step, to a JSONL file and TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 from tensorboardX import SummaryWriter
 
 
-class MetricsWriter:
-    """Appends one JSON row per logged step to ``<run_dir>/metrics.jsonl`` and the same scalars to
+class TrainingLog:
+    """Appends one JSON row per logged step to ``<run_dir>/training_log.jsonl`` and the same scalars to
     TensorBoard under ``<run_dir>/tensorboard``. Rows past ``resume_step`` (written by a run that was
     interrupted before its next checkpoint) are dropped first, so the file tells one consistent history."""
 
     def __init__(self, run_dir: str | Path, *, resume_step: int = 0):
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / "training_log.jsonl"
         if self.path.exists():
             rows = [r for r in self.path.read_text().splitlines() if r.strip()]
             kept = [r for r in rows if json.loads(r)["step"] <= resume_step]
