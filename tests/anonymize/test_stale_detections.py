@@ -60,6 +60,20 @@ def test_a_replaced_image_is_detected_again_before_it_is_anonymized(cases, tmp_p
     assert load_box_table(workdir, "train").changed(0, moved) is None
 
 
+def test_changed_files_are_never_up_to_date(cases, tmp_path):
+    """Same config, a replaced file: the stage runs again and detects that file again."""
+    from anonjax.stages import anonymize
+
+    workdir = tmp_path / "work"
+    config = study(cases)
+    run(config, workdir)
+    assert anonymize.run(config, workdir) == "up to date"
+    moved, _ = page(top=False)
+    Image.fromarray(moved).save(cases / "letters" / "a.png")
+    assert anonymize.run(config, workdir) != "up to date"
+    assert load_box_table(workdir, "train").changed(0, moved) is None
+
+
 def test_a_replaced_image_with_the_old_stamp_is_left_out(cases, tmp_path):
     """Same size and modification time: the stamp cannot tell, the pixel digest does."""
     path = cases / "letters" / "a.tif"  # uncompressed: the replacement has the same byte count
