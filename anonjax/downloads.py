@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from anonjax.data.listing import DatasetError, MissingInputError
+from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import atomic_path, save_text, sha256_file
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anonjax.errors import DatasetError
+
 UNADAPTED = "unadapted"
 ORIGINAL = "original"
 ADAPTATIONS = ("A", "B", "C")
@@ -62,13 +64,13 @@ def load_array(path: str | Path) -> np.ndarray:
     """One ``.npy`` array, never unpickled; a DatasetError names the file if it is missing or is not one."""
     path = Path(path)
     if not path.is_file():
-        raise _dataset_error(f"{path} is missing")
+        raise DatasetError(f"{path} is missing")
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
-        raise _dataset_error(f"{path} is not a readable .npy array: {e}") from None
+        raise DatasetError(f"{path} is not a readable .npy array: {e}") from None
     if not isinstance(array, np.ndarray):
-        raise _dataset_error(f"{path} is not a .npy array (an .npz archive?)")
+        raise DatasetError(f"{path} is not a .npy array (an .npz archive?)")
     return array
 
 
@@ -78,16 +80,16 @@ def load_embeddings(root: str | Path, model: str, variant: str, split: str) -> t
     or malformed file."""
     path = embedding_path(root, model, variant, split)
     if not path.is_file():
-        raise _dataset_error(f"embeddings {path} are missing (model {model!r}, variant {variant!r}, {split=})")
+        raise DatasetError(f"embeddings {path} are missing (model {model!r}, variant {variant!r}, {split=})")
     array = load_array(path)
     if array.ndim != 2:
-        raise _dataset_error(f"embeddings {path} must be a 2-D [images, dims] array, got shape {array.shape}")
+        raise DatasetError(f"embeddings {path} must be a 2-D [images, dims] array, got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise _dataset_error(f"embeddings {path} hold {array.dtype} values; they must be real numbers (float32)")
+        raise DatasetError(f"embeddings {path} hold {array.dtype} values; they must be real numbers (float32)")
     ids_file = ids_path(path)
     ids = _load_ids(ids_file) if ids_file.is_file() else [str(i) for i in range(len(array))]
     if len(ids) != len(array):
-        raise _dataset_error(f"{ids_file} lists {len(ids)} ids but {path} has {len(array)} rows")
+        raise DatasetError(f"{ids_file} lists {len(ids)} ids but {path} has {len(array)} rows")
     return array, ids
 
 
@@ -96,17 +98,10 @@ def _load_ids(path: Path) -> list[str]:
     try:
         ids = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:  # ValueError: not UTF-8 or not JSON
-        raise _dataset_error(f"{path} is not a readable JSON file: {e}") from None
+        raise DatasetError(f"{path} is not a readable JSON file: {e}") from None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise _dataset_error(f"{path} must hold a JSON list of strings, the image id of every row")
+        raise DatasetError(f"{path} must hold a JSON list of strings, the image id of every row")
     if len(set(ids)) != len(ids):
         repeated = next(i for i, count in Counter(ids).items() if count > 1)
-        raise _dataset_error(f"{path} lists the image id {repeated!r} more than once")
+        raise DatasetError(f"{path} lists the image id {repeated!r} more than once")
     return ids
-
-
-def _dataset_error(message: str) -> ValueError:
-    """A DatasetError, the error the command line prints alone (imported here: anonjax.data imports this module)."""
-    from anonjax.data.listing import DatasetError
-
-    return DatasetError(message)

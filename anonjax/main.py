@@ -23,7 +23,7 @@ from ml_collections import config_flags
 
 from anonjax import console
 from anonjax.config_checks import ConfigError, as_tuple
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 from anonjax.stages import ORDER
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Study config file (ml_collections).", lock_config=True)

@@ -29,10 +29,11 @@ from anonjax.anonymize.boxes import check_boxes, check_image
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.selection import select_boxes
 from anonjax.data.identity import pixel_digest
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 from anonjax.files import atomic_open
 
 CURRENT = "current.txt"
+CHANGED = "the image changed after its detection (its pixels are not the detected ones): run the anonymize stage again"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,10 +65,7 @@ class BoxTable:
 
     def changed(self, row: int, image: np.ndarray) -> str | None:
         """Why ``image`` is not the image that row ``row`` was detected on, or None when it is."""
-        if pixel_digest(image) != self.digests[row]:
-            return ("the image changed after its detection (its pixels are not the detected ones): run the "
-                    "anonymize stage again")
-        return None
+        return CHANGED if pixel_digest(image) != self.digests[row] else None
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """Row of every id; KeyError naming an id that is not in the table (failed or excluded)."""

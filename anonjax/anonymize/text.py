@@ -30,6 +30,7 @@ import numpy as np
 from anonjax import downloads
 from anonjax.anonymize.boxes import check_image, clean_boxes
 from anonjax.anonymize.model_files import model_record, package_version
+from anonjax.data.transforms import normalize
 
 DEFAULT_MODEL = "ch_PP-OCRv3_det_infer.onnx"
 # RapidOCR's ONNX export of PaddleOCR's PP-OCRv3 detector (byte for byte the file in the rapidocr-onnxruntime
@@ -39,8 +40,6 @@ DEFAULT_RELEASE = downloads.Release(
     + DEFAULT_MODEL,
     "3439588c030faea393a54515f51e983d8e155b19a2e8aba7891934c1cf0de526",
 )
-_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-_STD = np.array([0.229, 0.224, 0.225], np.float32)
 _MIN_SIDE = 3
 
 
@@ -121,7 +120,7 @@ class TextDetector:
         image = check_image(image)
         height, width = image.shape[:2]
         resized = self._resize(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        x = ((resized.astype(np.float32) / 255.0 - _MEAN) / _STD).transpose(2, 0, 1)[None]
+        x = normalize(resized).transpose(2, 0, 1)[None]  # ImageNet statistics on BGR, as PaddleOCR trains
         prob = self._session.run(None, {self._input: x})[0][0, 0]
         boxes, scores = self._boxes(prob, height, width)
         grow = self.margin * (boxes[:, 3] - boxes[:, 1])[:, None]

@@ -3,9 +3,10 @@
 from anonjax.data import transforms
 from anonjax.data.identity import file_stamp, pixel_digest
 from anonjax.data.image_io import IMAGE_SUFFIXES, FileCheck, ImageError, check_file, read_image, to_rgb
-from anonjax.data.listing import DatasetError, Listing
+from anonjax.data.listing import Listing
 from anonjax.data.reader import SOURCES, SPLITS, Split, open_split, validate
 from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
+from anonjax.errors import DatasetError
 
 __all__ = [
     "IMAGENET_MEAN",

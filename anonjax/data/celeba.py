@@ -25,7 +25,8 @@ import numpy as np
 
 from anonjax.config_checks import ConfigError, check_choice, check_path, get
 from anonjax.data.image_io import decode_bytes, read_image
-from anonjax.data.listing import DatasetError, Listing
+from anonjax.data.listing import Listing
+from anonjax.errors import DatasetError
 
 CLASS_NAMES = ["not_male", "male"]
 LABEL_ATTRIBUTE = "Male"

@@ -25,7 +25,8 @@ import numpy as np
 
 from anonjax.config_checks import ConfigError, as_tuple, check_nonnegative_int, check_path, get
 from anonjax.data.image_io import IMAGE_SUFFIXES, read_image
-from anonjax.data.listing import DatasetError, Listing
+from anonjax.data.listing import Listing
+from anonjax.errors import DatasetError
 
 SPLITS_DIR = "splits"
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}

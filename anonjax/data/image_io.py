@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from anonjax.data.identity import file_stamp
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 40_000_000  # data.max_pixels: the text detector's memory grows with area (1.6 GB at 9 MP)

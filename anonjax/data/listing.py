@@ -8,14 +8,7 @@ from typing import Any
 
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """Data or a stage's input is missing or malformed (a label list, a partition file, a folder, an image,
-    an embedding file); the message names the file, and the command line prints it alone."""
-
-
-class MissingInputError(DatasetError, FileNotFoundError):
-    """A file that a stage needs does not exist: an earlier stage has not run, or a download failed."""
+from anonjax.errors import DatasetError
 
 
 @dataclasses.dataclass(frozen=True)

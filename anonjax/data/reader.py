@@ -31,7 +31,8 @@ from anonjax.config_checks import check_bool, check_choice, check_nonnegative_in
 from anonjax.data import celeba, folder, rvl_cdip, synthetic
 from anonjax.data.identity import listing_digest
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS, FileCheck, ImageError, check_file
-from anonjax.data.listing import DatasetError, Listing
+from anonjax.data.listing import Listing
+from anonjax.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

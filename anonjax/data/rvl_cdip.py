@@ -20,7 +20,8 @@ import numpy as np
 
 from anonjax.config_checks import ConfigError, check_path
 from anonjax.data.image_io import read_image
-from anonjax.data.listing import DatasetError, Listing
+from anonjax.data.listing import Listing
+from anonjax.errors import DatasetError
 
 CLASS_NAMES = [
     "letter", "form", "email", "handwritten", "advertisement", "scientific report",

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from anonjax import downloads
-from anonjax.data.listing import DatasetError, MissingInputError
 from anonjax.downloads import Release
+from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import sha256_file
 from anonjax.models.torch_weights import official_state_dict, params_from_torch
 from anonjax.models.vit_config import ViTConfig, config

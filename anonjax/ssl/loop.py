@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from anonjax import parallel
 from anonjax.anonymize.methods import apply as anonymize
-from anonjax.data.listing import DatasetError, MissingInputError
 from anonjax.data.multicrop import CropConfig, multicrop
+from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import atomic_path, save_json
 from anonjax.layout import UNADAPTED
 from anonjax.models import dinov2

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anonjax.data.canvas import FittedImages, scale_boxes
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 from anonjax.ssl.masking import batch_masks
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.materialize import anonymized_variants, materialize_pairs, write_png
 from anonjax.anonymize.methods import METHODS
 from anonjax.anonymize.settings_checks import check_detector_settings
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text
 from anonjax.layout import ORIGINAL, percent, variant_name
 from anonjax.plan import study_plan

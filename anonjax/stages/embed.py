@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
-from anonjax.anonymize import BoxTable, apply, load_box_table
+from anonjax.anonymize import BoxTable, apply, box_cache, load_box_table
 from anonjax.data import SPLITS, DatasetError, EvalTransform, Split, open_split
 from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
 from anonjax.files import save_npy
@@ -85,8 +85,7 @@ class _SplitImages:
         if fitted is None:
             raise DatasetError("{}: {}".format(*self.split.records[self.position[image_id]]["error"]))
         if fitted.digest != self.table.digests[self.table.rows([image_id])[0]]:
-            raise DatasetError(f"image {image_id!r} of split {self.split.name!r}: the image changed after its "
-                               "detection (its pixels are not the detected ones): run the anonymize stage again")
+            raise DatasetError(f"image {image_id!r} of split {self.split.name!r}: {box_cache.CHANGED}")
         return fitted
 
     def views(self, variants: Sequence[Variant], plan: StudyPlan, image_size: int, batch_size: int,

@@ -34,8 +34,8 @@ import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax.analysis import correlation_csv, degree_summary, metrics_across_models, pearson_matrix, with_accuracy
-from anonjax.data.listing import DatasetError
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
+from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text, sha256_file
 from anonjax.layout import (
     ORIGINAL,

@@ -25,7 +25,7 @@ from anonjax.analysis.findings import findings
 from anonjax.analysis.html import markdown_to_html
 from anonjax.analysis.plots import correlation_heatmap, degree_trend, training_curves
 from anonjax.config_checks import report_originals
-from anonjax.data.listing import DatasetError, MissingInputError
+from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import save_text
 from anonjax.layout import ORIGINAL, percent
 from anonjax.stages.fingerprint import DONE

@@ -27,7 +27,7 @@ from anonjax import config_checks as cc
 from anonjax.anonymize.box_cache import BoxTable, load_box_table
 from anonjax.anonymize.detection import KINDS
 from anonjax.data.canvas import FittedImages
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 from anonjax.files import save_json
 from anonjax.plan import StudyPlan, study_plan, validate_grid
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES

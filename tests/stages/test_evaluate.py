@@ -14,7 +14,7 @@ import pytest
 
 from anonjax import layout
 from anonjax.config_checks import ConfigError
-from anonjax.data.listing import DatasetError
+from anonjax.errors import DatasetError
 from anonjax.main import load_config, run
 from anonjax.retrieval import evaluate_scenario
 from anonjax.stages import evaluate, report
@@ -411,7 +411,7 @@ def test_report_names_a_damaged_results_file(tmp_path):
 
 
 def test_report_without_results_asks_for_the_evaluate_stage(tmp_path):
-    from anonjax.data.listing import MissingInputError
+    from anonjax.errors import MissingInputError
 
     with pytest.raises(MissingInputError, match="run the evaluate stage first"):
         report.run(ml_collections.ConfigDict(), tmp_path)
