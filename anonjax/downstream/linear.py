@@ -8,6 +8,7 @@ with L-BFGS on device, all candidates at once.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import jax
@@ -52,9 +53,16 @@ def fit_logistic(x, onehot, c, *, max_iter: int = 500, tol: float = 1e-6):
 
 
 def _standardize(train, *others):
+    """Features standardized with the training mean and deviation, cast to float32 for the fit.
+
+    All arrays are first multiplied by one power of two (exact) that puts the training magnitudes below 1, and
+    kept in their own precision until the end, so float64 values such as 1e300 neither overflow the variance
+    nor become inf in float32; embeddings that differ by such a factor give the same features."""
+    exponent = math.frexp(float(np.abs(train).max()))[1]
+    train, *others = (np.ldexp(a, -exponent) for a in (train, *others))
     mean = train.mean(axis=0)
     std = train.std(axis=0) + 1e-6
-    return [(a - mean) / std for a in (train, *others)]
+    return [((a - mean) / std).astype(np.float32) for a in (train, *others)]
 
 
 def _accuracy(params, x, y) -> float:
@@ -74,8 +82,9 @@ def linear_probe_accuracy(
     max_iter: int = 500,
 ) -> float:
     """Test accuracy of a logistic regression whose strength ``C`` is chosen on held-out training rows."""
-    train_emb = np.asarray(train_emb, np.float32)
-    test_emb = np.asarray(test_emb, np.float32)
+    dtype = np.promote_types(np.result_type(train_emb, test_emb), np.float32)
+    train_emb = np.asarray(train_emb, dtype)
+    test_emb = np.asarray(test_emb, dtype)
     train_labels = np.asarray(train_labels)
     test_labels = np.asarray(test_labels)
     if len(train_emb) != len(train_labels) or len(test_emb) != len(test_labels):

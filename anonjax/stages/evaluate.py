@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import math
 import shutil
 from pathlib import Path
 from typing import NamedTuple
@@ -34,6 +33,7 @@ import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax.analysis import correlation_csv, degree_summary, metrics_across_models, pearson_matrix, with_accuracy
+from anonjax.data import SPLITS
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text, sha256_file
@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 SCENARIO_COLUMNS = ("model", "method", "degree", "queries", "map", "mndcg",
                     "map_low", "map_high", "mndcg_low", "mndcg_high", "linkage", "k", "n")
 DOWNSTREAM_COLUMNS = ("model", "method", "degree", "knn", "linear")
-SPLITS = ("train", "val", "test")
 # The layout of the results folder; part of the fingerprint, so results written in another layout are redone.
 RESULTS_LAYOUT = 2
 
@@ -273,17 +272,8 @@ def _read_labels(root: Path, split: str, n: int) -> np.ndarray:
 def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
             ev: ml_collections.ConfigDict) -> dict[str, float]:
     """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
-    train, test = _probe_scale(train, test)
     return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature),
                 linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))
-
-
-def _probe_scale(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both arrays times one power of two (exact) that puts their largest magnitude in [0.5, 1): the probes
-    compute in float32, where values such as 1e300 would be inf. The k-NN cosine ignores the factor, and the
-    linear probe standardizes its features."""
-    exponent = math.frexp(max(np.abs(train).max(), np.abs(test).max()))[1]
-    return np.ldexp(train, -exponent), np.ldexp(test, -exponent)
 
 
 def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
