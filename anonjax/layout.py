@@ -4,7 +4,8 @@ Embeddings live at ``<root>/<model>/<variant>/<split>.npy`` (float32 [N, D]) wit
 rows in ``<split>.ids.json`` (a JSON list of strings) beside them; class labels of a split at
 ``<root>/labels/<split>.npy``.
 
-- model: ``unadapted`` (trained on original data; defines the pseudo ground truth) or
+- model: ``unadapted`` (trained on original data; defines the pseudo ground truth), ``control``,
+  ``control2``, ... (the same recipe with other seeds: the retraining noise) or
   ``<adaptation>_<method>_<percent>`` for an adapted model, e.g. ``A_pixel_100``.
 - variant: ``original`` or ``<method>_<percent>``, the data the embeddings were computed on.
 """
@@ -20,6 +21,8 @@ import numpy as np
 from anonjax.errors import DatasetError
 
 UNADAPTED = "unadapted"
+CONTROL = "control"
+NO_ANONYMIZATION = "none"  # the method of a scenario with original queries and database
 ORIGINAL = "original"
 ADAPTATIONS = ("A", "B", "C")
 METHODS = ("pixel", "blur", "mask")
@@ -37,6 +40,11 @@ def model_name(adaptation: str | None, method: str | None = None, degree: float 
     if adaptation in (None, UNADAPTED):
         return UNADAPTED
     return f"{adaptation}_{method}_{percent(degree)}"
+
+
+def control_name(replicate: int) -> str:
+    """``control`` for the first control model, ``control<i>`` for the i-th after it."""
+    return CONTROL if replicate == 1 else f"{CONTROL}{replicate}"
 
 
 def variant_name(method: str | None = None, degree: float | None = None) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 DATA = "data"
@@ -19,15 +19,25 @@ BATCH_AXES = (DATA, FSDP)  # a batch is split over every device of the mesh
 
 
 def make_mesh(fsdp: int = 1, devices: Sequence[jax.Device] | None = None) -> Mesh:
-    """A ``(data, fsdp)`` mesh over ``devices`` (all devices by default).
+    """A ``(data, fsdp)`` mesh over ``devices`` (all devices by default), laid out by ``jax.make_mesh`` along the
+    physical topology (on a TPU, neighbours in the interconnect are neighbours in the mesh).
 
-    ``fsdp`` devices share one copy of the parameters; the rest replicate it.
+    ``fsdp`` devices share one copy of the parameters; the rest replicate it. The axes are ``Auto``: shardings
+    are the rules below and what XLA propagates from them.
     """
     devices = list(jax.devices() if devices is None else devices)
     if fsdp < 1 or len(devices) % fsdp:
         raise ValueError(f"fsdp={fsdp} must be >= 1 and divide the number of devices ({len(devices)})")
-    grid = np.asarray(devices, dtype=object).reshape(len(devices) // fsdp, fsdp)
-    return Mesh(grid, (DATA, FSDP))
+    return jax.make_mesh((len(devices) // fsdp, fsdp), (DATA, FSDP), (AxisType.Auto, AxisType.Auto),
+                         devices=devices)
+
+
+def process_rows(mesh: Mesh, n_rows: int) -> tuple[int, ...]:
+    """The rows of a batch-sharded array of ``n_rows`` that this process's devices hold, in increasing order:
+    the part of a global batch this host supplies, in the order ``jax.make_array_from_process_local_data``
+    places it (on the usual meshes one contiguous slice, the ``h``-th of ``n`` for process ``h``)."""
+    index = batch_sharding(mesh).addressable_devices_indices_map((n_rows,)).values()
+    return tuple(sorted({row for rows, in index for row in range(*rows.indices(n_rows))}))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -3,8 +3,9 @@
 It mimics the study's structure, not its numbers: every image has class content and private detail (the
 faces and text that anonymization hides). Anonymizing removes part of the detail, more at higher degrees
 and most for masking, and adds a method-specific shift. The Unadapted model embeds content and detail as
-they are; an adapted model is a perturbed copy that weighs detail less and ignores its method's shift, the
-more so the more anonymized views its adaptation trained on. Deterministic for a seed.
+they are; a control is a slightly perturbed copy of it (retraining with another seed); an adapted model is a
+perturbed copy that weighs detail less and ignores its method's shift, the more so the more anonymized views
+its adaptation trained on. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from anonjax.files import save_json, save_npy
 from anonjax.layout import (
     ORIGINAL,
     UNADAPTED,
+    control_name,
     embedding_path,
     ids_path,
     labels_path,
@@ -31,6 +33,7 @@ _SHIFT = {"pixel": 0.5, "blur": 0.3, "mask": 1.0}
 # Per adaptation: how far the network moved from the Unadapted one, and how much detail it still uses.
 _DRIFT = {"A": 0.25, "B": 0.35, "C": 0.45}
 _DETAIL_WEIGHT = {"A": 0.8, "B": 0.7, "C": 0.55}
+_CONTROL_DRIFT = 0.1
 
 
 def write_synthetic_embeddings(
@@ -39,6 +42,7 @@ def write_synthetic_embeddings(
     methods: Sequence[str] = ("pixel", "blur", "mask"),
     degrees: Sequence[float] = (1.0,),
     adaptations: Sequence[str] = ("A", "B", "C"),
+    controls: int = 1,
     splits: Sequence[tuple[str, int]] = (("train", 600), ("val", 400)),
     num_classes: int = 8,
     dim: int = 64,
@@ -52,7 +56,11 @@ def write_synthetic_embeddings(
 
     anonymized = [(m, g) for m in methods for g in degrees]
     # model -> (linear map, weight of detail, shift direction it ignores, variants it embeds)
-    models = {UNADAPTED: (np.eye(dim), 1.0, np.zeros(dim), [ORIGINAL] + [variant_name(m, g) for m, g in anonymized])}
+    every = [ORIGINAL] + [variant_name(m, g) for m, g in anonymized]
+    models = {UNADAPTED: (np.eye(dim), 1.0, np.zeros(dim), every)}
+    for i in range(1, controls + 1):
+        wobble = rng.normal(size=(dim, dim)) / np.sqrt(dim)
+        models[control_name(i)] = (np.eye(dim) + _CONTROL_DRIFT * wobble, 1.0, np.zeros(dim), every)
     for a in adaptations:
         for m, g in anonymized:
             unit = shifts[m] / np.linalg.norm(shifts[m])

@@ -6,7 +6,8 @@ from configs import anonymization, embedding, evaluation, training
 
 
 def base(*, methods, degrees, detectors, training_preset: str, workdir: str) -> ml_collections.ConfigDict:
-    """A study over ``methods`` x ``degrees`` x adaptations A, B, C plus the Unadapted model.
+    """A study over ``methods`` x ``degrees`` x adaptations A, B, C plus the Unadapted model and one control (the
+    Unadapted recipe with another seed: the retraining noise every comparison of models is read against).
 
     ``config.anonymize.methods``/``degrees`` follow ``config.grid`` (one source of truth, also for
     command-line overrides of the grid).
@@ -15,7 +16,9 @@ def base(*, methods, degrees, detectors, training_preset: str, workdir: str) -> 
     config.seed = 0
     config.workdir = workdir
     config.stages = "anonymize,train,embed,evaluate,report"
-    config.grid = ml_collections.ConfigDict(dict(methods=methods, degrees=degrees, adaptations=("A", "B", "C")))
+    # adapted_degrees: the degrees adapted models are trained for (empty: every degree of the grid).
+    config.grid = ml_collections.ConfigDict(dict(methods=methods, degrees=degrees, adaptations=("A", "B", "C"),
+                                                 controls=1, adapted_degrees=()))
     config.anonymize = anonymization.get_config(detectors=detectors)
     config.anonymize.methods = config.grid.get_ref("methods")
     config.anonymize.degrees = config.grid.get_ref("degrees")

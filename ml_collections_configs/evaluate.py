@@ -19,7 +19,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.workdir = "workdir/evaluate"
     config.stages = "evaluate,report"
     config.grid = ml_collections.ConfigDict(
-        dict(methods=("pixel", "blur", "mask"), degrees=(1.0,), adaptations=("A", "B", "C"))
+        dict(methods=("pixel", "blur", "mask"), degrees=(1.0,), adaptations=("A", "B", "C"), controls=1)
     )
     config.evaluate = evaluation.get_config()
     config.evaluate.embeddings = "builtin"

@@ -14,6 +14,7 @@ gradients, student forward and backward, AdamW step; no heads or losses, so the 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import time
@@ -23,7 +24,7 @@ import jax
 import numpy as np
 
 from anonjax import parallel
-from anonjax.ssl.loop import backbone_config, compiled_programs
+from anonjax.ssl.loop import backbone_config, compiled_programs, program_key
 from anonjax.ssl.masking import batch_masks
 from configs.training import get_config
 
@@ -49,6 +50,7 @@ def config(args) -> object:
     c = get_config("official" if args.official else "tiny")
     c.model = args.model
     c.batch_size = args.batch
+    c.dino.koleo_group_size = math.gcd(c.dino.koleo_group_size, args.batch)  # groups that divide any batch
     c.compute_dtype = args.dtype
     c.remat = args.remat
     c.drop_path_rate = 0.0
@@ -61,15 +63,15 @@ def views(c, rng: np.random.Generator) -> dict:
     return {
         "global": rng.normal(size=(b, 2, g, g, 3)).astype(np.float32),
         "local": rng.normal(size=(b, c.crops.local_number, lo, lo, 3)).astype(np.float32),
-        "masks": batch_masks(rng, 2 * b, (grid, grid)).reshape(b, 2, -1),
+        "masks": batch_masks((0,), 2 * b, (grid, grid)).reshape(b, 2, -1),
     }
 
 
 def bench_anonjax(c, batch: dict, steps: int) -> tuple[float, float]:
     """(seconds per step, XLA FLOPs per step)."""
     mesh = parallel.make_mesh(fsdp=c.fsdp)
-    programs = compiled_programs(mesh, c.to_json())
-    state = programs.init(None)
+    programs = compiled_programs(mesh, program_key(c))
+    state = programs.init(None, np.uint32(c.seed))
     batch = {k: jax.device_put(v, parallel.batch_sharding(mesh)) for k, v in batch.items()}
     compiled = programs.step.lower(state, batch).compile()
     cost = compiled.cost_analysis()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anonjax.analysis.intervals import fisher_interval
+
 ACCURACY_METRICS = ("k-NN", "Linear")
 
 
@@ -47,13 +49,19 @@ def metrics_across_models(scenarios: Sequence[Mapping], downstream: Sequence[Map
     return metrics
 
 
-def with_accuracy(names: Sequence[str], matrix: np.ndarray) -> list[tuple[str, float]]:
-    """Each retrieval metric's mean Pearson r with the downstream accuracies, strongest (largest |r|) first;
-    metrics whose correlation is undefined are left out."""
-    accuracy = [names.index(n) for n in ACCURACY_METRICS]
-    means = [(name, float(matrix[i, accuracy].mean())) for i, name in enumerate(names)
-             if name.startswith(("mAP", "mnDCG"))]
-    return sorted(((n, r) for n, r in means if math.isfinite(r)), key=lambda nr: -abs(nr[1]))
+def with_accuracy(names: Sequence[str], matrix: np.ndarray, n: int) -> list[dict]:
+    """For each downstream accuracy, every retrieval metric's Pearson r with it over ``n`` points, with its 95%
+    Fisher interval (None for n <= 3), highest r first: the sign is kept, so the first entry is the metric that
+    rises most with accuracy. Undefined correlations are left out."""
+    out = []
+    for accuracy in ACCURACY_METRICS:
+        j = names.index(accuracy)
+        entries = [dict(accuracy=accuracy, metric=name, r=float(matrix[i, j]), n=n)
+                   for i, name in enumerate(names) if name.startswith(("mAP", "mnDCG")) and math.isfinite(matrix[i, j])]
+        for e in entries:
+            e["interval"] = fisher_interval(e["r"], n)
+        out += sorted(entries, key=lambda e: -e["r"])
+    return out
 
 
 def correlation_csv(names: Sequence[str], matrix: np.ndarray) -> str:

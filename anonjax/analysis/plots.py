@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from anonjax.analysis.tables import MODEL_LABELS
+from anonjax.analysis.tables import model_label
 from anonjax.files import atomic_path
 
 _MARKERS = {"pixel": "o", "blur": "s", "mask": "^"}
-_COLOURS = {"unadapted": "black", "A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
+_COLOURS = {"unadapted": "black", "control": "grey", "A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
 
 
 def _pyplot():
@@ -40,7 +40,7 @@ def degree_trend(rows: Sequence[Mapping], metric: str, path: str | Path, *, titl
     for (model, method), points in sorted(series.items()):
         points.sort()
         ax.plot(*zip(*points, strict=True), marker=_MARKERS.get(method, "x"), color=_COLOURS.get(model),
-                label=f"{MODEL_LABELS.get(model, model)}/{method}")
+                label=f"{model_label(model)}/{method}")
     ax.set_xlabel("anonymization degree (%)")
     ax.set_ylabel(f"{metric} (%)")
     ax.grid(alpha=0.3)

@@ -1,5 +1,5 @@
 """One retrieval scenario scored against the pseudo ground truth: per-query AP and nDCG, their
-means, and bootstrap confidence intervals."""
+means, bootstrap confidence intervals, and the chance levels of a random ranking."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from anonjax import parallel
 from anonjax.retrieval.bootstrap import bootstrap_mean_cis
+from anonjax.retrieval.chance import expected_average_precision, expected_ndcg, mean_relevance
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
 from anonjax.retrieval.exact_topk import exact_topk
 from anonjax.retrieval.inputs import (
@@ -30,7 +31,8 @@ from anonjax.retrieval.topk import cosine_scores
 class ScenarioResult:
     """Scores of one scenario. ``ap``/``ndcg`` are per query (float64, read-only); ``map``/``mndcg``
     their means; ``*_ci`` 95% percentile-bootstrap intervals over queries; ``k`` the size of each
-    query's relevant set."""
+    query's relevant set; ``*_chance`` the exact expected mAP and mnDCG of a uniformly random ranking
+    of the database against the same ground truth (see ``anonjax.retrieval.chance``)."""
 
     map: float
     mndcg: float
@@ -39,6 +41,8 @@ class ScenarioResult:
     map_ci: tuple[float, float]
     mndcg_ci: tuple[float, float]
     k: int
+    map_chance: float
+    mndcg_chance: float
 
 
 @functools.partial(jax.jit, static_argnames=("k", "exclude_self"))
@@ -89,7 +93,8 @@ def evaluate_scenario(
 
     Queries are processed ``chunk_size`` rows at a time inside one jitted function (memory
     O(chunk x n_database)). The confidence intervals resample queries ``n_bootstrap`` times with
-    ``seed``.
+    ``seed``. The chance levels are the expectations of mAP and mnDCG when each query's ranking is a
+    uniformly random order of the items it ranks, computed exactly in closed form.
     """
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     chunk_size = check_chunk_size(chunk_size)
@@ -107,7 +112,8 @@ def evaluate_scenario(
         same_rows(q, "queries", db, "database", "exclude_self needs queries and database to be the same images")
         if n < 2:
             raise ValueError("exclude_self needs at least 2 database rows: one left to rank besides the query")
-    k = relevant_count(fraction, n - 1 if exclude_self else n)
+    n_ranked = n - 1 if exclude_self else n
+    k = relevant_count(fraction, n_ranked)
 
     chunk = rows_per_chunk(q.shape[0], n, chunk_size)
     gq_padded, n_queries = parallel.pad_to_multiple(gq, chunk)
@@ -137,6 +143,7 @@ def evaluate_scenario(
     ap = ap.astype(np.float64)
     ndcg_values = ndcg_values.astype(np.float64)
     map_ci, mndcg_ci = bootstrap_mean_cis([ap, ndcg_values], n_bootstrap, seed)
+    ndcg_chance = expected_ndcg(mean_relevance(gq, gdb, exclude_self), idcg, k)
     ap.setflags(write=False)
     ndcg_values.setflags(write=False)
     return ScenarioResult(
@@ -147,4 +154,6 @@ def evaluate_scenario(
         map_ci=map_ci,
         mndcg_ci=mndcg_ci,
         k=k,
+        map_chance=expected_average_precision(n_ranked, k),
+        mndcg_chance=float(ndcg_chance.mean()),
     )

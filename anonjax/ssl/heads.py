@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,22 @@ def init_head(rng: jax.Array, cfg: HeadConfig) -> dict:
     return {"mlp": mlp, "last_layer": {"v": v, "g": jnp.ones((cfg.n_prototypes,), jnp.float32)}}
 
 
-def apply_head(params: dict, x: jax.Array) -> jax.Array:
-    """Prototype logits [..., K] of features x [..., D]."""
+def apply_head(params: dict, x: jax.Array, compute_dtype: DTypeLike = jnp.float32) -> jax.Array:
+    """Float32 prototype logits [..., K] of features x [..., D].
+
+    The MLP runs in ``compute_dtype``; the L2 normalization and the weight-normalized last layer run in
+    float32, because the losses divide the logits (cosines) by temperatures down to 0.04: bfloat16 cosines
+    near 1 are 2^-7 apart, steps of 0.2 after the division.
+    """
     layers = params["mlp"]
+    x = x.astype(compute_dtype)
     for i in range(len(layers)):
         layer = layers[f"layer{i}"]
-        x = x @ layer["kernel"].astype(x.dtype) + layer["bias"].astype(x.dtype)
+        x = x @ layer["kernel"].astype(compute_dtype) + layer["bias"].astype(compute_dtype)
         if i < len(layers) - 1:
             x = jax.nn.gelu(x, approximate=False)
+    x = x.astype(jnp.float32)
     x = x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
     v = params["last_layer"]["v"].astype(jnp.float32)
     weight = v * (params["last_layer"]["g"].astype(jnp.float32) / jnp.linalg.norm(v, axis=0))
-    return x @ weight.astype(x.dtype)
+    return x @ weight

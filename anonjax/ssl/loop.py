@@ -60,7 +60,9 @@ def backbone_config(train: ml_collections.ConfigDict) -> ViTConfig:
 
 
 def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_batch: int) -> SSLConfig:
-    """Static step settings; ``global_batch`` is the global batch (for the masked-patch buffer)."""
+    """Static step settings; ``global_batch`` is the global batch, over all hosts. The masks are drawn for the
+    global batch (``pipeline.host_batch``), so the bound of that draw (``masking.max_masked``), the size of the
+    masked-patch buffer, is never exceeded."""
     def head(c):
         return HeadConfig(in_dim=backbone.embed_dim, n_prototypes=c.n_prototypes, hidden_dim=c.hidden_dim,
                           bottleneck_dim=c.bottleneck_dim, n_layers=c.n_layers)
@@ -72,6 +74,7 @@ def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_
         ibot_head=head(train.ibot) if train.ibot.separate_head else None,
         dino_weight=train.dino.loss_weight,
         koleo_weight=train.dino.koleo_loss_weight,
+        koleo_group_size=train.dino.koleo_group_size,
         ibot_weight=train.ibot.loss_weight,
         centering=train.centering,
         center_momentum=train.center_momentum,
@@ -81,16 +84,16 @@ def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_
         compute_dtype=train.compute_dtype,
         remat=train.remat,
         head_warmup_steps=train.head_warmup_steps,
-        seed=train.seed,
     )
 
 
 @functools.partial(jax.jit, static_argnames=("crops", "adaptation", "method", "method_params"))
 def make_views(rng, batch: dict, *, crops: CropConfig, adaptation: str, method: str | None,
                method_params: tuple) -> dict:
-    """Anonymize the selected boxes on the fly (adapted models) and cut the multi-crop views."""
-    twin = None
-    if adaptation != UNADAPTED:
+    """The anonymized twins (adapted models: computed once, or now from the selected boxes) and the multi-crop
+    views."""
+    twin = batch.get("twins")
+    if adaptation != UNADAPTED and twin is None:
         twin = anonymize(batch["images"], batch["boxes"], batch["selected"], method, **dict(method_params))
     views = multicrop(rng, batch["images"], twin, batch["sizes"], crops, adaptation)
     return {**views, "masks": batch["masks"]}
@@ -125,26 +128,34 @@ class Programs:
     step: Callable
 
 
+def program_key(train_cfg: ml_collections.ConfigDict) -> str:
+    """``config.train`` as JSON without its seed: the seed is an input of the programs, not part of them, so
+    the models of a study (each with its own seed) share one compilation."""
+    settings = train_cfg.to_dict()
+    settings.pop("seed", None)
+    return json.dumps(settings, sort_keys=True)
+
+
 @functools.lru_cache(maxsize=4)
 def compiled_programs(mesh, train_json: str, pretrained_shapes=None) -> Programs:
-    """Programs for ``config.train`` as JSON; cached, so runs with one config compile once per process.
-    ``pretrained_shapes`` is (treedef, leaf ShapeDtypeStructs) of a released backbone, or None."""
+    """Programs for ``config.train`` as :func:`program_key` writes it; cached, so runs with one config compile
+    once per process. ``init(pretrained, seed)`` draws a fresh state; ``pretrained_shapes`` is (treedef, leaf
+    ShapeDtypeStructs) of a released backbone, or None."""
     train_cfg = ml_collections.ConfigDict(json.loads(train_json))
     global_batch = train_cfg.batch_size
     backbone = backbone_config(train_cfg)
     cfg = ssl_config(train_cfg, backbone, global_batch=global_batch)
     schedules = make_schedules(train_cfg, global_batch)
     student_fn = functools.partial(init_student, cfg=cfg)
-    key = jax.random.key(train_cfg.seed)
     pretrained = None if pretrained_shapes is None else jax.tree.unflatten(*pretrained_shapes)
-    abstract_student = jax.eval_shape(lambda p: student_fn(key, backbone=p), pretrained)
+    abstract_student = jax.eval_shape(lambda p: student_fn(jax.random.key(0), backbone=p), pretrained)
     optimizer = make_optimizer(train_cfg, schedules, abstract_student, n_blocks=backbone.depth,
                                head_warmup_steps=train_cfg.head_warmup_steps)
 
-    def fresh_state(backbone_params):
-        return init_state(student_fn(key, backbone=backbone_params), cfg, optimizer)
+    def fresh_state(backbone_params, seed):
+        return init_state(student_fn(jax.random.key(seed), backbone=backbone_params), cfg, optimizer, seed)
 
-    abstract = jax.eval_shape(fresh_state, pretrained)
+    abstract = jax.eval_shape(fresh_state, pretrained, jnp.uint32(0))
     shardings = state_shardings(mesh, abstract)
     abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
     c = train_cfg.crops
@@ -183,8 +194,8 @@ def train(
     total_steps = train_cfg.epochs * train_cfg.steps_per_epoch
     side = train_cfg.crops.global_size // backbone.patch_size
     plan = BatchPlan(
-        global_batch=global_batch, process_index=jax.process_index(), process_count=jax.process_count(),
-        canvas=train_cfg.canvas_size, seed=train_cfg.seed, patch_shape=(side, side),
+        global_batch=global_batch, rows=parallel.process_rows(mesh, global_batch), canvas=train_cfg.canvas_size,
+        seed=train_cfg.seed, patch_shape=(side, side),
         mask_probability=train_cfg.ibot.mask_probability, mask_ratio=tuple(train_cfg.ibot.mask_ratio),
     )
     plan.batches_per_epoch(len(source))  # fail early if the data cannot fill a batch
@@ -194,13 +205,13 @@ def train(
     if pretrained is not None:
         leaves, treedef = jax.tree.flatten(pretrained)
         shapes = (treedef, tuple(jax.ShapeDtypeStruct(x.shape, x.dtype) for x in leaves))
-    programs = compiled_programs(mesh, train_cfg.to_json(), shapes)
+    programs = compiled_programs(mesh, program_key(train_cfg), shapes)
 
     checkpoints = Checkpoints(run_dir / "checkpoints", keep=train_cfg.keep_checkpoints)
     data_state = {"seed": plan.seed, "n_images": len(source), "global_batch": global_batch}
     start = checkpoints.latest_step()
     if start is None:
-        state = programs.init(pretrained)
+        state = programs.init(pretrained, np.uint32(train_cfg.seed))
         start = 0
     else:
         state, saved = checkpoints.restore(start, programs.abstract_state)
@@ -210,6 +221,8 @@ def train(
         log.info("resuming %s from step %d", run_dir, start)
 
     method_items = tuple(sorted((method_params or {}).items()))
+    if source.twins is not None:  # anonymized already: one compiled view function serves every method
+        method, method_items = None, ()
     step_fn = programs.step
     view_key = jax.random.key(train_cfg.seed + 1)
 

@@ -2,12 +2,15 @@
 
 A fraction ``probability`` of the global crops in a batch is masked; their mask ratios are spread
 evenly over ``ratio_range`` (one draw per stratum), and each mask is a union of random rectangles of
-patches (BEiT's block masking). The rest of the crops get empty masks; the order is shuffled.
+patches (BEiT's block masking). The rest of the crops get empty masks; the order is shuffled. The batch
+is the global one, over all hosts: its bound on masked patches (``max_masked``) is what the train step's
+static buffer holds, and each host computes only the masks of its own crops.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -47,18 +50,31 @@ def block_mask(
 
 
 def batch_masks(
-    rng: np.random.Generator, n_crops: int, patch_shape: tuple[int, int], *, probability: float = 0.5,
-    ratio_range: tuple[float, float] = (0.1, 0.5),
+    key: Sequence[int], n_crops: int, patch_shape: tuple[int, int], *, probability: float = 0.5,
+    ratio_range: tuple[float, float] = (0.1, 0.5), crops: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Masks bool [n_crops, h*w] for the global crops of a batch."""
+    """Masks bool [len(crops), h*w] for the crops ``crops`` (all by default) of the ``n_crops`` global crops
+    of a batch.
+
+    A function of ``key`` (non-negative integers, e.g. (seed, step)) and the crop's position alone: the
+    strata (which crops are masked and how many patches each may take) are drawn for the whole batch from
+    ``(*key, 1)``, the rectangles of crop ``i`` from ``(*key, 2, i)``. A slice is therefore the same whichever
+    host draws it, and the whole batch never masks more than :func:`max_masked` patches (each crop stays
+    within its stratum's upper ratio)."""
     n_tokens = patch_shape[0] * patch_shape[1]
     n_masked_crops = int(n_crops * probability)
     bounds = np.linspace(ratio_range[0], ratio_range[1], n_masked_crops + 1)
-    masks = np.zeros((n_crops, n_tokens), dtype=bool)
-    for i in range(n_masked_crops):
-        target = int(n_tokens * rng.uniform(bounds[i], bounds[i + 1]))
-        masks[i] = block_mask(rng, patch_shape, target, max_patches=n_tokens // 2).reshape(-1)
-    return masks[rng.permutation(n_crops)]
+    strata = np.random.default_rng([*key, 1])
+    targets = np.zeros(n_crops, np.int64)
+    targets[:n_masked_crops] = (n_tokens * strata.uniform(bounds[:-1], bounds[1:])).astype(np.int64)
+    targets = targets[strata.permutation(n_crops)]
+    crops = range(n_crops) if crops is None else crops
+    masks = np.zeros((len(crops), n_tokens), dtype=bool)
+    for row, i in enumerate(crops):
+        if targets[i]:
+            rng = np.random.default_rng([*key, 2, i])
+            masks[row] = block_mask(rng, patch_shape, int(targets[i]), max_patches=n_tokens // 2).reshape(-1)
+    return masks
 
 
 def max_masked(n_crops: int, n_tokens: int, *, probability: float = 0.5,

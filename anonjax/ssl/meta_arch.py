@@ -5,14 +5,17 @@ crops. Losses, with T = 2 global crops and L local crops, ``n_terms = 2 + max(2L
 
 - DINO local: Σ over local crops x teacher crops of the cross-entropy, / n_terms;
 - DINO global: the student's crop 1 against the teacher's crop 2 and vice versa, mean over both, x 2 / n_terms;
-- KoLeo: ``koleo_weight`` x Σ over the two global crops of KoLeo on the student's backbone CLS tokens;
+- KoLeo: ``koleo_weight`` x Σ over the two global crops of KoLeo on the student's backbone CLS tokens,
+  each the mean over groups of ``koleo_group_size`` consecutive images (0: one group, the whole batch);
 - iBOT: the mask-weighted patch cross-entropy of the masked patches of global crops, averaged over crops.
 
 Total = dino_weight · (local + global) + KoLeo + ibot_weight · iBOT. Teacher targets are centered by
 softmax-centering (EMA centers, momentum ``center_momentum``) or Sinkhorn-Knopp.
 
-KoLeo is computed over the whole global batch, not per device as in the official code, so that the loss
-does not depend on how many devices share the batch.
+The official code computes KoLeo per GPU, over its ``batch_size_per_gpu`` images; fixed-size groups of the
+global batch give the same sets whatever the number of devices sharing the batch.
+
+The heads' MLPs run in ``compute_dtype``, their last layers (and so every logit) in float32.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class SSLConfig:
     ibot_head: HeadConfig | None = None  # None: iBOT shares the DINO head
     dino_weight: float = 1.0
     koleo_weight: float = 0.1
+    koleo_group_size: int = 0  # KoLeo over groups of this many consecutive images; 0: the whole batch
     ibot_weight: float = 1.0
     centering: str = "centering"
     center_momentum: float = 0.9
@@ -50,13 +54,14 @@ class SSLConfig:
     compute_dtype: str = "float32"
     remat: bool = False
     head_warmup_steps: int = 0
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.centering not in CENTERINGS:
             raise ValueError(f"centering must be one of {CENTERINGS}, got {self.centering!r}")
         if self.compute_dtype not in DTYPES:
             raise ValueError(f"compute_dtype must be one of {sorted(DTYPES)}, got {self.compute_dtype!r}")
+        if self.koleo_group_size < 0:
+            raise ValueError(f"koleo_group_size must be >= 0 (0: the whole batch), got {self.koleo_group_size}")
 
 
 def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=None) -> dict:
@@ -77,8 +82,7 @@ def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=No
 
 
 def _head(params, cfg: SSLConfig, x):
-    dtype = DTYPES[cfg.compute_dtype]
-    return apply_head(jax.tree.map(lambda p: p.astype(dtype), params), x.astype(dtype)).astype(jnp.float32)
+    return apply_head(params, x, DTYPES[cfg.compute_dtype])
 
 
 def _gather_masked(masks: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
@@ -147,7 +151,10 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
         s_cls.reshape(1, b * 2, -1), swapped.reshape(1, b * 2, -1), cfg.student_temp
     ) / n_terms
     cls_tokens = s_global["x_norm_clstoken"].reshape(b, 2, -1)
-    terms["koleo"] = cfg.koleo_weight * (koleo_loss(cls_tokens[:, 0]) + koleo_loss(cls_tokens[:, 1]))
+    group = cfg.koleo_group_size
+    terms["koleo"] = cfg.koleo_weight * (
+        koleo_loss(cls_tokens[:, 0], group_size=group) + koleo_loss(cls_tokens[:, 1], group_size=group)
+    )
     terms["ibot"] = ibot_loss_gathered(s_patch, t_patch_probs, weights, b * 2, cfg.student_temp)
     total = (
         cfg.dino_weight * (terms.get("dino_local", 0.0) + terms["dino_global"])

@@ -1,21 +1,28 @@
 """Host side of the training input: which images make up a step's batch, read and fitted to a canvas,
-with their anonymization boxes and iBOT masks.
+with their anonymization boxes (or their anonymized twins, computed once) and iBOT masks.
 
-The order is a pure function of (seed, epoch): epoch ``e`` visits the images in the permutation drawn
-from ``(seed, e)``, host ``h`` of ``n`` reads every n-th image of it, and step ``s`` is batch
-``s mod batches_per_epoch`` of epoch ``s div batches_per_epoch``. The iterator state is therefore the
-step alone, and a resumed run reads exactly the images an uninterrupted one would.
+The global batch of step ``s`` is a pure function of (seed, step): epoch ``e`` visits the images in the
+permutation drawn from ``(seed, e)``, and step ``s`` is its ``k``-th run of ``global_batch`` images, with
+``e, k = divmod(s, batches_per_epoch)``. Each host reads its rows of that batch (those its devices hold;
+with ``n`` hosts, usually the ``h``-th of ``n`` contiguous slices) and draws the iBOT masks of those rows
+alone, from (seed, step, position) (:func:`anonjax.ssl.masking.batch_masks`). An image that cannot be used
+gives its slot to the next usable image of the source. Nothing depends on the number of hosts, so one
+process and several feed the same global batch; and the iterator state is the step alone, so a resumed run
+reads exactly the images an uninterrupted one would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
-from anonjax.data.canvas import FittedImages, scale_boxes
+from anonjax.anonymize.methods import apply as anonymize
+from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
 from anonjax.errors import DatasetError
 from anonjax.ssl.masking import batch_masks
 
@@ -30,7 +37,8 @@ class PairSource:
 
     ``images``: the dataset's records fitted to the canvas; ``indices``: the dataset positions to train
     on; ``boxes`` int32 [n, M, 4], ``selected`` bool [n, M] and ``digests`` (the pixel digest each image
-    was detected on) aligned with ``indices`` (None for the unadapted model).
+    was detected on) aligned with ``indices`` (None for the unadapted model); ``twins``: the anonymized
+    canvas of every position, when :func:`anonymize_once` computed them (None: anonymized at every step).
     """
 
     images: FittedImages
@@ -38,6 +46,7 @@ class PairSource:
     boxes: np.ndarray | None = None
     selected: np.ndarray | None = None
     digests: list[str] | None = None
+    twins: dict[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -45,24 +54,29 @@ class PairSource:
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """Batch geometry of one run: global batch, this host's share, canvas, mask settings."""
+    """Batch geometry of one run: the global batch, the rows of it that this host reads (in increasing order:
+    ``anonjax.parallel.process_rows``), canvas, mask settings."""
 
     global_batch: int
-    process_index: int
-    process_count: int
+    rows: tuple[int, ...]
     canvas: int
     seed: int
     patch_shape: tuple[int, int]
     mask_probability: float
     mask_ratio: tuple[float, float]
 
+    def __post_init__(self) -> None:
+        rows = np.asarray(self.rows)
+        if not (len(rows) and rows[0] >= 0 and rows[-1] < self.global_batch and np.all(np.diff(rows) > 0)):
+            raise ValueError(f"rows {self.rows} are not increasing rows of the global batch of {self.global_batch}")
+
     @property
     def local_batch(self) -> int:
-        return self.global_batch // self.process_count
+        return len(self.rows)
 
     def batches_per_epoch(self, n_images: int) -> int:
-        """Whole batches in one epoch (each host reads ``n_images / process_count`` images)."""
-        per_epoch = n_images // self.process_count // self.local_batch
+        """Whole global batches in one epoch."""
+        per_epoch = n_images // self.global_batch
         if per_epoch < 1:
             raise DatasetError(
                 f"{n_images} training images do not fill one global batch of {self.global_batch}: "
@@ -71,46 +85,95 @@ class BatchPlan:
         return per_epoch
 
     def positions(self, step: int, n_images: int) -> np.ndarray:
-        """Positions (into the source) of this host's images at ``step``."""
-        per_epoch = self.batches_per_epoch(n_images)
-        epoch, k = divmod(step, per_epoch)
+        """Positions (into the source) of this host's images at ``step``: its rows of the global batch."""
+        epoch, k = divmod(step, self.batches_per_epoch(n_images))
         order = np.random.default_rng([self.seed, epoch]).permutation(n_images)
-        mine = order[self.process_index :: self.process_count]
-        return mine[k * self.local_batch : (k + 1) * self.local_batch]
+        return order[k * self.global_batch + np.asarray(self.rows)]
+
+
+def anonymize_once(source: PairSource, method: str, params: dict, *, budget_mb: float,
+                   batch_size: int = 32, progress: bool = False) -> PairSource:
+    """``source`` with the anonymized canvas of every image computed now, when they all fit in ``budget_mb``
+    (otherwise ``source`` as it is, anonymized at every step).
+
+    Anonymizing an image is a pure function of its pixels and selected boxes, so the twins are the pixels the
+    step would compute, computed once instead of once per epoch: on a CPU, where the dense jitted methods cost
+    more than the step of a small model, this is what makes adapted training as fast as the Unadapted one.
+    An image that fails to decode or changed after its detection gets no twin and is replaced as in
+    :func:`host_batch`."""
+    canvas = source.images.canvas
+    if source.boxes is None or len(source) * canvas**2 * 3 > budget_mb * 2**20:
+        return source
+    twins: dict[int, np.ndarray] = {}
+    starts = range(0, len(source), batch_size)
+    for start in tqdm(starts, desc=f"anonymize ({method})", unit="batch", disable=not progress, leave=False):
+        positions = list(range(start, min(start + batch_size, len(source))))
+        read = [_usable(source, p) for p in positions]
+        good = [(p, r) for p, r in zip(positions, read, strict=True) if r is not None]
+        if not good:
+            continue
+        # Padded to a whole batch with empty selections, so that one compilation serves every batch.
+        pad = batch_size - len(good)
+        pixels = np.stack([r.pixels for _, r in good] + [np.zeros_like(good[0][1].pixels)] * pad)
+        boxes = np.stack([scale_boxes(source.boxes[p], r.scale, r.size) for p, r in good]
+                         + [np.zeros_like(source.boxes[0])] * pad)
+        selected = np.concatenate([source.selected[[p for p, _ in good]],
+                                   np.zeros((pad, source.selected.shape[1]), bool)])
+        out = np.asarray(anonymize(pixels, boxes, selected, method, **params))
+        twins.update({p: out[i] for i, (p, _) in enumerate(good)})
+    return dataclasses.replace(source, twins=twins)
+
+
+def _usable(source: PairSource, position: int) -> Fitted | None:
+    """The image at ``position`` of the source; None when it fails to decode, or (adapted models) has no twin
+    or is not the image its boxes were detected on."""
+    if source.twins is not None and position not in source.twins:  # checked when the twins were made
+        return None
+    fitted = source.images[int(source.indices[position])]
+    if fitted is not None and source.twins is None and source.digests is not None \
+            and fitted.digest != source.digests[position]:  # boxes apply only to the pixels they were detected on
+        log.warning("training image at position %d changed after its detection: left out", position)
+        return None
+    return fitted
+
+
+def _substitute(source: PairSource, position: int) -> tuple[int, Fitted]:
+    """The next usable image of the source after ``position`` (wrapping), and its position: the stand-in
+    for an image that cannot be used, chosen from its position alone so that every layout chooses alike."""
+    n = len(source)
+    for other in range(position + 1, position + n):
+        fitted = _usable(source, other % n)
+        if fitted is not None:
+            return other % n, fitted
+    raise OSError(f"none of the {n} training images can be used: each fails to decode or changed after its "
+                  "detection")
 
 
 def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.ndarray]:
-    """This host's part of the batch of ``step``: canvases, true sizes, canvas boxes and iBOT masks."""
-    positions = plan.positions(step, len(source))
-
+    """This host's rows of the batch of ``step``: canvases, true sizes, iBOT masks, and for adapted models
+    either the anonymized twins or the canvas boxes to anonymize."""
     if source.images.canvas != plan.canvas:
         raise ValueError(f"images are fitted to a {source.images.canvas} px canvas, the run needs {plan.canvas}")
+    positions = plan.positions(step, len(source))
     with ThreadPoolExecutor(_READ_THREADS) as pool:
-        read_out = list(pool.map(lambda p: source.images[int(source.indices[p])], positions))
-    if source.digests is not None:  # boxes apply only to the pixels they were detected on
-        for i, (p, r) in enumerate(zip(positions, read_out, strict=True)):
-            if r is not None and r.digest != source.digests[p]:
-                log.warning("training image at position %d changed after its detection: left out", p)
-                read_out[i] = None
-    good = [i for i, r in enumerate(read_out) if r is not None]
-    if not good:
-        raise OSError(f"no image of the batch of step {step} could be decoded (positions {positions.tolist()})")
-    # A file that fails to decode, or changed after its detection, is left out: its slot repeats the first
-    # good image, boxes included.
-    positions = np.asarray([p if r is not None else positions[good[0]] for p, r in zip(positions, read_out,
-                                                                                           strict=True)])
-    read_out = [r if r is not None else read_out[good[0]] for r in read_out]
+        read_out = list(pool.map(lambda p: _usable(source, int(p)), positions))
+    # A file that fails to decode, or changed after its detection, is left out: its slot takes a stand-in.
+    for i, fitted in enumerate(read_out):
+        if fitted is None:
+            positions[i], read_out[i] = _substitute(source, int(positions[i]))
     batch = {
         "images": np.stack([r.pixels for r in read_out]),
         "sizes": np.asarray([r.size for r in read_out], np.int32),
     }
-    if source.boxes is not None:
+    if source.twins is not None:
+        batch["twins"] = np.stack([source.twins[p] for p in positions])
+    elif source.boxes is not None:
         batch["boxes"] = np.stack(
             [scale_boxes(source.boxes[p], r.scale, r.size) for p, r in zip(positions, read_out, strict=True)]
         )
         batch["selected"] = source.selected[positions]
-    rng = np.random.default_rng([plan.seed, step, plan.process_index, 1])
-    masks = batch_masks(rng, 2 * plan.local_batch, plan.patch_shape, probability=plan.mask_probability,
-                        ratio_range=plan.mask_ratio)
+    crops = [2 * row + view for row in plan.rows for view in (0, 1)]  # row j has the global crops 2j, 2j + 1
+    masks = batch_masks((plan.seed, step), 2 * plan.global_batch, plan.patch_shape, probability=plan.mask_probability,
+                        ratio_range=plan.mask_ratio, crops=crops)
     batch["masks"] = masks.reshape(plan.local_batch, 2, -1)
     return batch

@@ -1,4 +1,4 @@
-"""The train state: student, EMA teacher, optimizer state, centers and step, as one pytree (a dict) that
+"""The train state: student, EMA teacher, optimizer state, centers, step and seed, as one pytree (a dict) that
 orbax saves and restores whole."""
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ def init_student(rng: jax.Array, cfg: SSLConfig, backbone: dict | None = None) -
     return student
 
 
-def init_state(student: dict, cfg: SSLConfig, optimizer: optax.GradientTransformation) -> dict:
-    """A fresh state: the teacher starts as a copy of the student, centers at zero, step 0."""
+def init_state(student: dict, cfg: SSLConfig, optimizer: optax.GradientTransformation, seed) -> dict:
+    """A fresh state: the teacher starts as a copy of the student, centers at zero, step 0, and the run's
+    ``seed`` (uint32), from which every step draws its drop path."""
     ibot_k = (cfg.ibot_head or cfg.dino_head).n_prototypes
     return {
         "step": jnp.zeros((), jnp.int32),
+        "seed": jnp.asarray(seed, jnp.uint32),
         "student": student,
         "teacher": jax.tree.map(jnp.copy, student),
         "opt_state": optimizer.init(student),

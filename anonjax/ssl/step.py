@@ -26,7 +26,7 @@ def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.Gra
     """The next state and this step's training-log row (loss terms and hyperparameters, f32 scalars)."""
     step = state["step"]
     hp = schedules.at(step)
-    rng = jax.random.fold_in(jax.random.key(cfg.seed), step)
+    rng = jax.random.fold_in(jax.random.key(state["seed"]), step)
 
     def loss_fn(student):
         return meta_arch.losses(student, state["teacher"], state["centers"], batch, hp["teacher_temp"], cfg, rng)
@@ -40,8 +40,8 @@ def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.Gra
     student = optax.apply_updates(state["student"], updates)
     m = hp["teacher_momentum"]
     teacher = jax.tree.map(lambda t, s: t * m + s * (1 - m), state["teacher"], student)
-    new_state = {"step": step + 1, "student": student, "teacher": teacher, "opt_state": opt_state,
-                 "centers": centers}
+    new_state = {"step": step + 1, "seed": state["seed"], "student": student, "teacher": teacher,
+                 "opt_state": opt_state, "centers": centers}
     logged = {"loss": loss, **terms, **hp, "grad_norm": optax.tree.norm(grads)}
     return new_state, logged
 

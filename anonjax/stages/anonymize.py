@@ -5,7 +5,9 @@ Writes under ``<workdir>/anonymize/``:
   boxes/<split>/<fingerprint>/shard_*.npz   detections (see ``anonjax.anonymize.box_cache``)
   boxes/<split>/current.txt                 the fingerprint in use, for ``load_box_table(workdir, split)``
   report.json, report.md                    counts before/after exclusion, boxes per image, anonymized
-                                            area and changed pixels per method and degree, detectors used
+                                            area per method and degree, detectors used, and where the
+                                            models look (the training canvas, then the embedding input):
+                                            text box heights and the share of box pixels each method changes
   example_sheet.png                         one image, each method (rows) at each degree (columns), after
                                             the original unless ``report.originals`` is False
   pairs/<variant>/<split>/*.png             with ``anonymize.materialize``; pairs/pairs_<split>.json lists them
@@ -32,16 +34,23 @@ from anonjax.anonymize.boxes import box_area_fraction
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.materialize import anonymized_variants, materialize_pairs, write_png
 from anonjax.anonymize.methods import METHODS
+from anonjax.anonymize.model_input import box_pixels, model_inputs
 from anonjax.anonymize.settings_checks import check_detector_settings
+from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text
 from anonjax.layout import ORIGINAL, percent, variant_name
 from anonjax.plan import study_plan
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
+from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 
 log = logging.getLogger(__name__)
 
 _SHEET_HEIGHT = 256
+_STATS_BATCH = 16  # images anonymized at once for the statistics
+_MIN_TEXT_PX = 8  # a median text box below this height at the model input is a warning
+_MIN_CHANGED = 0.9  # so is pixelation or blur changing less of the box pixels than this at the highest degree
+NEARLY_INVISIBLE = ("at this resolution the anonymization is nearly invisible to the model; "
+                    "raise train.canvas_size and embed.image_size")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -67,6 +76,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         cc.check_bool(config, f"anonymize.{key}")
     check_detector_settings(config)
     cc.report_originals(config)
+    model_input_size(config)
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
@@ -82,7 +92,10 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     cache_dirs = {name: stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings)
                   for name in splits}
     originals = cc.report_originals(config)
-    fp = fingerprint(config.data, a, seed, originals, {name: split.digest for name, split in splits.items()})
+    canvas, image_size = model_input_size(config) or (None, None)
+    fp = fingerprint(config.data, results_settings("anonymize", a), seed, originals,
+                     {name: split.digest for name, split in splits.items()},
+                     {"canvas_size": canvas, "image_size": image_size})
     if is_complete(stage_dir, fp) and all(_cache_ready(workdir, name, cache_dirs[name], len(split))
                                           for name, split in splits.items()):
         log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
@@ -110,7 +123,9 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                  name, len(split.ids), len(table.ids), computed)
         _log_left_out(name, split.skipped, table.failed)
         report["splits"][name] = split_report(split, unreadable, table, load, methods, degrees, params, seed,
-                                              a.stats_images, degree_kinds)
+                                              a.stats_images, degree_kinds, canvas=canvas, image_size=image_size)
+        for warning in report["splits"][name]["warnings"]:
+            log.warning("anonymize: split %s: %s", name, warning)
         report["splits"][name]["cache"] = str(cache_dir.relative_to(stage_dir))
         if not sheet_done and table.ids:
             example = a.example_id or table.ids[_richest(table)]
@@ -139,6 +154,16 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     return f"{kept} images kept in {len(report['splits'])} split(s); report in {stage_dir / 'report.md'}"
 
 
+def model_input_size(config: ml_collections.ConfigDict) -> tuple[int, int] | None:
+    """(canvas side, input side) of what the models see: images fitted to ``train.canvas_size``, then
+    resized to ``embed.image_size``. None in a config without them (the anonymize stage alone), whose
+    statistics are measured at the images' own resolution."""
+    train, embed = config.get("train"), config.get("embed")
+    if train is None or embed is None or "canvas_size" not in train or "image_size" not in embed:
+        return None
+    return cc.check_positive_int(config, "train.canvas_size"), cc.check_positive_int(config, "embed.image_size")
+
+
 def _cache_ready(workdir: Path, split: str, cache_dir: Path, n_images: int) -> bool:
     """Whether the cache in use for ``split`` is ``cache_dir`` and holds readable shards for every image."""
     try:
@@ -158,15 +183,25 @@ def _log_left_out(split: str, skipped: list[tuple[str, str]], failed: dict[str, 
 
 
 def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees, params, seed: int,
-                 stats_images: int, degree_kinds) -> dict:
-    """Counts before/after exclusion, boxes per image, and per method x degree the anonymized area and
-    the fraction of pixels that changed (measured on the first ``stats_images`` kept images).
+                 stats_images: int, degree_kinds, *, canvas: int | None = None,
+                 image_size: int | None = None) -> dict:
+    """Counts before/after exclusion, boxes per image, the anonymized area per degree, and, measured on the
+    first ``stats_images`` kept images as the models see them (fitted to a ``canvas`` square, anonymized
+    there, resized to ``image_size``; without these sizes at the images' own resolution): the height of
+    the text boxes, and per method x degree the fraction of the pixels inside the anonymized boxes that
+    changed. ``warnings`` says when the anonymization is nearly invisible at the models' input.
 
     ``unreadable`` files were left out when the split was indexed; images that could not be decoded or
     detected later are counted as failed."""
+    if (canvas is None) != (image_size is None):
+        raise ValueError(f"give both canvas and image_size or neither, got {canvas} and {image_size}")
     counts = table.counts
     sizes = table.sizes
     by_kind = {kind: int(((table.kinds == k) & table.valid).sum()) for k, kind in enumerate(KINDS)}
+    rows = np.arange(min(stats_images, len(table.ids)))
+    index = {image_id: i for i, image_id in enumerate(split.ids)}
+    views = _Views([load(index[table.ids[r]]) for r in rows], table.boxes[rows], params, canvas, image_size)
+    text = (table.kinds[rows] == KINDS.index("text")) & table.valid[rows]
     out: dict[str, Any] = {
         "images_listed": len(split.ids) + unreadable,
         "images_unreadable": unreadable,
@@ -178,26 +213,107 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
         "multi_page": [{"file": name, "pages": pages} for name, pages in split.multi_page],
         "boxes_per_image": _summary(counts),
         "boxes_by_detector": by_kind,
+        "model_input": None if canvas is None else {"canvas_size": canvas, "image_size": image_size},
+        "stats_images": len(rows),
+        "text_box_height_px": {"image": _quantiles(_heights(table.boxes[rows])[text]),
+                               "model_input": None if canvas is None else _quantiles(_heights(views.boxes)[text])},
         "degrees": {},
     }
-    rows = list(range(min(stats_images, len(table.ids))))
-    index = {image_id: i for i, image_id in enumerate(split.ids)}
-    images = {r: load(index[table.ids[r]]) for r in rows}
     for degree in degrees:
         selection = table.selection(degree, seed, degree_kinds=degree_kinds)
         area = [box_area_fraction(table.boxes[r][selection[r]], *sizes[r]) for r in range(len(table.ids))]
         entry: dict[str, Any] = {"boxes_per_image": _summary(selection.sum(1)), "area_fraction": _summary(area),
-                                 "changed_pixel_fraction": {}}
+                                 "box_pixels_changed": {}}
         for method in methods:
-            changed = []
-            for r in rows:
-                n = int(counts[r])
-                anon = anonymized_variants(images[r], table.boxes[r, :n], {degree: selection[r, :n]}, [method],
-                                           params)[variant_name(method, degree)]
-                changed.append(float((anon != images[r]).any(-1).mean()))
-            entry["changed_pixel_fraction"][method] = _summary(changed)
+            anonymized = views.anonymized(method, degree, selection[rows])
+            entry["box_pixels_changed"][method] = _changed_in_boxes(views.original, anonymized, views.boxes,
+                                                                    selection[rows])
         out["degrees"][str(percent(degree))] = entry
+    out["warnings"] = _warnings(out)
     return out
+
+
+class _Views:
+    """Images as the statistics measure them: as the models see them (``model_inputs``) when ``canvas`` and
+    ``image_size`` are given, else at their own resolution. ``original``: each image, uint8; ``boxes``: all
+    of their boxes in those pixels, float64 [R, M, 4]."""
+
+    def __init__(self, images: list[np.ndarray], boxes: np.ndarray, params, canvas: int | None,
+                 image_size: int | None):
+        self.images, self.native_boxes, self.params, self.image_size = images, boxes, params, image_size
+        self.native = canvas is None
+        if self.native:
+            self.original, self.boxes = images, boxes.astype(np.float64)
+            return
+        fitted = [fit_to_canvas(image, canvas) for image in images]
+        self.canvases = np.array([f.pixels for f in fitted]).reshape(-1, canvas, canvas, 3)
+        self.sizes = [f.size for f in fitted]
+        self.canvas_boxes = np.array([scale_boxes(b, f.scale, f.size) for b, f in zip(boxes, fitted, strict=True)],
+                                     np.int32).reshape(boxes.shape)
+        self.original, self.boxes = self._inputs(None, None)
+
+    def anonymized(self, method: str, degree: float, selected: np.ndarray) -> list[np.ndarray]:
+        """Each image with its ``selected`` boxes (bool [R, M]) anonymized by ``method`` at ``degree``."""
+        if self.native:
+            name = variant_name(method, degree)
+            return [anonymized_variants(image, b, {degree: s}, [method], self.params)[name]
+                    for image, b, s in zip(self.images, self.native_boxes, selected, strict=True)]
+        return self._inputs(method, selected)[0]
+
+    def _inputs(self, method: str | None, selected: np.ndarray | None) -> tuple[list[np.ndarray], np.ndarray]:
+        pixels, boxes = [], [np.zeros((0, *self.canvas_boxes.shape[1:]))]
+        for start in range(0, len(self.sizes), _STATS_BATCH):
+            part = slice(start, start + _STATS_BATCH)
+            inputs = model_inputs(self.canvases[part], self.sizes[part], self.canvas_boxes[part], self.image_size,
+                                  method=method, selected=None if selected is None else selected[part],
+                                  params=self.params.get(method))
+            pixels += list(inputs.pixels)
+            boxes.append(inputs.boxes)
+        return pixels, np.concatenate(boxes)
+
+
+def _heights(boxes: np.ndarray) -> np.ndarray:
+    return boxes[..., 3] - boxes[..., 1]
+
+
+def _changed_in_boxes(originals, anonymized, boxes: np.ndarray, selected: np.ndarray) -> dict[str, Any]:
+    """Of the pixels inside the selected boxes, the fraction whose value changed in any channel: the mean
+    over images (those with such pixels) and pooled over all of their pixels."""
+    per_image, changed, inside = [], 0, 0
+    for before, after, b, s in zip(originals, anonymized, boxes, selected, strict=True):
+        pixels = box_pixels(b[s], *before.shape[:2])
+        n = int(pixels.sum())
+        if n:
+            k = int(((after != before).any(-1) & pixels).sum())
+            per_image.append(k / n)
+            changed, inside = changed + k, inside + n
+    return {"images": float(np.mean(per_image)) if per_image else None,
+            "pixels": changed / inside if inside else None, "n_images": len(per_image), "n_pixels": inside}
+
+
+def _quantiles(values: np.ndarray) -> dict[str, Any]:
+    """Median and 10th percentile of ``values`` (None when there are none), and their number."""
+    if values.size == 0:
+        return {"median": None, "p10": None, "n": 0}
+    return {"median": float(np.median(values)), "p10": float(np.percentile(values, 10)), "n": int(values.size)}
+
+
+def _warnings(split: dict) -> list[str]:
+    """Why the anonymization of a split is nearly invisible at the models' input (empty when it is not,
+    or when the statistics were measured at the images' own resolution)."""
+    if split["model_input"] is None:
+        return []
+    reasons = []
+    median = split["text_box_height_px"]["model_input"]["median"]
+    if median is not None and median < _MIN_TEXT_PX:
+        reasons.append(f"the median text box is {median:.1f} px tall at the model input (below {_MIN_TEXT_PX} px)")
+    if split["degrees"]:
+        degree = max(split["degrees"], key=int)
+        for method in ("pixel", "blur"):
+            fraction = split["degrees"][degree]["box_pixels_changed"].get(method, {}).get("pixels")
+            if fraction is not None and fraction < _MIN_CHANGED:
+                reasons.append(f"{method} at {degree}% changes {fraction:.0%} of the box pixels")
+    return [f"{'; '.join(reasons)}: {NEARLY_INVISIBLE}"] if reasons else []
 
 
 def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, degrees, params, seed: int,
@@ -241,14 +357,14 @@ def markdown(report: dict) -> str:
                   f"{s['images_failed']} failed reading or detection, {s['images_without_detection']} without "
                   f"detection ({empty}): **{s['images_kept']} kept**. "
                   f"Boxes per image: mean {boxes['mean']:.2f}, max {boxes['max']:.0f}.", "",
-                  f"Area: fraction of the pixels inside the selected boxes (all kept images); changed: fraction "
-                  f"of pixels each method altered (first {_n_changed(s)} images).", "",
-                  "| degree | boxes/image | area | " + " | ".join(f"changed ({m})" for m in methods) + " |",
-                  "|---" * (3 + len(methods)) + "|"]
+                  *_resolution_lines(s), "",
+                  "| degree | boxes/image | area | " + " | ".join(f"box pixels changed ({m})" for m in methods)
+                  + " |", "|---" * (3 + len(methods)) + "|"]
         for degree, d in s["degrees"].items():
-            changed = " | ".join(f"{d['changed_pixel_fraction'][m]['mean']:.3f}" for m in methods)
+            changed = " | ".join(_changed_cell(d["box_pixels_changed"][m]) for m in methods)
             lines.append(f"| {degree}% | {d['boxes_per_image']['mean']:.2f} | {d['area_fraction']['mean']:.3f} | "
                          f"{changed} |")
+        lines += [line for warning in s["warnings"] for line in ("", f"**Warning:** {warning}.")]
         lines += _left_out_lines(s)
     return "\n".join(lines) + "\n"
 
@@ -271,9 +387,32 @@ def _left_out_lines(split: dict) -> list[str]:
     return lines
 
 
-def _n_changed(split: dict) -> int:
-    first = next(iter(split["degrees"].values()))
-    return next(iter(first["changed_pixel_fraction"].values()))["n"]
+def _resolution_lines(split: dict) -> list[str]:
+    """What the table's columns measure, and how tall the text boxes are where the models look."""
+    n, size = split["stats_images"], split["model_input"]
+    own, seen = split["text_box_height_px"]["image"], split["text_box_height_px"]["model_input"]
+    where = ("at the resolution the model sees: canvas {canvas_size} px, input {image_size} px".format(**size)
+             if size else "at the images' own resolution (the config does not set train.canvas_size and "
+             "embed.image_size, so the models' input is not known)")
+    heights = f"Text boxes in the first {n} images ({own['n']}): {_height(own)} tall in the images themselves"
+    if size:
+        heights += f", {_height(seen)} at the model input"
+    return [f"Area: fraction of the pixels inside the selected boxes (all kept images). Box pixels changed: of "
+            f"the pixels inside the selected boxes, the fraction each method altered (any channel by at least "
+            f"one level), {where}; first {n} images, mean over images (pooled over all box pixels).", "",
+            heights + "."]
+
+
+def _height(q: dict) -> str:
+    if q["median"] is None:
+        return "n/a"
+    return f"median {q['median']:.1f} px (10th percentile {q['p10']:.1f} px)"
+
+
+def _changed_cell(c: dict) -> str:
+    if c["images"] is None:
+        return "n/a"
+    return f"{c['images']:.3f} ({c['pixels']:.3f})"
 
 
 def _richest(table: BoxTable) -> int:

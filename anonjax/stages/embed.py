@@ -6,7 +6,9 @@ its box table, so that every file of a split has the same rows. Each image is fi
 canvas, anonymized there from its cached boxes (the same path as training), cut back to its content and
 resized to the model's input; ``dinov2.embed_to_files`` embeds all views of a batch on every local
 device. Writes ``<workdir>/embeddings/`` in the layout of :mod:`anonjax.layout` and
-``<workdir>/attention/``; each model's files are finished (and skipped on a rerun) as a whole.
+``<workdir>/attention/``; each model's files are finished (and skipped on a rerun) as a whole. The
+fingerprint leaves out the operational keys (batch size, caches, workers, device layout:
+``anonjax.stages.fingerprint.OPERATIONAL``).
 """
 
 from __future__ import annotations
@@ -15,22 +17,23 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
-from anonjax.anonymize import BoxTable, apply, box_cache, load_box_table
-from anonjax.data import SPLITS, DatasetError, EvalTransform, Split, open_split
+from anonjax.anonymize import BoxTable, box_cache, load_box_table
+from anonjax.anonymize.model_input import model_inputs
+from anonjax.data import SPLITS, DatasetError, Split, open_split
 from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
+from anonjax.data.transforms import normalize
 from anonjax.files import save_npy
 from anonjax.layout import embedding_path, labels_path
 from anonjax.models import dinov2
 from anonjax.parallel import make_mesh
 from anonjax.plan import StudyPlan, Variant, study_plan
 from anonjax.ssl.loop import load_backbone
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
+from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,9 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     plan = study_plan(config)
     out = workdir / "embeddings"
     splits = {name: open_split(config.data, name) for name in cc.as_tuple(config.embed.splits)}
-    fp = fingerprint(config.data, config.grid, config.anonymize, config.train, config.embed, plan.seed,
-                     {name: split.digest for name, split in splits.items()})
+    fp = fingerprint(config.data, config.grid, *(results_settings(block, config[block])
+                                                 for block in ("anonymize", "train", "embed")),
+                     plan.seed, {name: split.digest for name, split in splits.items()})
     if is_complete(out, fp):
         log.info("embed: embeddings in %s are up to date", out)
         status = "up to date"
@@ -65,8 +69,9 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
 
 
 class _SplitImages:
-    """The images of a split that the anonymize stage kept, fitted to the training canvas (held in memory
-    when they fit ``embed.cache_mb``), with their boxes.
+    """The images of a split that the anonymize stage kept, fitted to the training canvas, with their boxes;
+    and each variant's model inputs, made once for all models. Both are held in memory when they fit
+    ``embed.cache_mb`` (each on its own).
 
     An image that cannot be read, or is not the image its boxes were detected on, stops the stage with a
     ``DatasetError`` naming it: nothing is embedded from it.
@@ -78,6 +83,8 @@ class _SplitImages:
         self.position = {image_id: i for i, image_id in enumerate(split.ids)}
         self.ids = [i for i in self.table.ids if i in self.position]
         self.fitted = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.embed.cache_mb)
+        self.budget_mb = config.embed.cache_mb
+        self._inputs: dict[tuple, np.ndarray] = {}
 
     def image(self, image_id: str) -> Fitted:
         """``image_id`` on the canvas, checked against its detection."""
@@ -91,29 +98,39 @@ class _SplitImages:
     def views(self, variants: Sequence[Variant], plan: StudyPlan, image_size: int, batch_size: int,
               ids: Sequence[str] | None = None) -> Iterator[tuple[list[str], dict[str, np.ndarray]]]:
         """``(ids, {variant name: float32 [B, S, S, 3]})``: each batch of images as the models see it in
-        every variant (anonymized on the canvas, cut back to the content, resized, normalized)."""
-        transform = EvalTransform(image_size)
+        every variant (``model_inputs``: anonymized on the canvas, cut back to the content, resized),
+        normalized."""
         ids = self.ids if ids is None else list(ids)
+        keep = len(self.ids) * image_size**2 * 3 * (1 + len(plan.variants)) <= self.budget_mb * 2**20
         for start in range(0, len(ids), batch_size):
             chunk = ids[start:start + batch_size]
-            fitted = [self.image(i) for i in chunk]
-            rows = self.table.rows(chunk)
-            canvases = np.stack([f.pixels for f in fitted])
-            boxes = np.stack([scale_boxes(self.table.boxes[r], f.scale, f.size) for r, f in zip(rows, fitted,
-                                                                                                 strict=True)])
-            views = {}
-            for variant in variants:
-                pixels = canvases
-                if variant.anonymized:
-                    selected = self.table.selection(variant.degree, plan.seed, rows, degree_kinds=plan.degree_kinds)
-                    pixels = np.asarray(_anonymize(canvases, boxes, selected, method=variant.method,
-                                                   **plan.method_params[variant.method]))
-                views[variant.name] = np.stack([transform(p[:h, :w]) for p, (h, w) in
-                                                zip(pixels, (f.size for f in fitted), strict=True)])
-            yield chunk, views
+            key = (image_size, *chunk)
+            made = self._make(chunk, [v for v in variants if (v.name, *key) not in self._inputs], plan, image_size)
+            if keep:
+                self._inputs.update({(name, *key): pixels for name, pixels in made.items()})
+            pixels = {v.name: made[v.name] if v.name in made else self._inputs[(v.name, *key)] for v in variants}
+            yield chunk, {name: normalize(p) for name, p in pixels.items()}
 
-
-_anonymize = jax.jit(apply, static_argnames=("method", "cells", "sigma", "fill"))
+    def _make(self, chunk: list[str], variants: Sequence[Variant], plan: StudyPlan,
+              image_size: int) -> dict[str, np.ndarray]:
+        """The model inputs (uint8, before normalization) of ``chunk`` in each of ``variants``."""
+        if not variants:
+            return {}
+        fitted = [self.image(i) for i in chunk]
+        rows = self.table.rows(chunk)
+        canvases = np.stack([f.pixels for f in fitted])
+        boxes = np.stack([scale_boxes(self.table.boxes[r], f.scale, f.size) for r, f in zip(rows, fitted,
+                                                                                             strict=True)])
+        sizes = [f.size for f in fitted]
+        made = {}
+        for variant in variants:
+            selected = params = None
+            if variant.anonymized:
+                selected = self.table.selection(variant.degree, plan.seed, rows, degree_kinds=plan.degree_kinds)
+                params = plan.method_params[variant.method]
+            made[variant.name] = model_inputs(canvases, sizes, boxes, image_size, method=variant.method,
+                                              selected=selected, params=params).pixels
+        return made
 
 
 def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, images: _SplitImages,
@@ -161,7 +178,7 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     view = Variant() if originals else _strongest(plan.variants)
     inputs = [x for _, batch in images.views([view], plan, config.embed.image_size, len(chosen), chosen)
               for x in batch[view.name]]
-    for model in plan.models[:2]:
+    for model in (plan.unadapted, *[m for m in plan.models if not m.on_original][:1]):
         params, cfg = load_backbone(workdir / "train" / model.name)
         for image_id, image in zip(chosen, inputs, strict=True):
             maps = dinov2.attention_maps(params, cfg, image[None])[0]

@@ -1,19 +1,28 @@
 """Stage ``evaluate``: every retrieval scenario scored against the Unadapted model's retrievals on the
-original data, the linkage risk beside it, downstream probes, correlations between the metrics and a summary of
-each degree. It computes and writes numbers only; the report stage renders them.
+original data, with its chance level, the linkage risk beside it, downstream probes, correlations between the
+metrics and a summary of each degree in which every comparison carries its noise. It computes and writes numbers
+only; the report stage renders them.
 
 Reads embeddings in the layout of :mod:`anonjax.layout` from ``config.evaluate.embeddings`` (a directory,
 ``"builtin"`` for the small set made by code, or empty for ``<workdir>/embeddings`` as the embed stage
 writes it) and replaces ``<workdir>/results/`` with:
 
-- ``scenarios.csv`` / ``.json``: one row per model x method x degree x query kind (``SCENARIO_COLUMNS``);
+- ``scenarios.csv`` / ``.json``: one row per model x method x degree x query kind (``SCENARIO_COLUMNS``), and
+  per model one row without anonymization (method ``none``, degree 0: original queries and database), which
+  separates "the model changed" from "the data changed"; ``map_chance``/``mndcg_chance`` are the expected
+  scores of a random ranking;
 - ``downstream.csv`` / ``.json``: k-NN and linear probe accuracy per model x method x degree
   (``DOWNSTREAM_COLUMNS``), when the probes ran;
 - ``reference.json``: the scores of keeping the original embeddings (``map, mndcg, linkage, k, n``);
 - ``correlation_<percent>.csv``: the Pearson matrix of all metrics across models at one degree, when at
   least three (model, method) pairs have probe results;
-- ``summary.json``: the settings the scores depend on and, per degree, the numbers the report's findings
-  state (see :func:`anonjax.analysis.summary.degree_summary`) and the name of its correlation file.
+- ``summary.json``: the settings and scale the scores depend on, warnings about sets too small to separate
+  settings, and per degree the comparisons the report's findings state (:mod:`anonjax.analysis.summary`).
+
+Retrieval runs on ``evaluate.split``, or on every embedded split with ``"all"`` (a user's folder is a retrieval
+database; the self-supervised training uses no labels); the probes are fitted on ``train_split`` and tested
+on ``test_split``. With ``self_matches="auto"`` a query's own image leaves its ranking when it would be more
+than 5% of its relevant set.
 
 Every embedding file read must list, in its ids file, the images of the Unadapted model's original embeddings of
 the same split in the same order; the results are up to date while the contents of every file read are unchanged.
@@ -25,6 +34,7 @@ import csv
 import io
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,12 +42,14 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
-from anonjax.analysis import correlation_csv, degree_summary, metrics_across_models, pearson_matrix, with_accuracy
+from anonjax.analysis import correlation_csv, metrics_across_models, pearson_matrix, with_accuracy
+from anonjax.analysis.summary import degree_summary, nested_degrees
 from anonjax.data import SPLITS
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text, sha256_file
 from anonjax.layout import (
+    NO_ANONYMIZATION,
     ORIGINAL,
     QUERY_KINDS,
     UNADAPTED,
@@ -49,36 +61,50 @@ from anonjax.layout import (
     percent,
 )
 from anonjax.plan import Model, StudyPlan, Variant, study_plan, validate_grid
-from anonjax.retrieval import evaluate_scenario, linkage_rate
-from anonjax.retrieval.inputs import real_rows
+from anonjax.retrieval import ScenarioResult, evaluate_scenario, linkage_rate, paired_difference_ci
+from anonjax.retrieval.inputs import real_rows, relevant_count
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
 log = logging.getLogger(__name__)
 
-SCENARIO_COLUMNS = ("model", "method", "degree", "queries", "map", "mndcg",
-                    "map_low", "map_high", "mndcg_low", "mndcg_high", "linkage", "k", "n")
-DOWNSTREAM_COLUMNS = ("model", "method", "degree", "knn", "linear")
+SCENARIO_COLUMNS = ("model", "model_name", "method", "degree", "queries", "map", "mndcg",
+                    "map_low", "map_high", "mndcg_low", "mndcg_high", "map_chance", "mndcg_chance",
+                    "linkage", "k", "n")
+DOWNSTREAM_COLUMNS = ("model", "model_name", "method", "degree", "knn", "linear")
+ALL = "all"  # evaluate.split: retrieval over every embedded split
+SELF_SHARE_LIMIT = 0.05  # self_matches "auto": a self-match above this share of the relevant set is left out
+MIN_SEPARABLE_K = 10  # below this many relevant items per query the metrics cannot separate settings
+TOY_QUERIES = 1000  # fewer queries, or a backbone trained for fewer steps, is a demonstration at toy scale
+TOY_STEPS = 10_000
 # The layout of the results folder; part of the fingerprint, so results written in another layout are redone.
-RESULTS_LAYOUT = 2
+RESULTS_LAYOUT = 3
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Check the grid, the seed and the evaluation settings before any work."""
     validate_grid(config)
-    split = cc.check_choice(config, "evaluate.split", SPLITS)
+    cc.check_choice(config, "evaluate.split", (*SPLITS, ALL))
     train_split = cc.check_choice(config, "evaluate.train_split", SPLITS)
+    cc.check_choice(config, "evaluate.test_split", ("", *SPLITS))
     cc.check_fraction(config, "evaluate.fraction")
-    cc.check_bool(config, "evaluate.exclude_self")
+    cc.check_choice(config, "evaluate.self_matches", ("auto", "keep", "exclude"))
     cc.check_positive_int(config, "evaluate.n_bootstrap")
-    if cc.check_bool(config, "evaluate.probes") and train_split == split:
-        raise cc.ConfigError("evaluate.train_split", f"is {split!r}, the split the probes are tested on; "
-                             "choose another split or set evaluate.probes=False")
+    if cc.check_bool(config, "evaluate.probes") and train_split == test_split(config.evaluate):
+        raise cc.ConfigError("evaluate.train_split", f"is {train_split!r}, the split the probes are tested on "
+                             "(evaluate.test_split); choose another split or set evaluate.probes=False")
     cc.check_positive_int(config, "evaluate.knn_k")
     cc.check_positive_number(config, "evaluate.knn_temperature")
     source = cc.get(config, "evaluate.embeddings")
     if source not in ("", "builtin"):
         cc.check_path(config, "evaluate.embeddings", kind="dir")
+
+
+def test_split(ev: ml_collections.ConfigDict) -> str:
+    """The split the probes are tested on: ``test_split``, else the retrieval split (``val`` when that is all)."""
+    if ev.test_split:
+        return ev.test_split
+    return "val" if ev.split == ALL else ev.split
 
 
 def embeddings_root(config: ml_collections.ConfigDict, workdir: Path) -> Path:
@@ -97,7 +123,19 @@ class Scenario(NamedTuple):
 
     def row(self) -> dict:
         """The columns that name this scenario in the results."""
-        return dict(model=self.model.adaptation, method=self.variant.method, degree=self.variant.degree)
+        return dict(model=self.model.row_name, model_name=self.model.name, method=self.variant.method,
+                    degree=self.variant.degree)
+
+
+class Inputs(NamedTuple):
+    """What the scores are computed on: the Unadapted original embeddings of the retrieval set (the ground
+    truth), their ids, the splits they come from, and whether a query's own image leaves its ranking."""
+
+    gt: np.ndarray
+    ids: list[str]
+    splits: tuple[str, ...]
+    sizes: tuple[int, ...]
+    exclude_self: bool
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
@@ -110,43 +148,69 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         log.info("evaluate: writing the built-in embedding set to %s", root)
         _write_builtin(root, plan)
         mark_complete(root, builtin_fp)
-    grid = _scenarios(plan, root, config.evaluate.split)
+    splits = retrieval_splits(root, config.evaluate.split)
+    grid = _scenarios(plan, root, splits)
     probes = _probes_wanted(config.evaluate, root)
-    inputs = _digests(root, _input_files(config.evaluate, root, grid, probes))
+    inputs = _digests(root, _input_files(config.evaluate, root, splits, grid, probes))
     fp = fingerprint(RESULTS_LAYOUT, [m.name for m in plan.models], [v.name for v in plan.variants],
-                     config.evaluate, plan.seed, inputs)
+                     config.evaluate, plan.seed, inputs, _scale(config))
     if is_complete(out, fp):
         log.info("evaluate: results in %s are up to date", out)
         return "up to date"
-    reference = _read(root, UNADAPTED, ORIGINAL, config.evaluate.split)
-    scenarios, downstream = evaluate_grid(config, root, grid, probes, reference)
-    kept = keep_original_embeddings(config, reference[0])
-    _write_results(out, scenarios, downstream, kept, _settings(config.evaluate, kept, probes))
+    parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
+    data = Inputs(np.concatenate([a for a, _ in parts]), _joined_ids(root, splits, [i for _, i in parts]), splits,
+                  tuple(len(i) for _, i in parts), _exclude_self(config.evaluate, sum(len(i) for _, i in parts)))
+    results, scenarios, downstream = evaluate_grid(config, root, grid, probes, data)
+    kept = keep_original_embeddings(config, data)
+    n_test = len(_read(root, UNADAPTED, ORIGINAL, test_split(config.evaluate))[1]) if probes else None
+    settings = _settings(config, data, scenarios, n_test)
+    _write_results(out, scenarios, downstream, kept, settings, _pairing(results, config))
     mark_complete(out, fp, embeddings=str(root))
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
 
 
 def _write_builtin(root: Path, plan: StudyPlan) -> None:
-    """The built-in embedding set for the plan's methods, degrees and adaptations."""
+    """The built-in embedding set for the plan's methods, degrees, controls and adaptations."""
     write_synthetic_embeddings(root, methods=tuple(dict.fromkeys(v.method for v in plan.variants)),
                                degrees=tuple(dict.fromkeys(v.degree for v in plan.variants)),
-                               adaptations=tuple(dict.fromkeys(m.adaptation for m in plan.models[1:])),
-                               seed=plan.seed)
+                               adaptations=tuple(dict.fromkeys(m.adaptation for m in plan.models
+                                                               if not m.on_original)),
+                               controls=len(plan.controls), seed=plan.seed)
 
 
-def _scenarios(plan: StudyPlan, root: Path, split: str) -> list[Scenario]:
+def retrieval_splits(root: Path, split: str) -> tuple[str, ...]:
+    """The splits retrieval runs on: ``split``, or with ``all`` every split with Unadapted original embeddings."""
+    if split != ALL:
+        return (split,)
+    found = tuple(s for s in SPLITS if embedding_path(root, UNADAPTED, ORIGINAL, s).is_file())
+    if not found:
+        raise DatasetError(f"no Unadapted original embeddings of any split ({', '.join(SPLITS)}) in {root}")
+    return found
+
+
+def _exclude_self(ev: ml_collections.ConfigDict, n: int) -> bool:
+    """Whether a query's own image leaves its ranking: as configured, or with ``auto`` when it would be more than
+    ``SELF_SHARE_LIMIT`` of its relevant set (1/k)."""
+    if ev.self_matches != "auto":
+        return ev.self_matches == "exclude"
+    return 1 / relevant_count(ev.fraction, n) > SELF_SHARE_LIMIT
+
+
+def _scenarios(plan: StudyPlan, root: Path, splits: Sequence[str]) -> list[Scenario]:
     """Every (model, anonymized variant) of the plan with embeddings in ``root``: the Unadapted model on every
-    variant (required), and each adapted model on its own (left out with a warning when missing)."""
+    variant (required), the controls on every variant and each adapted model on its own (left out with a warning
+    when missing)."""
     grid = []
     for variant in plan.variants:
-        for model in (plan.unadapted, *plan.adapted(variant)):
-            path = embedding_path(root, model.name, variant.name, split)
-            if not path.is_file():
+        for model in plan.scored(variant):
+            missing = [p for s in splits for p in (embedding_path(root, model.name, variant.name, s),
+                                                   embedding_path(root, model.name, ORIGINAL, s)) if not p.is_file()]
+            if missing:
                 if model.unadapted:
-                    raise DatasetError(f"the Unadapted model has no {variant.name} embeddings of {split} in {root} "
-                                       f"({path} is missing)")
-                log.warning("evaluate: no %s embeddings for model %s; its rows are left out", variant.name,
-                            model.name)
+                    raise DatasetError(f"the Unadapted model has no {variant.name} embeddings of "
+                                       f"{', '.join(splits)} in {root} ({missing[0]} is missing)")
+                log.warning("evaluate: no %s embeddings for model %s (%s is missing); its rows are left out",
+                            variant.name, model.name, missing[0])
                 continue
             grid.append(Scenario(model, variant))
     return grid
@@ -156,23 +220,26 @@ def _probes_wanted(ev: ml_collections.ConfigDict, root: Path) -> bool:
     """Whether the downstream probes run: asked for, and labels of both splits exist."""
     if not ev.probes:
         return False
-    if not all(labels_path(root, s).is_file() for s in (ev.train_split, ev.split)):
-        log.warning("evaluate: no labels in %s; downstream probes are skipped", root / "labels")
+    if not all(labels_path(root, s).is_file() for s in (ev.train_split, test_split(ev))):
+        log.warning("evaluate: no labels of splits %s and %s in %s; downstream probes are skipped",
+                    ev.train_split, test_split(ev), root / "labels")
         return False
     return True
 
 
-def _input_files(ev: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool) -> list[Path]:
+def _input_files(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str], grid: list[Scenario],
+                 probes: bool) -> list[Path]:
     """Every file the evaluation reads: embeddings, the id lists beside them, and labels for the probes."""
-    arrays = [embedding_path(root, UNADAPTED, ORIGINAL, ev.split)]
-    for s in grid:
-        arrays += [embedding_path(root, s.model.name, variant, ev.split) for variant in (s.variant.name, ORIGINAL)]
+    arrays = [embedding_path(root, UNADAPTED, ORIGINAL, s) for s in splits]
+    for sc in grid:
+        arrays += [embedding_path(root, sc.model.name, v, s) for v in (sc.variant.name, ORIGINAL) for s in splits]
     if probes:
-        arrays.append(embedding_path(root, UNADAPTED, ORIGINAL, ev.train_split))
-        arrays += [embedding_path(root, s.model.name, s.variant.name, ev.train_split) for s in grid]
+        for split in (ev.train_split, test_split(ev)):
+            arrays.append(embedding_path(root, UNADAPTED, ORIGINAL, split))
+            arrays += [embedding_path(root, sc.model.name, sc.variant.name, split) for sc in grid]
     files = set(arrays) | {ids_path(p) for p in arrays}
     if probes:
-        files |= {labels_path(root, ev.split), labels_path(root, ev.train_split)}
+        files |= {labels_path(root, ev.train_split), labels_path(root, test_split(ev))}
     return sorted(files)
 
 
@@ -181,43 +248,77 @@ def _digests(root: Path, files: list[Path]) -> list[tuple[str, str]]:
     return [(str(p.relative_to(root)), sha256_file(p)) for p in files if p.is_file()]
 
 
-def keep_original_embeddings(config: ml_collections.ConfigDict, gt: np.ndarray) -> dict:
+def _score(config: ml_collections.ConfigDict, data: Inputs, queries: np.ndarray,
+           database: np.ndarray) -> ScenarioResult:
+    ev = config.evaluate
+    return evaluate_scenario(data.gt, data.gt, queries, database, fraction=ev.fraction,
+                             exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed)
+
+
+def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) -> dict:
     """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
     anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
-    r = evaluate_scenario(gt, gt, gt, gt, fraction=config.evaluate.fraction, exclude_self=config.evaluate.exclude_self,
-                          n_bootstrap=config.evaluate.n_bootstrap, seed=config.seed)
-    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(gt, gt), k=r.k, n=len(gt))
+    r = _score(config, data, data.gt, data.gt)
+    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(data.gt, data.gt), k=r.k, n=len(data.gt))
 
 
 def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool,
-                  reference: tuple[np.ndarray, list[str]]) -> tuple[list[dict], list[dict]]:
-    """Scenario rows and downstream rows for every scenario of ``grid``; ``reference`` is the Unadapted model's
-    original embeddings of the evaluated split and their ids."""
-    ev, split = config.evaluate, config.evaluate.split
-    gt, gt_ids = reference
+                  data: Inputs) -> tuple[dict[tuple, ScenarioResult], list[dict], list[dict]]:
+    """Per-query results (by :func:`row_key`), scenario rows and downstream rows for every scenario of ``grid``,
+    and one row without anonymization per model."""
+    ev = config.evaluate
     if probes:
-        _, train_ids = _read(root, UNADAPTED, ORIGINAL, ev.train_split)
-        labels = {ev.train_split: _read_labels(root, ev.train_split, len(train_ids)),
-                  split: _read_labels(root, split, len(gt_ids))}
-    scenarios, downstream = [], []
-    for s in grid:
-        model, variant = s.model.name, s.variant.name
-        database = _aligned(root, model, variant, split, gt_ids)
-        originals = _aligned(root, model, ORIGINAL, split, gt_ids)
+        probe_splits = (ev.train_split, test_split(ev))
+        probe_ids = {s: _read(root, UNADAPTED, ORIGINAL, s)[1] for s in probe_splits}
+        labels = {s: _read_labels(root, s, len(probe_ids[s])) for s in probe_splits}
+    results: dict[tuple, ScenarioResult] = {}
+    scenarios, downstream, originals_of = [], [], {}
+    for sc in grid:
+        model, variant = sc.model.name, sc.variant.name
+        database = _aligned(root, model, variant, data)
+        if model not in originals_of:
+            originals_of[model] = (sc.model, _aligned(root, model, ORIGINAL, data))
+        originals = originals_of[model][1]
         linkage = linkage_rate(database, originals)
         for kind in QUERY_KINDS:
-            queries = originals if kind == "original" else database
-            r = evaluate_scenario(gt, gt, queries, database, fraction=ev.fraction,
-                                  exclude_self=ev.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed)
-            scenarios.append(dict(**s.row(), queries=kind,
-                                  map=r.map, mndcg=r.mndcg, map_low=r.map_ci[0], map_high=r.map_ci[1],
-                                  mndcg_low=r.mndcg_ci[0], mndcg_high=r.mndcg_ci[1],
-                                  linkage=linkage, k=r.k, n=len(gt)))
-            log.info("evaluate: %-14s %-9s %-10s mAP %.3f  mnDCG %.3f", model, variant, kind, r.map, r.mndcg)
+            r = _score(config, data, originals if kind == ORIGINAL else database, database)
+            row = dict(**sc.row(), queries=kind, **_columns(r), linkage=linkage, k=r.k, n=len(data.gt))
+            results[row_key(row)] = r
+            scenarios.append(row)
+            log.info("evaluate: %-14s %-9s %-10s mAP %.3f  mnDCG %.3f  (chance %.3f, %.3f)", model, variant, kind,
+                     r.map, r.mndcg, r.map_chance, r.mndcg_chance)
         if probes:
-            train = _aligned(root, model, variant, ev.train_split, train_ids)
-            downstream.append(dict(**s.row(), **_probes(train, labels[ev.train_split], database, labels[split], ev)))
-    return scenarios, downstream
+            train = _aligned_split(root, model, variant, ev.train_split, probe_ids[ev.train_split])
+            test = _aligned_split(root, model, variant, probe_splits[1], probe_ids[probe_splits[1]])
+            downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
+                                                         labels[probe_splits[1]], ev)))
+    for model, originals in originals_of.values():
+        r = _score(config, data, originals, originals)
+        row = dict(model=model.row_name, model_name=model.name, method=NO_ANONYMIZATION, degree=0.0,
+                   queries=ORIGINAL, **_columns(r), linkage=None, k=r.k, n=len(data.gt))
+        results[row_key(row)] = r
+        scenarios.append(row)
+        log.info("evaluate: %-14s no anonymization     mAP %.3f  mnDCG %.3f", model.name, r.map, r.mndcg)
+    return results, scenarios, downstream
+
+
+def row_key(row: dict) -> tuple:
+    """What identifies a scenario row: model, method, degree, query kind."""
+    return row["model_name"], row["method"], row["degree"], row["queries"]
+
+
+def _columns(r: ScenarioResult) -> dict:
+    return dict(map=r.map, mndcg=r.mndcg, map_low=r.map_ci[0], map_high=r.map_ci[1], mndcg_low=r.mndcg_ci[0],
+                mndcg_high=r.mndcg_ci[1], map_chance=r.map_chance, mndcg_chance=r.mndcg_chance)
+
+
+def _pairing(results: dict[tuple, ScenarioResult], config: ml_collections.ConfigDict):
+    """The paired bootstrap of two scenario rows (scored on the same queries), for the summary."""
+    def paired(a: dict, b: dict, metric: str) -> tuple[float, float, float]:
+        field = "ap" if metric == "map" else "ndcg"
+        return paired_difference_ci(getattr(results[row_key(a)], field), getattr(results[row_key(b)], field),
+                                    config.evaluate.n_bootstrap, config.seed)
+    return paired
 
 
 def _read(root: Path, model: str, variant: str, split: str) -> tuple[np.ndarray, list[str]]:
@@ -229,7 +330,23 @@ def _read(root: Path, model: str, variant: str, split: str) -> tuple[np.ndarray,
         raise DatasetError(str(e)) from None
 
 
-def _aligned(root: Path, model: str, variant: str, split: str, reference_ids: list[str]) -> np.ndarray:
+def _joined_ids(root: Path, splits: Sequence[str], ids: Sequence[list[str]]) -> list[str]:
+    """The ids of several splits one after the other; they must name different images."""
+    joined = [i for part in ids for i in part]
+    if len(set(joined)) != len(joined):
+        raise DatasetError(f"the Unadapted original embeddings of splits {', '.join(splits)} in {root} share image "
+                           "ids: they cannot be evaluated as one set")
+    return joined
+
+
+def _aligned(root: Path, model: str, variant: str, data: Inputs) -> np.ndarray:
+    """Embeddings of the retrieval set whose rows are the images of the ground truth, in its order."""
+    ends = np.cumsum(data.sizes)
+    return np.concatenate([_aligned_split(root, model, variant, split, data.ids[end - size:end])
+                           for split, size, end in zip(data.splits, data.sizes, ends, strict=True)])
+
+
+def _aligned_split(root: Path, model: str, variant: str, split: str, reference_ids: list[str]) -> np.ndarray:
     """Embeddings whose rows are the images of the Unadapted original embeddings of ``split``, in their order."""
     array, ids = _read(root, model, variant, split)
     if ids != reference_ids:
@@ -284,14 +401,42 @@ def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
     return buffer.getvalue()
 
 
-def _settings(ev: ml_collections.ConfigDict, reference: dict, probes: bool) -> dict:
-    """What the scores mean: the evaluated split and its size, the relevant set, self-matches, the intervals'
-    resamples, and the split the probes were fitted on (None without probes)."""
-    return dict(split=ev.split, n=reference["n"], k=reference["k"], fraction=ev.fraction, exclude_self=ev.exclude_self,
-                n_bootstrap=ev.n_bootstrap, train_split=ev.train_split if probes else None)
+def _scale(config: ml_collections.ConfigDict) -> dict | None:
+    """What produced the embeddings, when this study trained them: backbone, released weights continued from,
+    training steps and batch, the canvas and the input resolution the model sees. None for embeddings brought
+    from elsewhere."""
+    if config.evaluate.embeddings or "train" not in config or "embed" not in config:
+        return None
+    t = config.train
+    return dict(backbone=t.model, pretrained=t.pretrained or None, steps=t.epochs * t.steps_per_epoch,
+                batch=t.batch_size, canvas=t.canvas_size, input=config.embed.image_size)
 
 
-def _write_results(out: Path, scenarios: list[dict], downstream: list[dict], reference: dict, settings: dict) -> None:
+def _settings(config: ml_collections.ConfigDict, data: Inputs, scenarios: list[dict], n_test: int | None) -> dict:
+    """What the scores mean: the retrieval set and its size, the relevant set, self-matches, the intervals'
+    resamples, the probes' splits, the scale of the models and the warnings a reader must see first."""
+    ev, n = config.evaluate, len(data.gt)
+    k = scenarios[0]["k"] if scenarios else relevant_count(ev.fraction, n - 1 if data.exclude_self else n)
+    scale = _scale(config)
+    toy = (config.evaluate.embeddings == "builtin" or n < TOY_QUERIES
+           or (scale is not None and ("tiny" in scale["backbone"]
+                                      or (not scale["pretrained"] and scale["steps"] < TOY_STEPS))))
+    warnings = []
+    if k < MIN_SEPARABLE_K:
+        warnings.append(f"each query has only {k} relevant item(s) (k = {k} < {MIN_SEPARABLE_K}): at this size the "
+                        "metrics cannot separate settings; evaluate on more images (evaluate.split='all' uses every "
+                        "embedded split)")
+        log.warning("evaluate: %s", warnings[-1])
+    return dict(split=ev.split, splits=list(data.splits), n=n, k=k, fraction=ev.fraction,
+                exclude_self=data.exclude_self, self_matches=ev.self_matches,
+                self_share=None if data.exclude_self else 1 / k, n_bootstrap=ev.n_bootstrap,
+                train_split=ev.train_split if n_test else None, test_split=test_split(ev) if n_test else None,
+                n_test=n_test,
+                builtin=config.evaluate.embeddings == "builtin", scale=scale, toy=bool(toy), warnings=warnings)
+
+
+def _write_results(out: Path, scenarios: list[dict], downstream: list[dict], reference: dict, settings: dict,
+                   paired) -> None:
     """Replace ``out`` with this run's results, so that no file of an earlier run (the correlation of a degree no
     longer in the grid, probe results of a run with probes) lingers beside them."""
     shutil.rmtree(out, ignore_errors=True)
@@ -301,15 +446,20 @@ def _write_results(out: Path, scenarios: list[dict], downstream: list[dict], ref
     if downstream:
         save_text(out / "downstream.csv", _csv(downstream, DOWNSTREAM_COLUMNS))
         save_json(out / "downstream.json", downstream)
+    anonymized = [r for r in scenarios if r["method"] != NO_ANONYMIZATION]
+    none_rows = [r for r in scenarios if r["method"] == NO_ANONYMIZATION]
     degrees = []
-    for degree in sorted({r["degree"] for r in scenarios}):
-        rows = [r for r in scenarios if r["degree"] == degree]
+    for degree in sorted({r["degree"] for r in anonymized}):
+        rows = [r for r in anonymized if r["degree"] == degree]
         down = [r for r in downstream if r["degree"] == degree]
         entry, correlation = dict(degree=degree, correlation=None), []
         if len(down) >= 3:
-            names, matrix = pearson_matrix(metrics_across_models(rows, down))
+            metrics = metrics_across_models(rows, down)
+            names, matrix = pearson_matrix(metrics)
             entry["correlation"] = f"correlation_{percent(degree)}.csv"
             save_text(out / entry["correlation"], correlation_csv(names, matrix))
-            correlation = with_accuracy(names, matrix)
-        degrees.append({**entry, **degree_summary(rows, down, correlation)})
-    save_json(out / "summary.json", dict(settings=settings, degrees=degrees))
+            correlation = with_accuracy(names, matrix, len(metrics["k-NN"]))
+        degrees.append({**entry, **degree_summary(rows, paired, none_rows=none_rows, downstream=down,
+                                                  n_test=settings["n_test"] or 0, correlation=correlation)})
+    save_json(out / "summary.json", dict(settings=settings, degrees=degrees,
+                                         nested=nested_degrees(anonymized, paired)))

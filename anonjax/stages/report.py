@@ -27,7 +27,7 @@ from anonjax.analysis.plots import correlation_heatmap, degree_trend, training_c
 from anonjax.config_checks import report_originals
 from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import save_text
-from anonjax.layout import ORIGINAL, percent
+from anonjax.layout import NO_ANONYMIZATION, ORIGINAL, percent
 from anonjax.stages.fingerprint import DONE
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     reference = _load(results / "reference.json") if (results / "reference.json").is_file() else None
 
     md = [f"# {TITLE}", "", f"Work directory: `{workdir.resolve()}`", ""]
-    md += _findings_section(summary["degrees"])
+    md += _scale_section(summary["settings"])
+    md += _findings_section(summary)
     md += _results_section(results, summary, scenarios, downstream, reference, figures)
     md += _trends_section(scenarios, downstream, figures)
     md += _anonymization_section(workdir / "anonymize", figures, originals)
@@ -80,34 +81,73 @@ def _load(path: Path) -> Any:
         raise DatasetError(f"{path} is not a readable JSON file ({e}): run the evaluate stage again") from None
 
 
-def _findings_section(degrees: list[dict]) -> list[str]:
-    lines = ["## What this means", ""]
-    for summary in degrees:
-        lines += [f"At {percent(summary['degree'])}% anonymization:", ""]
-        lines += [f"- {sentence}" for sentence in findings(summary)]
+def _scale_section(settings: dict) -> list[str]:
+    """What produced the numbers, first: backbone, resolution, training, sizes, and whether they demonstrate the
+    pipeline at toy scale rather than measure anything about real data."""
+    lines = ["## Scale of this study", ""]
+    scale = settings.get("scale")
+    if settings.get("builtin"):
+        lines.append("The embeddings are the built-in set made by code (no model, no images): the numbers "
+                     "demonstrate the evaluation, not a finding.")
+    elif scale:
+        weights = f"continued from the released `{scale['pretrained']}` weights" if scale["pretrained"] else \
+            "trained from scratch"
+        lines.append(f"Backbone `{scale['backbone']}`, {weights} for {scale['steps']:,} steps of {scale['batch']} "
+                     f"images; images are fitted into a {scale['canvas']} px canvas and the model sees them at "
+                     f"{scale['input']} x {scale['input']} px.")
+    else:
+        lines.append("The embeddings were brought from elsewhere; their model and training are not recorded here.")
+    splits = " + ".join(f"`{s}`" for s in settings["splits"])
+    lines.append(f"Retrieval: {settings['n']:,} queries against a database of the same {settings['n']:,} images "
+                 f"({splits}); k = {settings['k']} relevant items per query.")
+    if settings.get("toy"):
+        lines.append("**These numbers demonstrate the pipeline at toy scale**: a model this small or this briefly "
+                     "trained, or a set this small, says little about a real archive.")
+    lines.append("")
+    lines += [f"**Warning:** {w}" for w in settings.get("warnings", ())]
+    return [*lines, ""] if settings.get("warnings") else lines
+
+
+def _findings_section(summary: dict) -> list[str]:
+    lines = ["## What this means", "",
+             "Every score is compared with the Unadapted model's retrievals on the original images (the ground "
+             "truth). Two controls say how much a number means: the chance level (what a random ranking scores) and "
+             "the control model (the Unadapted recipe retrained with another seed: the retraining noise). "
+             "Differences are tested by a paired bootstrap over queries; one inside its 95% interval is reported "
+             "as indistinguishable.", ""]
+    for degree in summary["degrees"]:
+        lines += [f"At {percent(degree['degree'])}% anonymization:", ""]
+        lines += [f"- {sentence}" for sentence in findings(degree)]
         lines.append("")
+    if nested := [n for n in summary.get("nested", ()) if n["separated"] and n["diff"] > 0]:
+        lines += ["The boxes of a lower degree are a subset of a higher degree's, yet for the Unadapted model with "
+                  "original queries more anonymization retrieved better beyond the noise for: "
+                  + ", ".join(f"{n['method']} {percent(n['degree'])}% over {percent(n['lower'])}% "
+                              f"({100 * n['diff']:+.1f} mAP points)" for n in nested) + ".", ""]
     return lines
 
 
 def _settings_text(settings: dict) -> list[str]:
     """What the scores mean, from the settings the evaluate stage recorded."""
-    k, n, split = settings["k"], settings["n"], settings["split"]
-    text = (f"Each scenario queries the {n} images of split `{split}` against the same {n} images as database. "
+    k, n = settings["k"], settings["n"]
+    splits = " + ".join(f"`{s}`" for s in settings["splits"])
+    text = (f"Each scenario queries the {n} images of {splits} against the same {n} images as database. "
             f"A query's relevant set is the top {k} ({100 * settings['fraction']:g}%) of the Unadapted model's "
             "ranking on the original images; mnDCG weighs every item by that model's cosine similarity. ")
     if settings["exclude_self"]:
-        text += "A query's own image is left out of its ranking. "
+        text += "A query's own image is left out of its ranking"
+        text += (" (automatically: kept, it would be more than 5% of its relevant set). "
+                 if settings.get("self_matches") == "auto" else ". ")
     elif k == 1:
         text += ("A query's own image stays in its ranking, so its relevant set is its own image alone: at this size "
                  "the scores measure little more than whether a query finds itself. ")
     else:
-        text += f"A query's own image stays in its ranking and is one of its {k} relevant items"
-        text += (f" ({100 / k:.1f}% of them: at this size self-matches weigh heavily in every score). "
-                 if 100 / k >= 5 else ". ")
+        text += f"A query's own image stays in its ranking and is one of its {k} relevant items ({100 / k:.1f}%"
+        text += ("): at this size self-matches weigh heavily in every score. " if 100 / k > 5 else "). ")
     text += f"Intervals are 95% percentile-bootstrap intervals over queries ({settings['n_bootstrap']} resamples)."
     if settings["train_split"]:
         text += (f" The k-NN and linear probes are fitted on split `{settings['train_split']}` and tested on "
-                 f"`{split}`.")
+                 f"`{settings['test_split']}` ({settings['n_test']} images; accuracies carry 95% Wilson intervals).")
     return [text, ""]
 
 
@@ -119,13 +159,22 @@ def _results_section(results: Path, summary: dict, scenarios: list[dict], downst
                   f"mnDCG {100 * reference['mndcg']:.1f}%, linkage {100 * reference['linkage']:.1f}%. Retrieval is "
                   "then the original system's, but every anonymized image stays linked to its original.", ""]
     k = summary["settings"]["k"]
+    none_rows = [r for r in scenarios if r["method"] == NO_ANONYMIZATION]
+    if none_rows:
+        lines += ["### Without anonymization", "", "Each model with original queries against the original database: "
+                  "100% for the Unadapted model by definition; for the control, the retraining noise; for an adapted "
+                  "model, the drift its adaptation caused.", "", interval_table(none_rows)]
     for degree in summary["degrees"]:
         tag = percent(degree["degree"])
-        rows = [r for r in scenarios if r["degree"] == degree["degree"]]
+        rows = [r for r in scenarios if r["degree"] == degree["degree"] and r["method"] != NO_ANONYMIZATION]
         down = [r for r in downstream if r["degree"] == degree["degree"]]
-        lines += [f"### Retrieval at {tag}% anonymization (mAP, mnDCG{k}; %)", "", scenario_table(rows, k=k)]
+        marks = degree.get("marks", [])
+        lines += [f"### Retrieval at {tag}% anonymization (mAP, mnDCG{k}; %)", "",
+                  scenario_table(rows, k=k, none_rows=none_rows, marks=marks),
+                  "Bold: best in its column and separated from the runner-up beyond the noise (paired bootstrap).", ""]
         if down:
-            lines += [f"### Downstream accuracy at {tag}% anonymization (%)", "", downstream_table(down)]
+            lines += [f"### Downstream accuracy at {tag}% anonymization (%)", "", downstream_table(down, marks),
+                      "Bold: best in its column, its 95% Wilson interval above the runner-up's.", ""]
         lines += ["95% bootstrap confidence intervals (over queries) and linkage rate:", "", interval_table(rows)]
         if degree["correlation"]:
             path = results / degree["correlation"]
@@ -142,6 +191,7 @@ def _results_section(results: Path, summary: dict, scenarios: list[dict], downst
 
 
 def _trends_section(scenarios: list[dict], downstream: list[dict], figures: Path) -> list[str]:
+    scenarios = [r for r in scenarios if r["method"] != NO_ANONYMIZATION]
     if len({r["degree"] for r in scenarios}) < 2:
         return []
     lines = ["## Trends over the anonymization degree", ""]

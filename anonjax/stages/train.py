@@ -1,21 +1,30 @@
 """Stage ``train``: DINOv2 self-supervised training of the Unadapted model and every requested adapted
 model (adaptation x method x degree of ``config.grid``), each resumable and skipped once finished.
 
-Writes under ``<workdir>/train/<model>/`` (model names from ``anonjax.layout.model_name``):
+Writes under ``<workdir>/train/<model>/`` (names from ``anonjax.plan.Model.name``):
   checkpoints/<step>/            orbax: student, teacher, optimizer state, centers, step, data state
   training_log.jsonl, tensorboard/  losses, lr, wd, teacher momentum and temperature, images/s
   teacher_backbone.npz, model.json   the trained teacher backbone and its ViT settings (``load_backbone``)
-  RUN.json                       the fingerprint the run was started with
+  RUN.json                       the fingerprint (and the training settings) the run was started with
   DONE.json                      written last
 and ``<workdir>/train/DONE.json`` when every model is done.
 
-Adapted models read the detections of the anonymize stage (``<workdir>/anonymize``) and anonymize on the
-fly; training images whose detection failed are left out of adapted training (what could not be
-detected cannot be anonymized).
+Every model trains on the images the anonymize stage kept (``anonymize.keep_empty`` False drops images without
+detections, as the paper did; a failed detection is always left out: what could not be detected cannot be
+anonymized). Adapted models read the detections (``<workdir>/anonymize``) and anonymize on the fly. Each model
+has its own seed (``Model.seed``): the Unadapted model ``train.seed``, the others one drawn from it and their
+name, so that the models are independent draws and the controls measure the retraining noise.
+
+The fingerprints leave out the operational keys of ``config.train`` (``anonjax.stages.fingerprint.OPERATIONAL``):
+a run resumes with another device layout, ``fsdp``, log or checkpoint interval. With ``train.distributed`` each
+process calls ``jax.distributed.initialize`` with ``train.coordinator_address``, ``train.num_processes`` and
+``train.process_id``; empty or -1 leaves a value to JAX's detection of the cluster (Cloud TPU, SLURM, Open MPI,
+Kubernetes), so one command runs on a pod, a SLURM cluster and on localhost.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -31,8 +40,15 @@ from anonjax.errors import DatasetError
 from anonjax.files import save_json
 from anonjax.plan import StudyPlan, study_plan, validate_grid
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
-from anonjax.ssl.pipeline import PairSource
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, recorded_fingerprint
+from anonjax.ssl.pipeline import PairSource, anonymize_once
+from anonjax.stages.fingerprint import (
+    changed_keys,
+    fingerprint,
+    is_complete,
+    mark_complete,
+    recorded_fingerprint,
+    results_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +70,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 "canvas_size", "fsdp", "crops.global_size", "crops.local_size", "dino.n_prototypes",
                 "dino.hidden_dim", "dino.bottleneck_dim", "dino.n_layers", "ibot.n_prototypes"):
         cc.check_positive_int(config, f"train.{key}")
-    for key in ("head_warmup_steps", "crops.local_number"):
+    for key in ("head_warmup_steps", "crops.local_number", "dino.koleo_group_size"):
         cc.check_nonnegative_int(config, f"train.{key}")
+    group, batch = config.train.dino.koleo_group_size, config.train.batch_size
+    if group and batch % group:
+        raise cc.ConfigError("train.dino.koleo_group_size", f"{group} must divide train.batch_size={batch}: KoLeo "
+                             "is computed over groups of this many images (0: one group, the whole batch)")
     cc.check_choice(config, "train.compute_dtype", DTYPES)
     cc.check_choice(config, "train.centering", CENTERINGS)
     cc.check_choice(config, "train.optim.scaling_rule", ("linear_wrt_1024", "sqrt_wrt_1024"))
@@ -69,6 +89,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if not (isinstance(low, int | float) and isinstance(high, int | float) and 0 < low <= high <= 1):
             raise cc.ConfigError(f"train.{key}", f"must be a range (low, high) with 0 < low <= high <= 1, got "
                                  f"{cc.get(config, f'train.{key}')!r}")
+    _check_cluster(config)
     if not config.train.distributed:  # multi-host: devices are known only after jax.distributed.initialize
         _check_devices(config)
     if config.train.pretrained and str(config.train.pretrained) not in dinov2.RELEASES:
@@ -76,6 +97,30 @@ def validate(config: ml_collections.ConfigDict) -> None:
     validate_grid(config, variants_required=False)
     if study_plan(config).models[1:]:
         cc.check_choices(config, "anonymize.degree_kinds", KINDS)  # adapted models anonymize as the stage does
+
+
+def _check_cluster(config: ml_collections.ConfigDict) -> None:
+    """``train.distributed`` a bool; ``train.coordinator_address`` "" or "host:port"; ``train.num_processes``
+    -1 or positive; ``train.process_id`` -1 or below ``train.num_processes``."""
+    cc.check_bool(config, "train.distributed")
+    address = cc.get(config, "train.coordinator_address")
+    if not isinstance(address, str) or (address and not address.rpartition(":")[2].isdigit()):
+        raise cc.ConfigError("train.coordinator_address", f'must be "host:port" or "" (detected), got {address!r}')
+    n, index = cc.get(config, "train.num_processes"), cc.get(config, "train.process_id")
+    if isinstance(n, bool) or not isinstance(n, int) or not (n == -1 or n >= 1):
+        raise cc.ConfigError("train.num_processes", f"must be a positive integer or -1 (detected), got {n!r}")
+    if isinstance(index, bool) or not isinstance(index, int) or index < -1 or 0 < n <= index:
+        raise cc.ConfigError("train.process_id", f"must be -1 (detected) or an integer in [0, train.num_processes)"
+                             f", got {index!r}")
+
+
+def _initialize_distributed(train: ml_collections.ConfigDict) -> None:
+    """``jax.distributed.initialize`` from the explicit settings; an empty or -1 value is detected by JAX."""
+    jax.distributed.initialize(
+        coordinator_address=train.coordinator_address or None,
+        num_processes=None if train.num_processes == -1 else train.num_processes,
+        process_id=None if train.process_id == -1 else train.process_id,
+    )
 
 
 def _check_devices(config: ml_collections.ConfigDict) -> None:
@@ -93,68 +138,94 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     from anonjax.ssl.loop import train
 
     if config.train.distributed and not jax.distributed.is_initialized():
-        jax.distributed.initialize()  # multi-host: before any computation; each host then loads its share
+        _initialize_distributed(config.train)  # multi-host: before any computation
         _check_devices(config)
     stage_dir = Path(workdir) / "train"
     plan = study_plan(config)
-    runs = [(m.adaptation, m.variant.method, m.variant.degree) for m in plan.models]
     split = open_split(config.data, "train")
-    stage_fp = fingerprint(config.train, config.data, runs, plan.method_params, plan.seed, plan.boxes_key(),
-                           split.digest)
+    table = load_box_table(workdir, "train", keep_empty=plan.keep_empty) if plan.detectors else None
+    kept = _kept_positions(split, table)
+    runs = [(m.name, m.seed(config.train.seed)) for m in plan.models]
+    stage_fp = fingerprint(results_settings("train", config.train), config.data, runs, plan.method_params, plan.seed,
+                           plan.boxes_key(), split.digest)
     if is_complete(stage_dir, stage_fp):
         log.info("train: every model is finished in %s", stage_dir)
         return "up to date"
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
-    table, trained = None, 0
+    trained = 0
     for model in plan.models:
         run_dir = stage_dir / model.name
         method, degree = model.variant.method, model.variant.degree
-        fp = fingerprint(config.train, config.data, model.adaptation, method, degree,
-                         plan.method_params.get(method), plan.seed, None if model.unadapted else plan.boxes_key(),
-                         split.digest)
+        train_cfg = config.train.copy_and_resolve_references()
+        train_cfg.seed = model.seed(config.train.seed)
+        settings = results_settings("train", train_cfg)
+        fp = fingerprint(settings, config.data, model.name, method, degree, plan.method_params.get(method),
+                         plan.seed, plan.boxes_key() if plan.detectors else None, split.digest)
         if is_complete(run_dir, fp):
             log.info("train: %s is finished", model.name)
             continue
-        _claim(run_dir, fp)
-        if model.unadapted:
-            source = PairSource(images, np.arange(len(split.ids)))
+        _claim(run_dir, fp, settings)
+        if model.on_original:
+            source = PairSource(images, kept)
         else:
-            table = table or load_box_table(workdir, "train", keep_empty=True)
-            source = _paired_source(split, images, table, degree, plan, model.name)
-        log.info("train: %s on %d images", model.name, len(source))
-        train(config.train, run_dir, source, adaptation=model.adaptation, method=method,
+            source = anonymize_once(_paired_source(split, images, table, kept, degree, plan), method,
+                                    plan.method_params[method], budget_mb=config.train.cache_mb, progress=True)
+        log.info("train: %s on %d images (seed %d)", model.name, len(source), train_cfg.seed)
+        train(train_cfg, run_dir, source, adaptation=model.recipe, method=method,
               method_params=plan.method_params.get(method), progress=True)
-        mark_complete(run_dir, fp, model=model.name, images=len(source))
+        mark_complete(run_dir, fp, model=model.name, images=len(source), seed=train_cfg.seed)
         trained += 1
     mark_complete(stage_dir, stage_fp, models=[m.name for m in plan.models])
     return f"{trained} of {len(plan.models)} models trained"
 
 
-def _claim(run_dir: Path, fp: str) -> None:
-    """Record the fingerprint a run starts with; refuse to resume checkpoints made with another config."""
+def _kept_positions(split, table: BoxTable | None) -> np.ndarray:
+    """Positions of the training images every model trains on: with detectors, those the anonymize stage kept
+    (detected, and with at least one detection unless ``anonymize.keep_empty``, as the paper removes images
+    without personal data); without detectors, all."""
+    if table is None:
+        return np.arange(len(split.ids))
+    kept = set(table.ids)
+    positions = np.asarray([p for p, image_id in enumerate(split.ids) if image_id in kept], np.int64)
+    left_out = len(split.ids) - len(positions)
+    if left_out:
+        log.info("train: %d of %d training images are left out (no usable detection, or none at all with "
+                 "anonymize.keep_empty False)", left_out, len(split.ids))
+    if not len(positions):
+        raise DatasetError("no training image has detections: run the anonymize stage on split 'train', or set "
+                           "anonymize.keep_empty=True")
+    return positions
+
+
+def _claim(run_dir: Path, fp: str, settings: dict) -> None:
+    """Record the fingerprint and training settings a run starts with; refuse to resume checkpoints made with
+    another config, naming the keys that changed."""
     marker = run_dir / RUN_FILE
     if marker.exists():
         previous = recorded_fingerprint(marker)
         if previous != fp:
-            started = f"another training config (fingerprint {previous}, now {fp})" if previous else \
-                f"a config that its damaged {RUN_FILE} no longer names"
+            if previous is None:
+                started = f"a config that its damaged {RUN_FILE} no longer names"
+            else:
+                recorded = json.loads(marker.read_text(encoding="utf-8")).get("train")
+                changed = changed_keys(recorded, settings, "config.train.") if isinstance(recorded, dict) else []
+                if changed:
+                    started = f"another config ({', '.join(changed)} changed)"
+                elif recorded is not None:
+                    started = "other data, detections or anonymization settings"
+                else:
+                    started = f"another training config (fingerprint {previous}, now {fp})"
             raise DatasetError(f"{run_dir} holds a run started with {started}; delete that directory to train it "
-                               "again with this config")
+                               "again with this config, or restore the config to resume it")
         return
-    save_json(marker, {"fingerprint": fp})
+    save_json(marker, {"fingerprint": fp, "train": settings})
 
 
-def _paired_source(split, images: FittedImages, table: BoxTable, degree: float, plan: StudyPlan,
-                   name: str) -> PairSource:
-    """Training images that have a box-table row, with their boxes and the ones anonymized at ``degree``."""
+def _paired_source(split, images: FittedImages, table: BoxTable, positions: np.ndarray, degree: float,
+                   plan: StudyPlan) -> PairSource:
+    """The kept training images with their boxes and the ones anonymized at ``degree``."""
     rows = {image_id: i for i, image_id in enumerate(table.ids)}
-    positions = [p for p, image_id in enumerate(split.ids) if image_id in rows]
-    left_out = len(split.ids) - len(positions)
-    if left_out:
-        log.warning("train: %s leaves out %d training images without a usable detection record", name, left_out)
-    if not positions:
-        raise DatasetError(f"no training image of {name} has detections: run the anonymize stage on split 'train'")
     table_rows = np.asarray([rows[split.ids[p]] for p in positions])
-    return PairSource(images, np.asarray(positions), boxes=table.boxes[table_rows],
+    return PairSource(images, positions, boxes=table.boxes[table_rows],
                       selected=table.selection(degree, plan.seed, table_rows, degree_kinds=plan.degree_kinds),
                       digests=[table.digests[r] for r in table_rows])

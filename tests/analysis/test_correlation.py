@@ -49,14 +49,20 @@ def test_malformed_csv_names_the_file(tmp_path, text):
         load_correlation(path)
 
 
-def test_with_accuracy_means_over_both_probes_strongest_first():
+def test_with_accuracy_keeps_the_sign_with_points_and_interval():
     names = ["mAP (original)", "mnDCG (original)", "mAP (anonymized)", "k-NN", "Linear"]
     matrix = np.eye(5)
-    matrix[0, 3:] = matrix[3:, 0] = (0.2, 0.4)  # mean 0.3
-    matrix[1, 3:] = matrix[3:, 1] = (-0.8, -0.6)  # mean -0.7
-    matrix[2, 3:] = matrix[3:, 2] = (np.nan, 0.9)  # undefined: left out
-    assert with_accuracy(names, matrix) == [("mnDCG (original)", pytest.approx(-0.7)),
-                                            ("mAP (original)", pytest.approx(0.3))]
+    matrix[0, 3:] = matrix[3:, 0] = (0.2, 0.4)
+    matrix[1, 3:] = matrix[3:, 1] = (-0.8, -0.6)
+    matrix[2, 3:] = matrix[3:, 2] = (np.nan, 0.9)  # undefined with k-NN: left out there
+    entries = with_accuracy(names, matrix, 28)
+    knn = [e for e in entries if e["accuracy"] == "k-NN"]
+    assert [(e["metric"], e["r"]) for e in knn] == [("mAP (original)", 0.2), ("mnDCG (original)", -0.8)]
+    # Fisher: atanh(0.2) +- 1.96 / sqrt(25), back through tanh.
+    assert knn[0]["n"] == 28 and knn[0]["interval"] == pytest.approx((-0.1870, 0.5333), abs=1e-4)
+    linear = [e["metric"] for e in entries if e["accuracy"] == "Linear"]
+    assert linear == ["mAP (anonymized)", "mAP (original)", "mnDCG (original)"]
+    assert all(e["interval"] is None for e in with_accuracy(names, matrix, 3))
 
 
 def test_heatmap_is_a_png(tmp_path):

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import ml_collections
 import pytest
 from PIL import Image
 
@@ -44,10 +45,14 @@ def test_report_counts_and_statistics(done):
     d50, d100 = train["degrees"]["50"], train["degrees"]["100"]
     assert 0 < d50["area_fraction"]["mean"] < d100["area_fraction"]["mean"] < 1
     assert d50["boxes_per_image"]["mean"] < d100["boxes_per_image"]["mean"] == train["boxes_per_image"]["mean"]
-    assert d100["changed_pixel_fraction"]["mask"]["mean"] > 0
+    # No train and embed blocks in this config: measured at the images' own resolution, without warnings.
+    assert train["model_input"] is None and train["warnings"] == []
+    assert train["text_box_height_px"]["image"]["median"] > 8 and train["text_box_height_px"]["model_input"] is None
+    assert d100["box_pixels_changed"]["mask"]["pixels"] == 1.0
     models = report["detectors"]["text"]["models"]
     assert models[0]["file"] == "ch_PP-OCRv3_det_infer.onnx" and len(models[0]["sha256"]) == 64
-    assert "kept" in (workdir / "anonymize" / "report.md").read_text()
+    text = (workdir / "anonymize" / "report.md").read_text()
+    assert "kept" in text and "at the images' own resolution" in text
 
 
 def test_sheet_pairs_and_box_table(done):
@@ -70,10 +75,33 @@ def test_rerun_skips_and_new_methods_reuse_the_detections(done):
     before = report.stat().st_mtime_ns
     run(config, workdir)
     assert report.stat().st_mtime_ns == before  # complete: nothing redone
+    config.anonymize.workers, config.anonymize.shard_size = 3, 1
+    run(config, workdir)
+    assert report.stat().st_mtime_ns == before  # operational keys: still complete
+    config.anonymize.workers, config.anonymize.shard_size = 1, 2
     config.anonymize.methods, config.anonymize.materialize = ("mask",), False
     run(config, workdir)
     assert report.stat().st_mtime_ns != before
     assert [p.stat().st_mtime_ns for p in shards] == stamps  # detections were not recomputed
+
+
+def test_statistics_at_the_model_input_warn_when_the_text_is_tiny_there(done, caplog):
+    config, workdir = done
+    config.anonymize.methods = ("pixel", "mask")
+    config.train = ml_collections.ConfigDict({"canvas_size": 64})  # 384 x 512 pages: text lines 2-3 px tall
+    config.embed = ml_collections.ConfigDict({"image_size": 64})
+    report = workdir / "anonymize" / "report.json"
+    before = report.stat().st_mtime_ns
+    run(config, workdir)
+    assert report.stat().st_mtime_ns != before  # the sizes the models see are part of the fingerprint
+    train = json.loads(report.read_text())["splits"]["train"]
+    assert train["model_input"] == {"canvas_size": 64, "image_size": 64}
+    assert train["text_box_height_px"]["model_input"]["median"] < 8
+    assert train["degrees"]["100"]["box_pixels_changed"]["pixel"]["pixels"] < 0.9
+    [warning] = train["warnings"]
+    assert stage.NEARLY_INVISIBLE in warning and stage.NEARLY_INVISIBLE in caplog.text
+    text = (workdir / "anonymize" / "report.md").read_text()
+    assert "at the resolution the model sees: canvas 64 px, input 64 px" in text and f"**Warning:** {warning}" in text
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

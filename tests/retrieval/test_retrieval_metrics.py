@@ -1,12 +1,13 @@
 """mAP and mnDCG against the pseudo ground truth: hand-made answers, scikit-learn, a direct numpy
-transcription of the definitions, ties, exclude_self, chunks and the bootstrap."""
+transcription of the definitions, ties, exclude_self, chunks, the bootstrap and paired differences."""
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from anonjax.retrieval import evaluate_scenario
+from anonjax.retrieval import bootstrap, evaluate_scenario, paired_difference_ci
+from anonjax.retrieval.bootstrap import bootstrap_mean_cis
 from anonjax.retrieval.inputs import unit_rows
 from anonjax.retrieval.metrics import average_precision, ndcg
 
@@ -195,3 +196,59 @@ def test_tied_scores_on_both_rank_paths(copies, fast):
     np.testing.assert_allclose(
         average_precision(jnp.asarray(scores), jnp.asarray(relevant)), reference_ap(scores, relevant), atol=1e-6
     )
+
+
+def reference_difference_ci(a, b, n_bootstrap: int, seed: int, paired: bool = True) -> tuple[float, float]:
+    """The 95% percentile interval of mean(a) - mean(b), one resample at a time: the same query
+    indices for both arrays, or (unpaired) independent ones."""
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(n_bootstrap):
+        rows = rng.integers(0, len(a), len(a))
+        other = rows if paired else rng.integers(0, len(b), len(b))
+        differences.append(a[rows].mean() - b[other].mean())
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def test_paired_difference_of_identical_and_shifted_scores():
+    a = np.random.default_rng(5).integers(0, 1024, 50) / 1024  # dyadic: a + c - a is exactly c
+    assert paired_difference_ci(a, a, 200, seed=0) == (0.0, 0.0, 0.0)
+    assert paired_difference_ci(a, a + 0.125, 200, seed=0) == (-0.125, -0.125, -0.125)
+
+
+def test_paired_difference_matches_the_reference_loop(monkeypatch):
+    rng = np.random.default_rng(6)
+    a, b = rng.random(40), rng.random(40)
+    monkeypatch.setattr(bootstrap, "DRAWS_PER_BLOCK", 7 * 40)  # blocks of 7 resamples: several, the last short
+    mean, low, high = paired_difference_ci(a, b, 300, seed=11)
+    assert mean == pytest.approx(a.mean() - b.mean(), rel=1e-12)
+    np.testing.assert_allclose((low, high), reference_difference_ci(a, b, 300, seed=11), rtol=1e-12)
+    assert low < mean < high
+
+
+def test_paired_difference_is_narrower_for_correlated_scores():
+    rng = np.random.default_rng(7)
+    shared = rng.random(100)  # the query's difficulty, common to both rows
+    a = shared + 0.02 * rng.standard_normal(100)
+    b = shared + 0.05 + 0.02 * rng.standard_normal(100)
+    _, low, high = paired_difference_ci(a, b, 500, seed=3)
+    unpaired_low, unpaired_high = reference_difference_ci(a, b, 500, seed=3, paired=False)
+    (a_low, a_high), (b_low, b_high) = bootstrap_mean_cis([a, b], 500, seed=3)
+    assert high - low < 0.25 * min(unpaired_high - unpaired_low, a_high - a_low, b_high - b_low)
+    assert high < 0 < unpaired_high  # the paired interval resolves the 0.05 gap; the unpaired one does not
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kwargs", "message"),
+    [
+        ([0.1, 0.2], [0.1], {}, "same queries"),
+        ([], [], {}, "same queries"),
+        ([0.1, np.nan], [0.1, 0.2], {}, "query 1"),
+        ([0.1, 0.2], [0.1, 0.2], {"level": 1.0}, "level"),
+        ([0.1, 0.2], [0.1, 0.2], {"n_bootstrap": 0}, "n_bootstrap"),
+    ],
+)
+def test_paired_difference_rejects_bad_input(a, b, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        paired_difference_ci(a, b, **{"n_bootstrap": 10, "seed": 0, **kwargs})

@@ -139,6 +139,21 @@ def test_koleo_by_hand_and_official(rng):
     np.testing.assert_allclose(koleo_loss(jnp.asarray(y)), _np_koleo(y.astype(np.float64)), rtol=1e-5)
 
 
+
+def test_koleo_groups_by_hand(rng):
+    # Two groups of two: in each, the nearest neighbour is the other row, at the distances sqrt(2) and
+    # sqrt(0.8) after normalization; over the whole batch rows 0 and 2 would coincide.
+    x = jnp.asarray([[1.0, 0.0], [0.0, 1.0], [3.0, 0.0], [0.6, 0.8]])
+    expected = -(np.log(np.sqrt(2.0)) + np.log(np.sqrt(0.8))) / 2  # the mean of the groups' losses
+    np.testing.assert_allclose(koleo_loss(x, group_size=2), expected, rtol=1e-6)
+    np.testing.assert_allclose(koleo_loss(x, group_size=4), koleo_loss(x), rtol=1e-6)  # one group: the batch
+    y = rng.normal(size=(12, 5)).astype(np.float32)
+    per_group = [_np_koleo(g.astype(np.float64)) for g in y.reshape(3, 4, 5)]
+    np.testing.assert_allclose(koleo_loss(jnp.asarray(y), group_size=4), np.mean(per_group), rtol=1e-5)
+    assert abs(float(koleo_loss(jnp.asarray(y), group_size=4)) - _np_koleo(y.astype(np.float64))) > 1e-3
+    with pytest.raises(ValueError, match="multiple"):
+        koleo_loss(jnp.asarray(y), group_size=5)
+
 def test_losses_match_torch_transcriptions(rng):
     torch = pytest.importorskip("torch")
     f = torch.nn.functional

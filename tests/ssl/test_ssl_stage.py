@@ -1,7 +1,9 @@
 """Stage ``train`` end to end at a tiny size: the unadapted model and one adapted model (boxes from a box
-table, anonymized on the fly), then a rerun that skips the finished work."""
+table, anonymized on the fly), then reruns that skip the finished work, resume with other operational keys and
+refuse a changed recipe."""
 
 import json
+import shutil
 
 import ml_collections
 import numpy as np
@@ -10,7 +12,8 @@ from ssl_tiny_config import tiny_train
 
 from anonjax.anonymize import box_cache
 from anonjax.config_checks import ConfigError
-from anonjax.data import open_split, pixel_digest
+from anonjax.data import DatasetError, open_split, pixel_digest
+from anonjax.plan import study_plan
 from anonjax.stages import train as stage
 from configs import anonymization, data
 
@@ -41,29 +44,74 @@ def _box_table(config):
     )
 
 
-def test_stage_trains_every_model_and_skips_finished_ones(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A study trained once in a work directory, with the box table of :func:`_box_table` in place of the
+    anonymize stage's (patched for the module)."""
     config = _config()
     table = _box_table(config)
     calls = []
 
     def fake_load(workdir, split, keep_empty=False):
         calls.append((split, keep_empty))
-        return table
+        keep = [i for i, image_id in enumerate(table.ids) if keep_empty or image_id not in table.empty]
+        return box_cache.BoxTable(ids=[table.ids[i] for i in keep], boxes=table.boxes[keep], valid=table.valid[keep],
+                                  scores=table.scores[keep], kinds=table.kinds[keep], sizes=table.sizes[keep],
+                                  failed=table.failed, empty=table.empty, digests=[table.digests[i] for i in keep])
 
-    monkeypatch.setattr(stage, "load_box_table", fake_load)
-    stage.validate(config)
-    stage.run(config, tmp_path)
-    assert calls == [("train", True)]
-    for name, images in (("unadapted", 12), ("A_mask_100", 11)):  # the failed page is left out of A
-        run_dir = tmp_path / "train" / name
-        assert json.loads((run_dir / "DONE.json").read_text())["images"] == images
+    workdir = tmp_path_factory.mktemp("study")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stage, "load_box_table", fake_load)
+        stage.validate(config)
+        stage.run(config, workdir)
+        yield config, workdir, list(calls)
+
+
+def test_stage_trains_every_model_and_skips_finished_ones(trained, tmp_path):
+    config, trained_dir, calls = trained
+    assert calls == [("train", False)]
+    workdir = shutil.copytree(trained_dir, tmp_path / "work")
+    plan = study_plan(config)
+    # Every model trains on the pages with detections: the failed page and the page without any are left out.
+    for model in plan.models:
+        run_dir = workdir / "train" / model.name
+        done = json.loads((run_dir / "DONE.json").read_text())
+        assert (done["images"], done["seed"]) == (10, model.seed(config.train.seed))
         assert (run_dir / "teacher_backbone.npz").is_file()
         rows = (run_dir / "training_log.jsonl").read_text().splitlines()
         assert json.loads(rows[-1])["step"] == 5
-    assert (tmp_path / "train" / "DONE.json").is_file()
-    stamp = (tmp_path / "train" / "unadapted" / "teacher_backbone.npz").stat().st_mtime_ns
-    stage.run(config, tmp_path)  # everything finished: nothing is redone
-    assert (tmp_path / "train" / "unadapted" / "teacher_backbone.npz").stat().st_mtime_ns == stamp
+    assert [m.name for m in plan.models] == ["unadapted", "A_mask_100"]
+    assert (workdir / "train" / "DONE.json").is_file()
+    stamp = (workdir / "train" / "unadapted" / "teacher_backbone.npz").stat().st_mtime_ns
+    assert stage.run(config, workdir) == "up to date"  # everything finished: nothing is redone
+    assert (workdir / "train" / "unadapted" / "teacher_backbone.npz").stat().st_mtime_ns == stamp
+
+
+def test_operational_keys_never_force_a_rerun(trained, tmp_path):
+    """Another device layout, log or checkpoint interval or cache size leaves a finished study up to date and
+    an unfinished run resumes (restored into the new shardings); a changed recipe is refused, naming the key."""
+    config, trained_dir, _ = trained
+    workdir = shutil.copytree(trained_dir, tmp_path / "work")
+    config = config.copy_and_resolve_references()
+    t = config.train
+    t.fsdp, t.log_every, t.checkpoint_every, t.keep_checkpoints, t.cache_mb, t.remat = 2, 3, 4, 1, 0, True
+    stage.validate(config)
+    assert stage.run(config, workdir) == "up to date"
+
+    run_dir = workdir / "train" / "unadapted"
+    with np.load(run_dir / "teacher_backbone.npz") as f:
+        exported = dict(f)
+    for finished in (workdir / "train" / "DONE.json", run_dir / "DONE.json", run_dir / "teacher_backbone.npz"):
+        finished.unlink()  # as if stopped after its last checkpoint
+    assert stage.run(config, workdir) == "1 of 2 models trained"
+    with np.load(run_dir / "teacher_backbone.npz") as f:
+        assert sorted(f.files) == sorted(exported)
+        for name in f.files:
+            np.testing.assert_array_equal(f[name], exported[name], err_msg=name)
+
+    t.epochs = 2
+    with pytest.raises(DatasetError, match=r"config\.train\.epochs changed.*delete that directory"):
+        stage.run(config, workdir)
 
 
 @pytest.mark.parametrize(
@@ -74,6 +122,11 @@ def test_stage_trains_every_model_and_skips_finished_ones(tmp_path, monkeypatch)
         ("train.crops.global_size", 40, "multiple of the patch size 16"),
         ("train.centering", "mean", "must be one of"),
         ("train.crops.local_scale", (0.5, 0.1), "range"),
+        ("train.dino.koleo_group_size", 3, "must divide train.batch_size=8"),
+        ("train.dino.koleo_group_size", -1, "integer >= 0"),
+        ("train.coordinator_address", "10.0.0.1", "host:port"),
+        ("train.num_processes", 0, "positive integer or -1"),
+        ("train.process_id", -2, r"-1 \(detected\)"),
     ],
 )
 def test_validate_names_the_wrong_key(key, value, message):
@@ -84,4 +137,20 @@ def test_validate_names_the_wrong_key(key, value, message):
         node = node[part]
     node[leaf] = value
     with pytest.raises(ConfigError, match=rf"config\.{key}: .*{message}"):
+        stage.validate(config)
+
+
+def test_distributed_training_starts_from_the_explicit_settings(monkeypatch):
+    """Explicit values reach ``jax.distributed.initialize``; empty and -1 are left to JAX's detection."""
+    calls = []
+    monkeypatch.setattr(stage.jax.distributed, "initialize", lambda **kwargs: calls.append(kwargs))
+    config = _config()
+    config.train.coordinator_address, config.train.num_processes, config.train.process_id = "localhost:1234", 2, 1
+    stage.validate(config)
+    stage._initialize_distributed(config.train)
+    stage._initialize_distributed(_config().train)
+    assert calls == [{"coordinator_address": "localhost:1234", "num_processes": 2, "process_id": 1},
+                     {"coordinator_address": None, "num_processes": None, "process_id": None}]
+    config.train.process_id = 2
+    with pytest.raises(ConfigError, match=r"config\.train\.process_id: .*\[0, train\.num_processes\)"):
         stage.validate(config)

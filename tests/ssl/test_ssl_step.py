@@ -6,7 +6,7 @@ import pytest
 from ssl_tiny_config import tiny_train
 
 from anonjax import parallel
-from anonjax.ssl.loop import compiled_programs
+from anonjax.ssl.loop import compiled_programs, program_key
 from anonjax.ssl.masking import batch_masks
 
 
@@ -20,14 +20,14 @@ def views():
         "local": rng.normal(size=(b, c.crops.local_number, c.crops.local_size, c.crops.local_size, 3)).astype(
             np.float32
         ),
-        "masks": batch_masks(rng, 2 * b, (g // 16, g // 16)).reshape(b, 2, n),
+        "masks": batch_masks((0,), 2 * b, (g // 16, g // 16)).reshape(b, 2, n),
     }
 
 
 def _two_steps(mesh, views):
     """State and metrics after steps 0 and 1 (the learning rate is 0 at step 0, the warmup's start)."""
-    programs = compiled_programs(mesh, tiny_train().to_json())
-    state = programs.init(None)
+    programs = compiled_programs(mesh, program_key(tiny_train()))
+    state = programs.init(None, np.uint32(0))
     batch = {k: jax.device_put(v, parallel.batch_sharding(mesh)) for k, v in views.items()}
     state, _ = programs.step(state, batch)
     state, metrics = programs.step(state, batch)
@@ -50,10 +50,10 @@ def test_sharded_step_equals_single_device(single, views, fsdp):
     for key, value in ref_metrics.items():
         np.testing.assert_allclose(metrics[key], value, rtol=2e-5, atol=1e-6, err_msg=key)
     assert ref_metrics["loss"] > 0
-    jax.tree.map(
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), jax.device_get(state), ref_state
+    jax.tree.map(  # the same sums in another order: an element near 0 of a gradient moment differs by ~5e-7
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), jax.device_get(state), ref_state
     )
     assert ref_metrics["lr"] > 0
-    initial = jax.device_get(compiled_programs(mesh, tiny_train().to_json()).init(None))
+    initial = jax.device_get(compiled_programs(mesh, program_key(tiny_train())).init(None, np.uint32(0)))
     moved = jax.tree.map(lambda a, b: np.abs(a - b).max(), ref_state["student"], initial["student"])
     assert max(jax.tree.leaves(moved)) > 1e-5  # the steps did update the parameters (by about lr)

@@ -33,9 +33,10 @@ def embedded(tmp_path_factory):
     config.anonymize.detectors, config.anonymize.splits, config.anonymize.stats_images = ("codes",), ("val",), 0
     config.embed.splits, config.embed.image_size, config.embed.batch_size = ("val",), 32, 3
     config.embed.attention_images = 0
+    config.train.canvas_size = 64
     anonymize.run(config, workdir)
     cfg = backbone_config(config.train)
-    models = {"unadapted": 0, "A_mask_100": 1, "A_pixel_100": 2}
+    models = {"unadapted": 0, "control": 3, "A_mask_100": 1, "A_pixel_100": 2}
     for name, seed in models.items():
         export_backbone(workdir / "train" / name, dinov2.init(jax.random.key(seed), cfg), config.train)
     embed.run(config, workdir)
@@ -58,7 +59,7 @@ def reference(config, workdir, method):
             boxes = table.boxes[row].astype(np.float64)
             scaled = np.concatenate([np.floor(boxes[:, :2] * s), np.ceil(boxes[:, 2:] * s)], 1)
             scaled = np.clip(scaled, 0, [nw, nh, nw, nh]).astype(np.int32)
-            params = {"mask": {"fill": (0, 0, 0)}, "pixel": {"cells": 4}}[method]
+            params = {"mask": {"fill": (0, 0, 0)}, "pixel": {"cells": config.anonymize.pixel.cells}}[method]
             pixels = np.asarray(apply(pixels[None], scaled[None], table.valid[row][None], method, **params))[0]
         images.append(EvalTransform(config.embed.image_size)(pixels[:nh, :nw]))
     return table.ids, np.stack(images)
@@ -66,7 +67,7 @@ def reference(config, workdir, method):
 
 @pytest.mark.parametrize(("model", "variant", "method"), [
     ("unadapted", "original", None), ("unadapted", "mask_100", "mask"), ("unadapted", "pixel_100", "pixel"),
-    ("A_mask_100", "original", None), ("A_mask_100", "mask_100", "mask"),
+    ("A_mask_100", "original", None), ("A_mask_100", "mask_100", "mask"), ("control", "pixel_100", "pixel"),
 ])
 def test_rows_are_the_embeddings_of_the_anonymized_canvas(embedded, model, variant, method):
     config, workdir = embedded
@@ -82,3 +83,7 @@ def test_an_adapted_model_embeds_only_its_own_variant(embedded):
     assert sorted(p.parent.name for p in (workdir / "embeddings" / "A_mask_100").glob("*/val.npy")) == [
         "mask_100", "original"]
     assert embed.run(config, workdir) == "up to date"
+    config = config.copy_and_resolve_references()
+    config.embed.batch_size, config.embed.cache_mb, config.anonymize.workers = 2, 0, 3
+    config.train.fsdp, config.train.log_every = 2, 7
+    assert embed.run(config, workdir) == "up to date"  # operational keys only

@@ -46,14 +46,24 @@ def _rows(path):
 
 def test_scenarios_csv_contract(builtin_run):
     rows = _rows(builtin_run / "results" / "scenarios.csv")
-    # 4 models (Unadapted, A, B, C) x 2 methods x 1 degree x 2 query kinds.
-    assert len(rows) == 16
-    assert {r["model"] for r in rows} == {"unadapted", "A", "B", "C"}
-    assert {r["queries"] for r in rows} == {"original", "anonymized"}
-    for r in rows:
-        for key in ("map", "mndcg", "linkage"):
+    # 5 models (Unadapted, control, A, B, C) x 2 methods x 1 degree x 2 query kinds, and one row without
+    # anonymization for each of the 8 trained models (Unadapted, control, A/B/C x pixel/mask).
+    anonymized = [r for r in rows if r["method"] != "none"]
+    none_rows = {r["model_name"]: r for r in rows if r["method"] == "none"}
+    assert len(anonymized) == 20 and len(none_rows) == 8
+    assert {r["model"] for r in anonymized} == {"unadapted", "control", "A", "B", "C"}
+    assert {r["queries"] for r in anonymized} == {"original", "anonymized"}
+    for r in anonymized:
+        for key in ("map", "mndcg", "linkage", "map_chance", "mndcg_chance"):
             assert 0.0 <= float(r[key]) <= 1.0
         assert float(r["map_low"]) <= float(r["map"]) <= float(r["map_high"])
+        assert float(r["map_chance"]) < float(r["map"])
+    # Without anonymization the Unadapted model retrieves its own ground truth: 1 exactly. The control does not.
+    unadapted = none_rows["unadapted"]
+    assert (unadapted["degree"], unadapted["queries"], unadapted["linkage"]) == ("0.0", "original", "")
+    assert float(unadapted["map"]) == float(unadapted["mndcg"]) == 1.0
+    assert float(none_rows["control"]["map"]) < 1.0
+    assert set(none_rows) == {"unadapted", "control", *(f"{a}_{m}_100" for a in "ABC" for m in ("pixel", "mask"))}
 
 
 def test_results_are_numbers_only(builtin_run):
@@ -63,16 +73,21 @@ def test_results_are_numbers_only(builtin_run):
         "scenarios.json", "summary.json"]
     assert (results / "scenarios.csv").read_text().split("\n", 1)[0] == ",".join(evaluate.SCENARIO_COLUMNS)
     assert (results / "downstream.csv").read_text().split("\n", 1)[0] == ",".join(evaluate.DOWNSTREAM_COLUMNS)
-    assert len(_rows(results / "downstream.csv")) == 8
+    assert len(_rows(results / "downstream.csv")) == 10
     summary = json.loads((results / "summary.json").read_text())
-    assert summary["settings"] == dict(split="val", n=400, k=20, fraction=0.05, exclude_self=False, n_bootstrap=50,
-                                       train_split="train")
+    settings = summary["settings"]
+    assert {k: settings[k] for k in ("split", "splits", "n", "k", "exclude_self", "self_share", "train_split",
+                                     "test_split", "n_test", "builtin", "toy", "warnings")} == dict(
+        split="val", splits=["val"], n=400, k=20, exclude_self=False, self_share=0.05, train_split="train",
+        test_split="val", n_test=400, builtin=True, toy=True, warnings=[])
     [degree] = summary["degrees"]
     assert degree["degree"] == 1.0 and degree["correlation"] == "correlation_100.csv"
-    scenarios = json.loads((results / "scenarios.json").read_text())
+    scenarios = [r for r in json.loads((results / "scenarios.json").read_text()) if r["method"] != "none"]
     assert degree["best"] == max(scenarios, key=lambda r: (r["mndcg"], r["map"]))
     assert [m["method"] for m in degree["methods"]] in (["pixel", "mask"], ["mask", "pixel"])
-    assert degree["anonymized_queries"]["pairs"] == 8
+    assert degree["anonymized_queries"]["pairs"] == 10
+    assert degree["chance"] == dict(map=scenarios[0]["map_chance"], mndcg=scenarios[0]["mndcg_chance"])
+    assert degree["control"]["map"] < 1.0
 
 
 def test_report_renders_the_results(builtin_run):
@@ -81,7 +96,9 @@ def test_report_renders_the_results(builtin_run):
                  "### Retrieval at 100% anonymization (mAP, mnDCG20; %)", "With anonymized query images",
                  "### Downstream accuracy at 100% anonymization (%)",
                  "95% bootstrap confidence intervals", "Reference, keep the original embeddings",
-                 "the 400 images of split `val`", "(50 resamples)", "figures/correlation_100.png"):
+                 "the 400 images of `val`", "(50 resamples)", "figures/correlation_100.png",
+                 "## Scale of this study", "demonstrate the evaluation, not a finding", "*Random ranking (chance)*",
+                 "*Without anonymization", "A random ranking would score", "Retraining alone moves a model"):
         assert part in text
     assert (builtin_run / "report" / "figures" / "correlation_100.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -119,7 +136,7 @@ def test_user_directory_with_missing_model_and_misaligned_rows(tmp_path):
     config.evaluate.probes = False
     run(config, tmp_path / "w")
     rows = _rows(tmp_path / "w" / "results" / "scenarios.csv")
-    assert {r["model"] for r in rows} == {"unadapted", "A"}
+    assert {r["model"] for r in rows} == {"unadapted", "control", "A"}
 
     path = layout.embedding_path(root, "A_blur_100", "blur_100", "val")
     ids = layout.ids_path(path)
@@ -162,8 +179,8 @@ def _set(config, key: str, value) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("evaluate.split", "validation", "config.evaluate.split: must be one of ['test', 'train', 'val'], got "
-                                         "'validation'"),
+        ("evaluate.split", "validation", "config.evaluate.split: must be one of ['all', 'test', 'train', 'val'], "
+                                         "got 'validation'"),
         ("evaluate.train_split", "training", "config.evaluate.train_split: must be one of ['test', 'train', 'val']"),
         ("evaluate.train_split", "val", "config.evaluate.train_split: is 'val', the split the probes are tested on"),
         ("evaluate.knn_temperature", 0.0, "config.evaluate.knn_temperature: must be a positive number, got 0.0"),
@@ -173,7 +190,8 @@ def _set(config, key: str, value) -> None:
         ("seed", -1, "config.seed: must be an integer >= 0, got -1"),
         ("seed", 1.5, "config.seed: must be an integer >= 0, got 1.5"),
         ("seed", True, "config.seed: must be an integer >= 0, got True"),
-        ("evaluate.exclude_self", "false", "config.evaluate.exclude_self: must be True or False, got 'false'"),
+        ("evaluate.self_matches", False, "config.evaluate.self_matches: must be one of ['auto', 'exclude', 'keep'], "
+                                         "got False"),
         ("evaluate.probes", 1, "config.evaluate.probes: must be True or False, got 1"),
     ],
 )
@@ -363,24 +381,36 @@ def _hand_made_results(workdir: Path) -> None:
     """Results as the evaluate stage writes them, with numbers no stage would compute from each other."""
     results = workdir / "results"
     results.mkdir(parents=True)
-    rows = [dict(model=m, method="blur", degree=0.5, queries=q, map=0.5, mndcg=0.8, map_low=0.4, map_high=0.6,
-                 mndcg_low=0.7, mndcg_high=0.9, linkage=0.25, k=1, n=22)
-            for m in ("unadapted", "A", "B") for q in ("original", "anonymized")]
-    (results / "scenarios.json").write_text(json.dumps(rows))
+    rows = [dict(model=m, model_name=f"{m}_blur_50" if m in "AB" else m, method="blur", degree=0.5, queries=q,
+                 map=0.5, mndcg=0.8, map_low=0.4, map_high=0.6, mndcg_low=0.7, mndcg_high=0.9, map_chance=0.03,
+                 mndcg_chance=0.6, linkage=0.25, k=1, n=22)
+            for m in ("unadapted", "control", "A", "B") for q in ("original", "anonymized")]
+    none_rows = [dict(rows[0], method="none", degree=0.0, map=1.0, mndcg=1.0, linkage=None),
+                 dict(rows[4], method="none", degree=0.0, map=0.75, mndcg=0.875, linkage=None)]
+    (results / "scenarios.json").write_text(json.dumps(rows + none_rows))
     (results / "downstream.json").write_text(json.dumps(
         [dict(model=m, method="blur", degree=0.5, knn=0.5, linear=0.5) for m in ("unadapted", "A", "B")]))
     (results / "correlation_50.csv").write_text(
         "metric,mAP (original),k-NN,Linear\nmAP (original),1.0,0.1234,nan\nk-NN,0.1234,1.0,nan\n"
         "Linear,nan,nan,1.0\n")
-    summary = dict(best=rows[2], worst=rows[5], gap_beyond_noise=False,
-                   anonymized_queries=dict(pairs=3, rose=2, beyond_noise=0, mean_change=0.0123),
-                   methods=[dict(method="blur", mndcg=0.8)],
+    gap = dict(diff=0.012, low=-0.01, high=0.03, separated=False)
+    summary = dict(chance=dict(map=0.0312, mndcg=0.6123), control=dict(map=0.75, mndcg=0.875),
+                   best=rows[4], worst=rows[7], gap=gap,
+                   anonymized_queries=dict(pairs=3, rose=2, fell=0, mean_change=0.0123),
+                   methods=[dict(method="blur", mndcg=0.8, next=None)],
+                   adaptation=[dict(method="blur", model="A", mndcg=0.81, unadapted=0.8, retraining_noise=0.02,
+                                    diff=0.01, low=0.005, high=0.015, separated=True, beyond_retraining=False)],
                    linkage=dict(low=0.125, high=0.375, model="B", method="blur"),
-                   best_knn=dict(model="B", method="blur", knn=0.625),
-                   with_accuracy=[dict(metric="mAP (original)", r=0.4321)])
+                   probes=dict(best_knn=dict(model="B", method="blur", knn=0.625, interval=(0.5, 0.7), n=22,
+                                             runner_up=dict(model="A", method="blur", knn=0.6), separated=False)),
+                   with_accuracy=[dict(accuracy="k-NN", metric="mAP (original)", r=-0.4321, n=9,
+                                       interval=(-0.8, 0.3))],
+                   marks=[dict(table="retrieval", queries="original", method="blur", metric="map", model="B")])
     (results / "summary.json").write_text(json.dumps(dict(
-        settings=dict(split="test", n=22, k=1, fraction=0.05, exclude_self=False, n_bootstrap=7, train_split="val"),
-        degrees=[dict(degree=0.5, correlation="correlation_50.csv", **summary)])))
+        settings=dict(split="test", splits=["test"], n=22, k=1, fraction=0.05, exclude_self=False,
+                      self_matches="keep", self_share=1.0, n_bootstrap=7, train_split="val", test_split="test",
+                      n_test=22, builtin=False, scale=None, toy=True, warnings=["each query has only 1 relevant item"]),
+        degrees=[dict(degree=0.5, correlation="correlation_50.csv", **summary)], nested=[])))
 
 
 def test_report_states_what_the_results_say(tmp_path):
@@ -388,13 +418,26 @@ def test_report_states_what_the_results_say(tmp_path):
     _hand_made_results(tmp_path)
     report.run(ml_collections.ConfigDict(), tmp_path)
     text = (tmp_path / "report" / "report.md").read_text()
-    for part in ("closest to the original system with Adaption A/blur and original queries",
-                 "furthest with Adaption B/blur and anonymized queries", "the gap is within the noise",
-                 "Anonymizing the queries too helps on balance: mnDCG rises in 2 of 3 model/method pairs "
-                 "(mean change +1.2 points)", "between 12.5% and 37.5%", "highest for Adaption B/blur",
-                 "comes from Adaption B/blur (62.5%)", "mean Pearson r 0.43",
-                 "the 22 images of split `test`", "its relevant set is its own image alone", "(7 resamples)",
-                 "fitted on split `val`", "### Retrieval at 50% anonymization (mAP, mnDCG1; %)"):
+    for part in ("A random ranking would score mAP 3.1% and mnDCG 61.2%",
+                 "the control (the Unadapted recipe, another seed) scores mAP 75.0%, mnDCG 87.5%",
+                 "closest to the original system with Adaption A/blur and original queries",
+                 "furthest with Adaption B/blur and anonymized queries",
+                 "the mnDCG gap (+1.2 points, 95% interval -1.0 to +3.0) is indistinguishable at this size",
+                 "raises mnDCG beyond the noise in 2 of 3 model/method pairs, lowers it in 0, and is "
+                 "indistinguishable at this size in 1 (mean change +1.2 points)",
+                 "the best adapted model, Adaption A, scores mnDCG 81.0%",
+                 "within the retraining noise (2.00 points)",
+                 "between 12.5% and 37.5%", "highest for Adaption B/blur",
+                 "comes from Adaption B/blur: 62.5% (95% interval 50.0-70.0%, 22 test images)",
+                 "the runner-up, Adaption A/blur (60.0%), is indistinguishable at this size",
+                 "Across 9 model/method pairs, no retrieval metric rises with k-NN accuracy; the highest correlation "
+                 "is mAP (original)'s (Pearson r -0.43, 95% interval -0.80 to +0.30): no correlation is "
+                 "distinguishable",
+                 "**Warning:** each query has only 1 relevant item", "demonstrate the pipeline at toy scale",
+                 "the 22 images of `test`", "its relevant set is its own image alone", "(7 resamples)",
+                 "fitted on split `val`", "### Retrieval at 50% anonymization (mAP, mnDCG1; %)",
+                 "| Control | 50.0 | 80.0 |", "| Adaption B | **50.0** | 80.0 |", "| Adaption A | 75.0 | 87.5 |",
+                 "| *Random ranking (chance)* | 3.0 | 60.0 |"):
         assert part in text
     assert "Reference, keep" not in text  # no reference.json
     assert (tmp_path / "report" / "figures" / "correlation_50.png").is_file()
@@ -415,3 +458,47 @@ def test_report_without_results_asks_for_the_evaluate_stage(tmp_path):
 
     with pytest.raises(MissingInputError, match="run the evaluate stage first"):
         report.run(ml_collections.ConfigDict(), tmp_path)
+
+
+def test_a_small_set_leaves_self_matches_out_and_warns(tmp_path, caplog):
+    """40 queries: kept, a self-match would be half of a relevant set of 2, so "auto" leaves it out, and k = 1
+    is flagged as too small to separate settings; anonymized queries are then not 100% by construction."""
+    root = _user_set(tmp_path)
+    with caplog.at_level("WARNING"):
+        run(_user_config(root), tmp_path / "w")
+    settings = json.loads((tmp_path / "w" / "results" / "summary.json").read_text())["settings"]
+    assert (settings["n"], settings["k"], settings["exclude_self"], settings["self_share"]) == (40, 1, True, None)
+    assert settings["warnings"] and "cannot separate settings" in caplog.text
+    rows = json.loads((tmp_path / "w" / "results" / "scenarios.json").read_text())
+    assert any(r["map"] < 1 for r in rows if r["queries"] == "anonymized")
+    text = (tmp_path / "w" / "report" / "report.md").read_text()
+    assert "**Warning:** each query has only 1 relevant item" in text
+    assert "left out of its ranking (automatically" in text
+
+    config = _user_config(root)
+    config.evaluate.self_matches = "keep"  # configurable: kept, and the report says what that means
+    run(config, tmp_path / "w")
+    settings = json.loads((tmp_path / "w" / "results" / "summary.json").read_text())["settings"]
+    assert (settings["k"], settings["exclude_self"], settings["self_share"]) == (2, False, 0.5)
+
+
+def test_split_all_evaluates_every_embedded_split_and_probes_test_on_val(tmp_path):
+    root = _user_set(tmp_path)
+    config = _user_config(root, probes=True)
+    config.evaluate.split = "all"
+    evaluate.validate(config)
+    run(config, tmp_path / "w")
+    results = tmp_path / "w" / "results"
+    settings = json.loads((results / "summary.json").read_text())["settings"]
+    assert (settings["splits"], settings["n"], settings["k"]) == (["train", "val"], 100, 4)
+    assert (settings["train_split"], settings["test_split"], settings["n_test"]) == ("train", "val", 40)
+    # A row is the direct evaluation of both splits joined, train rows first.
+    gt = np.concatenate([layout.load_embeddings(root, "unadapted", "original", s)[0] for s in ("train", "val")])
+    db = np.concatenate([layout.load_embeddings(root, "A_blur_100", "blur_100", s)[0] for s in ("train", "val")])
+    direct = evaluate_scenario(gt, gt, db, db, exclude_self=True, n_bootstrap=50)
+    row = next(r for r in json.loads((results / "scenarios.json").read_text())
+               if (r["model"], r["queries"]) == ("A", "anonymized"))
+    assert row["map"] == pytest.approx(direct.map, abs=1e-9) and row["map_chance"] == direct.map_chance
+    config.evaluate.test_split = "train"  # the probes cannot be tested on the split they are fitted on
+    with pytest.raises(ConfigError, match=r"evaluate\.train_split: is 'train', the split the probes are tested on"):
+        evaluate.validate(config)

@@ -24,6 +24,8 @@ def _tiny_demo():
     config.train.epochs = 2
     config.train.steps_per_epoch = 2
     config.train.checkpoint_every = 2
+    config.train.canvas_size = 64
+    config.embed.image_size = 64
     config.embed.batch_size = 8
     config.embed.attention_images = 1
     config.evaluate.n_bootstrap = 20
@@ -42,17 +44,26 @@ def test_contract_files(workdir):
     assert (workdir / "report" / "report.md").is_file()
     with open(workdir / "results" / "scenarios.csv") as f:
         rows = list(csv.DictReader(f))
-    # Unadapted and Adaption A, one method, one degree, two query kinds.
-    assert [(r["model"], r["queries"]) for r in rows] == [
-        ("unadapted", "original"), ("unadapted", "anonymized"), ("A", "original"), ("A", "anonymized")]
-    assert all(r["method"] == "mask" and float(r["degree"]) == 1.0 for r in rows)
-    assert all(0.0 <= float(r[key]) <= 1.0 for r in rows for key in ("map", "mndcg"))
+    # Unadapted, the control and Adaption A, one method, one degree, two query kinds; then each model without
+    # anonymization.
+    assert [(r["model"], r["method"], r["queries"]) for r in rows] == [
+        ("unadapted", "mask", "original"), ("unadapted", "mask", "anonymized"), ("control", "mask", "original"),
+        ("control", "mask", "anonymized"), ("A", "mask", "original"), ("A", "mask", "anonymized"),
+        ("unadapted", "none", "original"), ("control", "none", "original"), ("A", "none", "original")]
+    assert [float(r["degree"]) for r in rows] == [1.0] * 6 + [0.0] * 3
+    assert all(0.0 <= float(r[key]) <= 1.0 for r in rows for key in ("map", "mndcg", "map_chance"))
+    unadapted = rows[6]
+    assert float(unadapted["map"]) == float(unadapted["mndcg"]) == 1.0  # its own ground truth, exactly
+    assert float(rows[7]["map"]) < 1.0  # the control, trained with another seed, retrieves differently
+    assert len({r["map_chance"] for r in rows}) == 1  # one ground truth, one chance level
 
 
 def test_report_holds_every_part(workdir):
     text = (workdir / "report" / "report.md").read_text()
     for part in ("## What this means", "## Results", "With anonymized query images", "## Anonymization",
-                 "## Attention maps", "## Training", "Reference, keep the original embeddings"):
+                 "## Attention maps", "## Training", "Reference, keep the original embeddings",
+                 "## Scale of this study", "trained from scratch for 4 steps of 8 images", "toy scale",
+                 "*Random ranking (chance)*", "Retraining alone moves a model"):
         assert part in text
     html = (workdir / "report" / "index.html").read_text()
     figures = [line.split('src="')[1].split('"')[0] for line in html.splitlines() if '<img src="' in line]

@@ -32,6 +32,8 @@ def tiny_config(originals: bool) -> ml_collections.ConfigDict:
     config.data.sizes = {"train": 1, "val": 2, "test": 0}
     config.data.classes = ("id_card", "letter")
     config.grid.methods, config.grid.degrees, config.grid.adaptations = ("pixel", "mask"), (0.5, 1.0), ("A",)
+    config.grid.adapted_degrees = ()
+    config.train.canvas_size = 64
     a = config.anonymize
     a.detectors, a.splits, a.stats_images, a.workers = ("faces", "text"), ("val",), 1, 1
     config.embed.splits, config.embed.attention_images, config.embed.image_size = ("val",), 2, 28
@@ -136,7 +138,8 @@ def fake_workdir(root: Path, sheet_originals: bool) -> Path:
     png = np.full((8, 8, 3), 200, np.uint8)
     (root / "results").mkdir(parents=True)
     (root / "results" / "scenarios.json").write_text("[]")
-    settings = dict(split="val", n=2, k=1, fraction=0.05, exclude_self=False, n_bootstrap=10, train_split=None)
+    settings = dict(split="val", splits=["val"], n=2, k=1, fraction=0.05, exclude_self=False, n_bootstrap=10,
+                    train_split=None)
     (root / "results" / "summary.json").write_text(json.dumps(dict(settings=settings, degrees=[])))
     (root / "anonymize").mkdir()
     (root / "anonymize" / "report.md").write_text("# Anonymization\n")

@@ -1,0 +1,72 @@
+"""The training input does not depend on the process layout: the hosts of any layout together read the global
+batch that one process reads (images, sizes, boxes or twins, masks), and its masks stay within the bound the
+train step's buffer is sized for."""
+
+import numpy as np
+import pytest
+
+from anonjax.data import pixel_digest
+from anonjax.data.canvas import FittedImages
+from anonjax.ssl.masking import batch_masks, max_masked
+from anonjax.ssl.pipeline import BatchPlan, PairSource, anonymize_once, host_batch
+
+N_IMAGES, BATCH, BROKEN, CHANGED = 11, 4, 4, 7  # 2 batches per epoch; image 4 fails to decode, 7 changed
+LAYOUTS = {"one": [(0, 1, 2, 3)], "two": [(0, 1), (2, 3)], "interleaved": [(1, 3), (0, 2)]}
+
+
+@pytest.fixture(scope="module")
+def sources():
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (24 + i, 32, 3), dtype=np.uint8) for i in range(N_IMAGES)]
+    dataset = [{"id": f"{i}.png", "image": image, "label": 0} for i, image in enumerate(images)]
+    dataset[BROKEN] = None
+    digests = [pixel_digest(image) for image in images]
+    digests[CHANGED] = pixel_digest(np.zeros((4, 4, 3), np.uint8))
+    boxes = np.tile(np.array([[[2, 3, 20, 14], [5, 10, 30, 22]]], np.int32), (N_IMAGES, 1, 1))
+    source = PairSource(FittedImages(dataset, 32), np.arange(N_IMAGES), boxes=boxes,
+                        selected=rng.random((N_IMAGES, 2)) < 0.7, digests=digests)
+    return {"boxes": source, "twins": anonymize_once(source, "mask", {}, budget_mb=1, batch_size=4)}
+
+
+def _plan(rows) -> BatchPlan:
+    return BatchPlan(global_batch=BATCH, rows=rows, canvas=32, seed=3, patch_shape=(4, 4), mask_probability=0.5,
+                     mask_ratio=(0.1, 0.5))
+
+
+@pytest.mark.parametrize("kind", ["boxes", "twins"])
+@pytest.mark.parametrize("layout", ["two", "interleaved"])
+def test_every_layout_reads_the_global_batch_of_one_process(sources, kind, layout):
+    source = sources[kind]
+    for step in range(5):  # epochs 0, 1 and 2
+        whole = host_batch(source, _plan(LAYOUTS["one"][0]), step)
+        assert kind in whole
+        parts = {rows: host_batch(source, _plan(rows), step) for rows in LAYOUTS[layout]}
+        for key, value in whole.items():
+            assembled = np.empty_like(value)
+            for rows, part in parts.items():
+                assembled[list(rows)] = part[key]
+            np.testing.assert_array_equal(assembled, value, err_msg=f"{key} at step {step}")
+
+
+def test_an_unusable_image_gives_its_slot_to_the_next_usable_one(sources):
+    source, plan = sources["boxes"], _plan(LAYOUTS["one"][0])
+    fitted = [source.images[p] for p in range(N_IMAGES)]
+    stand_in = {BROKEN: BROKEN + 1, CHANGED: CHANGED + 1}
+    seen = set()
+    for step in range(6):
+        batch = host_batch(source, plan, step)
+        for p, pixels in zip(plan.positions(step, N_IMAGES), batch["images"], strict=True):
+            np.testing.assert_array_equal(pixels, fitted[stand_in.get(int(p), int(p))].pixels)
+            seen.add(int(p))
+    assert {BROKEN, CHANGED} <= seen
+
+
+def test_the_masks_of_the_global_batch_stay_within_the_buffer():
+    n_crops, grid = 64, (6, 6)
+    bound = max_masked(n_crops, 36, probability=0.5, ratio_range=(0.1, 0.5))
+    for step in range(20):
+        whole = batch_masks((3, step), n_crops, grid, probability=0.5, ratio_range=(0.1, 0.5))
+        halves = [batch_masks((3, step), n_crops, grid, probability=0.5, ratio_range=(0.1, 0.5), crops=crops)
+                  for crops in (range(0, 40), range(40, 64))]
+        np.testing.assert_array_equal(np.concatenate(halves), whole)
+        assert (whole.sum(1) > 0).sum() == 32 and whole.sum() <= bound
