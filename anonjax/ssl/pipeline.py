@@ -98,7 +98,7 @@ def anonymize_once(source: PairSource, method: str, params: dict, *, budget_mb: 
 
     Anonymizing an image is a pure function of its pixels and selected boxes, so the twins are the pixels the
     step would compute, computed once instead of once per epoch: on a CPU, where the dense jitted methods cost
-    more than the step of a small model, this is what makes adapted training as fast as the Unadapted one.
+    more than the step of a small model, this keeps adapted training close to the Unadapted model's speed.
     An image that fails to decode or changed after its detection gets no twin and is replaced as in
     :func:`host_batch`."""
     canvas = source.images.canvas
