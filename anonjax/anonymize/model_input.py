@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import jax
 import numpy as np
 
 from anonjax.anonymize.methods import apply
@@ -38,12 +37,9 @@ def model_inputs(canvases: np.ndarray, sizes: Sequence[tuple[int, int]], boxes: 
     if method is not None:
         if selected is None:
             raise ValueError(f"method {method!r} needs the selected boxes")
-        pixels = np.asarray(_anonymize(canvases, boxes, selected, method=method, **dict(params or {})))
+        pixels = np.asarray(apply(canvases, boxes, selected, method, **dict(params or {})))
     resized = np.stack([resize_square(p[:h, :w], image_size) for p, (h, w) in zip(pixels, sizes, strict=True)])
     return ModelInputs(resized, input_boxes(boxes, sizes, image_size))
-
-
-_anonymize = jax.jit(apply, static_argnames=("method", "cells", "sigma", "fill"))
 
 
 def input_boxes(boxes: np.ndarray, sizes: Sequence[tuple[int, int]], image_size: int) -> np.ndarray:
