@@ -2,7 +2,8 @@
 
 The console keeps what a person watches: one line per stage, the progress bars, warnings (one line each)
 and a closing summary. Every record from INFO up, from anonjax and the libraries (orbax, absl, JAX), goes
-with a timestamp to ``<workdir>/logs/run.log``, appended run after run. absl's ``--verbosity`` (``-v``)
+with a timestamp to ``<workdir>/logs/run.log`` (process ``i > 0`` of a multi-host run: ``run.<i>.log``),
+appended run after run. absl's ``--verbosity`` (``-v``)
 brings them back to the console as well.
 """
 
@@ -19,6 +20,12 @@ from absl import logging as absl_logging
 from tqdm import tqdm
 
 LOG_FILE = Path("logs") / "run.log"
+
+
+def log_file(process: int = 0) -> Path:
+    """The run log of a process, relative to the work directory: ``logs/run.log`` for the main process."""
+    return LOG_FILE if process == 0 else LOG_FILE.with_name(f"run.{process}.log")
+
 REPORT = Path("report") / "index.html"
 UP_TO_DATE = "up to date"  # what a stage returns when it skipped all its work
 _SAID = "anonjax_console"  # set on the records of say(): shown whatever the verbosity, as the bare message
@@ -68,10 +75,10 @@ class _Console(logging.Handler):
 
 
 @contextlib.contextmanager
-def routed_logs(workdir: Path, verbosity: int) -> Iterator[Path]:
-    """For the duration of a run, send every log record to ``<workdir>/logs/run.log`` and those at the
-    console level to the console; yields the log file's path and restores the previous set-up after."""
-    path = workdir / LOG_FILE
+def routed_logs(workdir: Path, verbosity: int, name: Path = LOG_FILE) -> Iterator[Path]:
+    """For the duration of a run, send every log record to ``<workdir>/<name>`` and those at the console level
+    to the console; yields the log file's path and restores the previous set-up after."""
+    path = workdir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     shown = console_level(verbosity)
     kept = min(logging.INFO, shown)
@@ -114,7 +121,7 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def summary(stages: Sequence[StageRun], workdir: Path) -> list[str]:
+def summary(stages: Sequence[StageRun], workdir: Path, log_name: Path = LOG_FILE) -> list[str]:
     """The closing lines of a run: wall time and result per stage (stages skipped because their outputs
     were up to date say so), the total, and where the report and the log are."""
     width = max(len("total"), *(len(s.name) for s in stages))
@@ -125,5 +132,5 @@ def summary(stages: Sequence[StageRun], workdir: Path) -> list[str]:
     lines.append(f"  {'total':<{width}}  {duration(sum(s.seconds for s in stages)):>11}")
     if (workdir / REPORT).exists():
         lines.append(f"report: {workdir / REPORT}")
-    lines.append(f"log: {workdir / LOG_FILE}")
+    lines.append(f"log: {workdir / log_name}")
     return lines

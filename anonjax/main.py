@@ -21,7 +21,7 @@ import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
-from anonjax import console
+from anonjax import console, hosts
 from anonjax.config_checks import ConfigError, as_tuple
 from anonjax.errors import DatasetError
 from anonjax.stages import ORDER
@@ -62,9 +62,11 @@ def run(config, workdir: Path, modules: dict[str, ModuleType] | None = None) -> 
     returns what each did and its wall time.
 
     A stage's ``run`` may return a one-line account of what it did (``"up to date"`` when it skipped all
-    its work); one that returns nothing is reported as ``done``.
+    its work); one that returns nothing is reported as ``done``. With ``train.distributed`` the process joins
+    the multi-host run first (:func:`anonjax.hosts.initialize`); every process runs every stage.
     """
     modules = validated_stages(config) if modules is None else modules
+    hosts.initialize(config)
     workdir.mkdir(parents=True, exist_ok=True)
     done = []
     for i, (name, module) in enumerate(modules.items(), 1):
@@ -129,14 +131,16 @@ def main(argv: list[str] | None = None) -> None:
         modules = validated_stages(config)  # a wrong setting stops here, before anything is written
     except (ConfigError, DatasetError) as e:
         sys.exit(f"error: {e}")
-    with console.routed_logs(workdir, flags.FLAGS.verbosity):
+    hosts.initialize(config)  # validation touches no device, so this is still before any computation
+    log_name = console.log_file(hosts.index())
+    with console.routed_logs(workdir, flags.FLAGS.verbosity, log_name):
         log.info("run with arguments: %s", " ".join(argv[1:]))
         try:
             stages = run(config, workdir, modules)
         except (ConfigError, DatasetError) as e:  # bad settings or bad data: the message names the key or file
             log.error("%s", e)
             sys.exit(1)
-        for line in console.summary(stages, workdir):
+        for line in console.summary(stages, workdir, log_name):
             console.say(line)
 
 

@@ -48,6 +48,8 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     # Keep the fitted training images in memory (read once for all models) when they fit, and an adapted model's
     # anonymized copies (anonymized once, not at every step) when they fit again.
     c.cache_mb = 2048
+    # Processes reading the training batches ahead (each with its own cache_mb); 0: threads of this process.
+    c.workers = 0
 
     c.crops = ml_collections.ConfigDict()
     c.crops.global_size = 224

@@ -7,6 +7,11 @@ of the split's id list and is written atomically, so a shard on disk is always w
 skips the shards that exist. An image whose reading or detection failed is recorded with the reason and
 is never part of a ``BoxTable``: what could not be detected cannot be anonymized, so it is left out.
 
+In a run of several processes (``anonjax.hosts``) sharing the cache directory, each detects only its own
+shards (``own_shards``: every ``count``-th, from its index). The table is whole only once all of them have
+finished; ``assemble_table`` checks that every shard of the split is there and intact, and names any that
+is not, rather than returning a shorter table.
+
 Boxes are keyed on content: every image is stored with the SHA-256 of the pixels it was detected on and
 its file's stamp. A file whose stamp changed is read again and detected again unless its pixels are
 unchanged, and whatever anonymizes from a ``BoxTable`` checks ``BoxTable.changed`` on the pixels it
@@ -25,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
+from anonjax import hosts
 from anonjax.anonymize.boxes import check_boxes, check_image
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.selection import select_boxes
@@ -113,8 +119,10 @@ def detect_split(
     shard_size: int = 256,
     workers: int = 1,
     desc: str = "detect",
+    process_index: int | None = None,
+    process_count: int | None = None,
 ) -> int:
-    """Detect every image of a split into ``cache_dir``; returns how many shards were (re)written.
+    """Detect the images of a split into ``cache_dir``; returns how many shards this call (re)wrote.
 
     ``load_image(i)`` gives image ``ids[i]`` (uint8 RGB); ``stamps[i]`` is its file's stamp (see
     ``anonjax.data.identity``). A cached image is reused while its stamp is unchanged; when the stamp
@@ -122,6 +130,11 @@ def detect_split(
     An unreadable or inconsistent shard is recomputed whole. With ``workers`` > 1, detection runs in that
     many processes, each with its own single-threaded detectors. A progress bar labelled ``desc`` counts
     the images.
+
+    Only the shards of process ``process_index`` of ``process_count`` (by default this process of the run)
+    are detected, see ``own_shards``; read the table with ``assemble_table`` once every process is done.
+    Every process removes the shards left by a run with another shard size, none of which any process
+    writes now.
     """
     cache_dir = Path(cache_dir)
     stamps = list(stamps) if stamps is not None else [""] * len(ids)
@@ -130,13 +143,15 @@ def detect_split(
     shards = -(-len(ids) // shard_size)
     for stale in cache_dir.glob("shard_*.npz"):  # left by a run with another shard size
         if not stale.stem.split("_")[-1].isdigit() or int(stale.stem.split("_")[-1]) >= shards:
-            stale.unlink()
+            stale.unlink(missing_ok=True)  # another process may have removed it first
+    mine = own_shards(shards, process_index, process_count)
     written = 0
     with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(tqdm(total=len(ids), desc=desc, unit="img"))
+        bar = stack.enter_context(tqdm(total=sum(len(_span(k, shard_size, len(ids))) for k in mine),
+                                       desc=desc, unit="img"))
         mapper = None
-        for k in range(shards):
-            span = range(k * shard_size, min((k + 1) * shard_size, len(ids)))
+        for k in mine:
+            span = _span(k, shard_size, len(ids))
             plan = _reuse(_read_shard(_shard_path(cache_dir, k)), [ids[i] for i in span])
             if all(r is not None and r.stamp == stamps[i] for r, i in zip(plan, span, strict=True)):
                 bar.update(len(span))
@@ -147,6 +162,46 @@ def detect_split(
             _write_shard(_shard_path(cache_dir, k), records)
             written += 1
     return written
+
+
+def own_shards(n_shards: int, process_index: int | None = None, process_count: int | None = None) -> range:
+    """The shards of ``0 .. n_shards-1`` that process ``process_index`` of ``process_count`` detects (by default
+    this process of the run): every ``process_count``-th, from its index, so that the processes share the
+    work evenly even when the images needing the most detection lie together in the split."""
+    index = hosts.index() if process_index is None else process_index
+    count = hosts.count() if process_count is None else process_count
+    if not 0 <= index < count:
+        raise ValueError(f"process {index} of {count}: the index must lie in 0 .. {count - 1}")
+    return range(index, n_shards, count)
+
+
+def assemble_table(ids: Sequence[str], cache_dir: str | Path, *, shard_size: int = 256,
+                   keep_empty: bool = False) -> BoxTable:
+    """The box table of the split ``ids`` that ``detect_split`` detected into ``cache_dir`` with ``shard_size``.
+
+    Every shard must be on disk, readable and hold exactly its images: a shard that a process did not write
+    (or not finish) is a ``DatasetError`` naming it, never a table short of its images. A split without
+    images has no shards, and no table either (a ``DatasetError``, as from ``load_box_table``)."""
+    cache_dir = Path(cache_dir)
+    if not ids:
+        raise DatasetError(f"no detection shards in {cache_dir}: the split has no image to detect")
+    shards = [_shard_path(cache_dir, k) for k in range(-(-len(ids) // shard_size))]
+    missing = [path.name for path in shards if not path.exists()]
+    if missing:
+        listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise DatasetError(f"{cache_dir}: {len(missing)} of {len(shards)} detection shards are missing ({listed}); "
+                           "every process must finish its detection: run the anonymize stage again")
+    records: list[_Record] = []
+    for k, path in enumerate(shards):
+        found = _read_shard(path)
+        if found is None:
+            raise DatasetError(f"{path} is damaged or was written by another version: run the anonymize stage "
+                               "again to recompute it")
+        if [r.id for r in found] != [ids[i] for i in _span(k, shard_size, len(ids))]:
+            raise DatasetError(f"{path} holds other images than this split's: run the anonymize stage again to "
+                               "recompute it")
+        records += found
+    return _table(records, keep_empty)
 
 
 def load_box_table(path: str | Path, split: str | None = None, *, keep_empty: bool = False) -> BoxTable:
@@ -168,6 +223,11 @@ def load_box_table(path: str | Path, split: str | None = None, *, keep_empty: bo
     if len(set(ids)) != len(ids):
         raise DatasetError(f"{path}: an image id appears in more than one shard; delete the directory and "
                            "detect again")
+    return _table(records, keep_empty)
+
+
+def _table(records: list[_Record], keep_empty: bool) -> BoxTable:
+    """The records of a split, in order, as a padded table (failed images left out, empty ones unless kept)."""
     failed = {r.id: r.error for r in records if r.error}
     good = [r for r in records if not r.error]
     empty = [r.id for r in good if len(r.boxes) == 0]
@@ -341,6 +401,11 @@ _SHARD_KEYS = ("ids", "errors", "digests", "stamps", "counts", "sizes", "boxes",
 
 def _shard_path(cache_dir: Path, k: int) -> Path:
     return cache_dir / f"shard_{k:06d}.npz"
+
+
+def _span(k: int, shard_size: int, n_images: int) -> range:
+    """Positions in the split's id list of the images of shard ``k``."""
+    return range(k * shard_size, min((k + 1) * shard_size, n_images))
 
 
 def _plain(settings: Mapping[str, Mapping[str, Any]]) -> dict:

@@ -1,5 +1,5 @@
 """CLS embeddings (the retrieval descriptor): a jitted batch function and the loop that embeds a stream of
-batches, in one or several views, to files."""
+batches, in one or several views, over every device of every host, to files."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from tqdm.auto import tqdm
 
+from anonjax import hosts, parallel
 from anonjax.files import atomic_open, save_npy
 from anonjax.layout import ids_path
 from anonjax.models.vit import check_images, forward_features
@@ -21,11 +22,13 @@ from anonjax.models.vit_config import ViTConfig
 from anonjax.parallel import batch_sharding, mesh_size, pad_to_multiple, replicated
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "dtype"))
-def _cls_embedding(params: dict, images: jax.Array, cfg: ViTConfig, dtype) -> jax.Array:
+def _cls(params: dict, images: jax.Array, cfg: ViTConfig, dtype) -> jax.Array:
     cast = lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x
     out = forward_features(jax.tree_util.tree_map(cast, params), cfg, cast(images))
     return out["x_norm_clstoken"].astype(jnp.float32)
+
+
+_cls_embedding = jax.jit(_cls, static_argnames=("cfg", "dtype"))
 
 
 def _on_mesh(params: dict, mesh: Mesh) -> dict:
@@ -55,6 +58,18 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
     return _cls_embedding(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype))[:n]
 
 
+def host_rows(mesh: Mesh, batch_size: int) -> tuple[int, ...]:
+    """The rows of every global batch of ``batch_size`` that this process supplies to :func:`embed_to_files`
+    (``batch_size`` a multiple of the mesh size)."""
+    return parallel.process_rows(mesh, batch_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
+    """CLS embeddings of a batch split over ``mesh``, returned whole to every process."""
+    return jax.jit(functools.partial(_cls, cfg=cfg, dtype=dtype), out_shardings=parallel.replicated(mesh))
+
+
 def embed_to_files(
     params: dict,
     cfg: ViTConfig,
@@ -62,25 +77,30 @@ def embed_to_files(
     paths: Mapping[str, str | os.PathLike],
     *,
     mesh: Mesh | None = None,
+    batch_size: int | None = None,
     dtype=jnp.float32,
     total: int | None = None,
     desc: str = "embed",
 ) -> dict[str, np.ndarray]:
-    """Embed a stream of ``(ids, {view: images})`` batches into one float32 ``.npy`` per view at ``paths[view]``,
-    the ids beside each.
+    """Embed a stream of global batches over every device of ``mesh`` (default: all devices of all processes)
+    into one float32 ``.npy`` per view at ``paths[view]``, the ids beside each.
 
-    Several views of the same images (the original and its anonymized variants) go through one pass, so the
-    images are read once. Row ``i`` of every array belongs to ``ids[i]`` of its ``<stem>.ids.json``; all files
-    are written atomically after the last batch. Every batch is padded to the first batch's size so that one
-    compiled function serves them all; a batch is dispatched before the previous one is copied back.
-    ``total`` (number of images) sizes the progress bar. Duplicate ids are refused.
+    Each batch is ``(ids, {view: images})``: the ids of at most ``batch_size`` images (a multiple of the mesh
+    size; default the first batch's length rounded up to one) and, for every view, this process's rows of them,
+    :func:`host_rows` below ``len(ids)`` in that order (with one process: all of them), so that each host reads
+    only its share. Several views of the same images (the original and its anonymized variants) go through one
+    pass. Every process receives every row; the main process writes the files, atomically after the last batch.
+    Row ``i`` of every array belongs to ``ids[i]`` of its ``<stem>.ids.json``, and the rows equal a
+    single-device run. A batch is dispatched before the previous one is copied back. ``total`` (number of
+    images) sizes the progress bar. Duplicate ids are refused.
     """
-    if mesh is not None:
-        params = _on_mesh(params, mesh)
+    mesh = parallel.make_mesh() if mesh is None else mesh
+    params = _on_mesh(params, mesh)
     rows: dict[str, list[np.ndarray]] = {view: [] for view in paths}
     all_ids: list[str] = []
     pending: tuple[dict[str, jax.Array], int] | None = None
-    size = None
+    size = batch_size
+    fn = _gathered_embedding(mesh, cfg, jnp.dtype(dtype))
 
     def collect(bar) -> None:
         outs, n = pending
@@ -88,20 +108,31 @@ def embed_to_files(
             rows[view].append(np.asarray(out)[:n])
         bar.update(n)
 
-    with tqdm(total=total, desc=desc, unit="img") as bar:
+    with tqdm(total=total, desc=desc, unit="img", disable=not hosts.is_main()) as bar:
         for ids, views in batches:
             ids = [str(i) for i in ids]
             if set(views) != set(paths):
                 raise ValueError(f"a batch holds views {sorted(views)}, expected {sorted(paths)}")
+            if size is None:
+                size = -(-len(ids) // parallel.mesh_size(mesh)) * parallel.mesh_size(mesh)
+            if size % parallel.mesh_size(mesh):
+                raise ValueError(f"batch_size {size} is not a multiple of the {parallel.mesh_size(mesh)} devices")
+            if len(ids) > size:
+                raise ValueError(f"batch of {len(ids)} images is larger than the batch size ({size})")
+            mine = host_rows(mesh, size)
+            local = sum(row < len(ids) for row in mine)
             outs = {}
             for view, images in views.items():
-                if len(ids) != len(images):
-                    raise ValueError(f"batch starting at id {ids[:1]} has {len(ids)} ids but {len(images)} images")
-                size = size or len(images)
-                if len(images) > size:
-                    raise ValueError(f"batch of {len(images)} images is larger than the first batch ({size})")
-                padded, _ = pad_to_multiple(np.asarray(images), size)
-                outs[view] = embed(params, cfg, padded, mesh=mesh, dtype=dtype)
+                if len(images) != local:
+                    raise ValueError(f"batch starting at id {ids[:1]} has {len(ids)} ids, of which this process "
+                                     f"supplies {local}, but {len(images)} images")
+                check_images(cfg, images)
+                images = np.asarray(images, np.float32)
+                padded = np.zeros((len(mine), *images.shape[1:]), np.float32)
+                padded[:local] = images
+                sharded = jax.make_array_from_process_local_data(parallel.batch_sharding(mesh), padded,
+                                                                 (size, *padded.shape[1:]))
+                outs[view] = fn(params, sharded)
             if pending is not None:
                 collect(bar)
             pending = (outs, len(ids))
@@ -114,8 +145,9 @@ def embed_to_files(
         raise ValueError(f"image id {dup!r} occurs more than once; embeddings must align one row per id")
     arrays = {view: np.concatenate(r).astype(np.float32) if r else np.zeros((0, cfg.embed_dim), np.float32)
               for view, r in rows.items()}
-    for view, path in paths.items():
-        save_npy(path, arrays[view])
-        with atomic_open(ids_path(path), "w", encoding="utf-8") as f:
-            json.dump(all_ids, f)
+    if hosts.is_main():
+        for view, path in paths.items():
+            save_npy(path, arrays[view])
+            with atomic_open(ids_path(path), "w", encoding="utf-8") as f:
+                json.dump(all_ids, f)
     return arrays

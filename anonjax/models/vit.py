@@ -189,11 +189,19 @@ def _attention_one_head(q: jax.Array, k: jax.Array, v: jax.Array) -> jax.Array:
     return out / weights.sum(-1)[..., None].astype(v.dtype)
 
 
+def attention_kind(cfg: ViTConfig) -> str:
+    """The attention implementation ``cfg`` runs: ``cfg.attention``, or for "auto" "per_head" on the CPU
+    backend and "dot_product" on accelerators (GPU, TPU), where XLA fuses the batched form."""
+    if cfg.attention != "auto":
+        return cfg.attention
+    return "per_head" if jax.default_backend() == "cpu" else "dot_product"
+
+
 def _attention(p: dict, cfg: ViTConfig, x: jax.Array) -> jax.Array:
     q, k, v = _qkv(p, cfg, x)
-    if jax.default_backend() == "cpu":
+    if attention_kind(cfg) == "per_head":
         # XLA CPU does not fuse attention; one head at a time keeps the (N, T, T) weights in cache and runs
-        # about twice as fast as the batched form here (scripts/bench_backbone.py).
+        # about twice as fast as the batched form there (scripts/bench_backbone.py).
         heads = jnp.stack([q, k, v]).transpose(3, 0, 1, 2, 4)  # (heads, 3, N, T, d)
         out = jax.lax.map(lambda h: _attention_one_head(h[0], h[1], h[2]), heads).transpose(1, 2, 0, 3)
     else:

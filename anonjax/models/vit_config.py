@@ -12,6 +12,7 @@ _WIDTHS = {  # size letter -> (embed_dim, depth, num_heads, feed-forward)
     "g": (1536, 40, 24, "swiglu"),
     "_tiny": (64, 2, 4, "mlp"),
 }
+ATTENTION_KINDS = ("auto", "per_head", "dot_product")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +40,16 @@ class ViTConfig:
     drop_path_uniform: bool = False
     interpolate_offset: float = 0.1
     interpolate_antialias: bool = False
+    # How attention is computed (same results, different speed): "per_head" runs one head at a time with
+    # ``jax.lax.map``, "dot_product" all heads in one ``jax.nn.dot_product_attention``; "auto" picks the
+    # first on the CPU backend and the second on accelerators (``vit.attention_kind``).
+    attention: str = "auto"
 
     def __post_init__(self) -> None:
         if self.ffn not in ("mlp", "swiglu"):
             raise ValueError(f"ViTConfig.ffn must be 'mlp' or 'swiglu', got {self.ffn!r}")
+        if self.attention not in ATTENTION_KINDS:
+            raise ValueError(f"ViTConfig.attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
         if self.embed_dim % self.num_heads:
             raise ValueError(f"ViTConfig.embed_dim={self.embed_dim} is not divisible by num_heads={self.num_heads}")
         if self.img_size % self.patch_size:

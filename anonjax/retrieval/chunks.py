@@ -20,16 +20,17 @@ def rows_per_chunk(n_queries: int, n_database: int, chunk_size: int | None) -> i
     return max(1, min(chunk_size, n_queries))
 
 
-def map_chunks(fn: Callable[[int], T], n_rows: int, chunk: int) -> list[T]:
+def map_chunks(fn: Callable[[int], T], n_rows: int, chunk: int, *, concurrent: bool = True) -> list[T]:
     """``fn(start)`` for every chunk start, in order.
 
     After the first chunk (which compiles), a few chunks run at once from a small thread pool: on
     CPU ``lax.top_k`` and ``lax.sort`` run on one core, so one chunk's selection overlaps another's
-    matrix product. Memory grows with the number of workers.
+    matrix product. Memory grows with the number of workers. ``concurrent=False`` runs them one after
+    the other, as computations over a mesh must: every process has to launch them in the same order.
     """
     starts = range(0, n_rows, chunk)
     first = [fn(starts[0])]
-    workers = min(len(starts) - 1, os.cpu_count() or 1, MAX_WORKERS)
+    workers = min(len(starts) - 1, os.cpu_count() or 1, MAX_WORKERS) if concurrent else 1
     if workers <= 1:
         return first + [fn(start) for start in starts[1:]]
     with ThreadPoolExecutor(workers) as pool:

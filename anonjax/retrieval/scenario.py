@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from anonjax import parallel
 from anonjax.retrieval.bootstrap import bootstrap_mean_cis
@@ -45,8 +46,7 @@ class ScenarioResult:
     mndcg_chance: float
 
 
-@functools.partial(jax.jit, static_argnames=("k", "exclude_self"))
-def _scenario_chunk(gt_queries, gt_database, queries, database, first_row, *, k: int, exclude_self: bool):
+def _scenario_scores(gt_queries, gt_database, queries, database, first_row, *, k: int, exclude_self: bool):
     """(AP, nDCG, IDCG) for the query rows ``first_row ...`` of one chunk."""
     gt_scores = cosine_scores(gt_queries, gt_database)
     scores = cosine_scores(queries, database)
@@ -61,6 +61,19 @@ def _scenario_chunk(gt_queries, gt_database, queries, database, first_row, *, k:
     return average_precision(scores, relevant), ndcg_values, idcg
 
 
+_scenario_chunk = jax.jit(_scenario_scores, static_argnames=("k", "exclude_self"))
+
+
+@functools.lru_cache(maxsize=16)
+def _sharded_scenario_chunk(mesh: Mesh, k: int, exclude_self: bool):
+    """:func:`_scenario_scores` with the chunk's query rows split over ``mesh`` and the databases on every
+    device; each query's ranking stays on one device, so the scores equal the unsharded ones. Every process
+    gets every row."""
+    rows, whole = parallel.batch_sharding(mesh), parallel.replicated(mesh)
+    return jax.jit(functools.partial(_scenario_scores, k=k, exclude_self=exclude_self),
+                   in_shardings=(rows, whole, rows, whole, whole), out_shardings=whole)
+
+
 def evaluate_scenario(
     gt_queries,
     gt_database,
@@ -72,6 +85,7 @@ def evaluate_scenario(
     chunk_size: int | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    mesh: Mesh | None = None,
 ) -> ScenarioResult:
     """mAP and mnDCG of retrieving ``database`` with ``queries``, against the ground-truth retrieval
     of ``gt_database`` with ``gt_queries``.
@@ -92,9 +106,11 @@ def evaluate_scenario(
     is computed from that: k = max(1, floor(fraction * (n_database - 1))).
 
     Queries are processed ``chunk_size`` rows at a time inside one jitted function (memory
-    O(chunk x n_database)). The confidence intervals resample queries ``n_bootstrap`` times with
-    ``seed``. The chance levels are the expectations of mAP and mnDCG when each query's ranking is a
-    uniformly random order of the items it ranks, computed exactly in closed form.
+    O(chunk x n_database)). With a ``mesh`` the query rows of a chunk are split over all of its devices (of every
+    process: each passes the same arrays) and the databases are copied to each. The confidence intervals
+    resample queries ``n_bootstrap`` times with ``seed``. The chance levels are the expectations of mAP and
+    mnDCG when each query's ranking is a uniformly random order of the items it ranks, computed exactly in
+    closed form.
     """
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     chunk_size = check_chunk_size(chunk_size)
@@ -116,23 +132,24 @@ def evaluate_scenario(
     k = relevant_count(fraction, n_ranked)
 
     chunk = rows_per_chunk(q.shape[0], n, chunk_size)
+    if mesh is None:
+        kernel = functools.partial(_scenario_chunk, k=k, exclude_self=exclude_self)
+        rows = whole = None
+    else:
+        chunk = -(-chunk // parallel.mesh_size(mesh)) * parallel.mesh_size(mesh)  # a whole chunk on every device
+        kernel = _sharded_scenario_chunk(mesh, k, exclude_self)
+        rows, whole = parallel.batch_sharding(mesh), parallel.replicated(mesh)
     gq_padded, n_queries = parallel.pad_to_multiple(gq, chunk)
     q_padded, _ = parallel.pad_to_multiple(q, chunk)
-    gdb_device, db_device = jax.device_put(gdb), jax.device_put(db)
+    gdb_device, db_device = jax.device_put(gdb, whole), jax.device_put(db, whole)
 
     def run(start: int) -> tuple[np.ndarray, ...]:
-        outputs = _scenario_chunk(
-            gq_padded[start : start + chunk],
-            gdb_device,
-            q_padded[start : start + chunk],
-            db_device,
-            np.int32(start),
-            k=k,
-            exclude_self=exclude_self,
-        )
+        outputs = kernel(jax.device_put(gq_padded[start : start + chunk], rows), gdb_device,
+                         jax.device_put(q_padded[start : start + chunk], rows), db_device,
+                         jax.device_put(np.int32(start), whole))
         return tuple(np.asarray(x) for x in outputs)
 
-    parts = map_chunks(run, q_padded.shape[0], chunk)
+    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=mesh is None)
     ap, ndcg_values, idcg = (np.concatenate([p[j] for p in parts])[:n_queries] for j in range(3))
     if not (idcg > 0).all():
         bad = int(np.flatnonzero(~(idcg > 0))[0])

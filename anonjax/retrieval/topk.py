@@ -47,13 +47,12 @@ def _sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
         local, mesh=mesh, in_specs=(P(), spec, spec), out_specs=(parallel.columns_spec(), parallel.columns_spec())
     )
 
-    @jax.jit
     def merged(queries, shard, ids):
         values, ids = partial_topk(queries, shard, ids)
         values, positions = lax.top_k(values, k)
         return values, jnp.take_along_axis(ids, positions, axis=1)
 
-    return merged
+    return jax.jit(merged, out_shardings=parallel.replicated(mesh))  # every process gets every row
 
 
 def topk_cosine(
@@ -65,7 +64,8 @@ def topk_cosine(
     arrays, each row descending, ties broken by the lower database index. Queries are processed
     ``chunk_size`` rows at a time (default: as many as keep one chunk's scores near 16 MiB), so
     memory is O(chunk x N + Q x k). With a ``mesh`` (``anonjax.parallel.make_mesh``), the database
-    rows are split over all of its devices and the per-device top-k lists are merged.
+    rows are split over all of its devices (of every process: each passes the same arrays) and the
+    per-device top-k lists are merged.
     """
     q = unit_rows(queries, "queries")
     db = unit_rows(database, "database")
@@ -79,6 +79,7 @@ def topk_cosine(
         db_device = jax.device_put(db)
         kernel = functools.partial(_topk_chunk, k=k)
         extra = ()
+        place = jax.device_put
     else:
         db_padded, _ = parallel.pad_to_multiple(db, parallel.mesh_size(mesh))
         ids = np.arange(db_padded.shape[0], dtype=np.int32)
@@ -86,13 +87,13 @@ def topk_cosine(
         db_device = jax.device_put(db_padded, shards)
         extra = (jax.device_put(ids, shards),)
         kernel = _sharded_topk_chunk(mesh, k, n, db_padded.shape[0] // parallel.mesh_size(mesh))
-        q_padded = jax.device_put(q_padded, parallel.replicated(mesh))
+        place = functools.partial(jax.device_put, device=parallel.replicated(mesh))
 
     def run(start: int) -> tuple[np.ndarray, np.ndarray]:
-        values, indices = kernel(q_padded[start : start + chunk], db_device, *extra)
+        values, indices = kernel(place(q_padded[start : start + chunk]), db_device, *extra)
         return np.asarray(values), np.asarray(indices)
 
-    parts = map_chunks(run, q_padded.shape[0], chunk)
+    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=mesh is None)
     scores = np.concatenate([p[0] for p in parts])[:n_queries]
     indices = np.concatenate([p[1] for p in parts])[:n_queries].astype(np.int32, copy=False)
     return scores, indices

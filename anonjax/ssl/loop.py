@@ -4,6 +4,9 @@ Read top to bottom: settings from ``config.train`` -> mesh and shardings -> stat
 from the newest checkpoint) -> per step: host batch -> on-device anonymization and multi-crop -> train
 step -> every ``log_every`` steps a training-log row (and a check that every loss was finite) -> every
 ``checkpoint_every`` steps and at the end a checkpoint -> the teacher backbone exported for embedding.
+
+In a multi-host run every process runs this loop with its rows of each batch; checkpoints are written by all
+(orbax), the training log and the exported backbone by the main process (:mod:`anonjax.hosts`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
-from anonjax import parallel
+from anonjax import hosts, parallel
 from anonjax.anonymize.methods import apply as anonymize
 from anonjax.data.multicrop import CropConfig, multicrop
 from anonjax.errors import DatasetError, MissingInputError
@@ -35,7 +39,7 @@ from anonjax.ssl.heads import HeadConfig
 from anonjax.ssl.masking import max_masked
 from anonjax.ssl.meta_arch import SSLConfig
 from anonjax.ssl.optimizer import make_optimizer, path_name
-from anonjax.ssl.pipeline import BatchPlan, PairSource, host_batch
+from anonjax.ssl.pipeline import BatchPlan, PairSource, batches, reader_state
 from anonjax.ssl.schedules import make_schedules
 from anonjax.ssl.state import init_state, init_student
 from anonjax.ssl.step import make_train_step, state_shardings
@@ -210,6 +214,7 @@ def train(
     checkpoints = Checkpoints(run_dir / "checkpoints", keep=train_cfg.keep_checkpoints)
     data_state = {"seed": plan.seed, "n_images": len(source), "global_batch": global_batch}
     start = checkpoints.latest_step()
+    place = functools.partial(_to_global, mesh)
     if start is None:
         state = programs.init(pretrained, np.uint32(train_cfg.seed))
         start = 0
@@ -218,7 +223,11 @@ def train(
         if {k: saved.get(k) for k in data_state} != data_state:
             raise DatasetError(f"checkpoint {checkpoints.directory}/{start} was written for data {saved}, "
                              f"this run reads {data_state}: use a new run directory")
+        if saved.get("reader") != reader_state(start):
+            raise DatasetError(f"checkpoint {checkpoints.directory}/{start} holds the data reader's state "
+                               f"{saved.get('reader')}, not the one of step {start}: use a new run directory")
         log.info("resuming %s from step %d", run_dir, start)
+    data = batches(source, plan, total_steps, place, start, workers=train_cfg.workers)
 
     method_items = tuple(sorted((method_params or {}).items()))
     if source.twins is not None:  # anonymized already: one compiled view function serves every method
@@ -226,14 +235,15 @@ def train(
     step_fn = programs.step
     view_key = jax.random.key(train_cfg.seed + 1)
 
-    log_file = TrainingLog(run_dir, resume_step=start)
+    log_file = TrainingLog(run_dir, resume_step=start) if hosts.is_main() else None
     pending: list[tuple[int, dict]] = []
     last_time, last_step = time.perf_counter(), start
     end = total_steps if stop_at is None else min(stop_at, total_steps)
-    bar = tqdm(total=total_steps, initial=start, desc=run_dir.name, disable=not progress, unit="step")
+    bar = tqdm(total=total_steps, initial=start, desc=run_dir.name, disable=not (progress and hosts.is_main()),
+               unit="step")
     try:
         for step in range(start, end):
-            batch = _to_global(mesh, host_batch(source, plan, step))
+            batch = next(data)
             views = make_views(jax.random.fold_in(view_key, step), batch, crops=crops, adaptation=adaptation,
                                method=method, method_params=method_items)
             state, logged = step_fn(state, views)
@@ -248,23 +258,29 @@ def train(
                 row = {k: float(np.mean([r[k] for _, r in rows])) for k in rows[-1][1]}
                 row["images_per_s"] = global_batch * (done - last_step) / (now - last_time)
                 last_time, last_step = now, done
-                log_file.write(done, row)
+                if log_file is not None:
+                    log_file.write(done, row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{row['images_per_s']:.1f}")
                 if done % train_cfg.checkpoint_every == 0 or done == total_steps:
-                    checkpoints.save(done, state, {**data_state, "step": done})
+                    checkpoints.save(done, state, {**data_state, "step": done, "reader": reader_state(done)})
         checkpoints.wait()
         if end == total_steps:
             export_backbone(run_dir, state["teacher"]["backbone"], train_cfg)
     finally:
         bar.close()
-        log_file.close()
+        if log_file is not None:
+            log_file.close()
         checkpoints.close()
     return state
 
 
 def export_backbone(run_dir: Path, params: dict, train_cfg: ml_collections.ConfigDict) -> None:
-    """The teacher backbone (the model DINOv2 evaluates) as ``teacher_backbone.npz`` + ``model.json``."""
-    flat = {path_name(p): np.asarray(v) for p, v in jax.tree_util.tree_leaves_with_path(jax.device_get(params))}
+    """The teacher backbone (the model DINOv2 evaluates) as ``teacher_backbone.npz`` + ``model.json``, gathered
+    from every host and written by the main process."""
+    whole = multihost_utils.process_allgather(params, tiled=True)
+    if not hosts.is_main():
+        return
+    flat = {path_name(p): np.asarray(v) for p, v in jax.tree_util.tree_leaves_with_path(whole)}
     with atomic_path(run_dir / BACKBONE_FILE) as tmp, open(tmp, "wb") as f:
         np.savez(f, **flat)
     save_json(run_dir / MODEL_FILE, {

@@ -7,18 +7,25 @@ permutation drawn from ``(seed, e)``, and step ``s`` is its ``k``-th run of ``gl
 with ``n`` hosts, usually the ``h``-th of ``n`` contiguous slices) and draws the iBOT masks of those rows
 alone, from (seed, step, position) (:func:`anonjax.ssl.masking.batch_masks`). An image that cannot be used
 gives its slot to the next usable image of the source. Nothing depends on the number of hosts, so one
-process and several feed the same global batch; and the iterator state is the step alone, so a resumed run
-reads exactly the images an uninterrupted one would.
+process and several feed the same global batch.
+
+:func:`batches` reads the steps through grain, a few steps ahead (in worker processes or threads) and places
+them on the devices ahead of use. The reader's state is saved in every checkpoint, so a resumed run reads
+exactly the images an uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import grain
 import numpy as np
+from absl import flags
 from tqdm import tqdm
 
 from anonjax.anonymize.methods import apply as anonymize
@@ -28,7 +35,8 @@ from anonjax.ssl.masking import batch_masks
 
 log = logging.getLogger(__name__)
 
-_READ_THREADS = 8
+_READ_THREADS = 8  # images of one batch read at once
+_STEPS_AHEAD = 2  # batches read and placed on the devices before they are needed
 
 
 @dataclass
@@ -177,3 +185,29 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
                         ratio_range=plan.mask_ratio, crops=crops)
     batch["masks"] = masks.reshape(plan.local_batch, 2, -1)
     return batch
+
+
+def batches(source: PairSource, plan: BatchPlan, total_steps: int, place: Callable[[dict], dict], start: int = 0,
+            *, workers: int = 0) -> grain.DatasetIterator:
+    """A grain iterator over this host's batches of steps ``start .. total_steps - 1``, each passed through
+    ``place`` (e.g. onto the devices) a few steps ahead of use.
+
+    The batches are the elements ``start ..`` of a grain ``MapDataset`` indexed by step, so the reader's whole
+    state is the index of the next element (:func:`reader_state`): a run restarted from it, with any number of
+    workers, reads what an uninterrupted run would. ``workers`` > 0 reads the batches in that many worker
+    processes, 0 in threads of this one (decoding releases the GIL, and nothing is copied between processes).
+    """
+    steps = grain.MapDataset.range(start, total_steps).map(functools.partial(host_batch, source, plan))
+    if workers:
+        if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags; outside a command line, defaults
+            flags.FLAGS.mark_as_parsed()
+        read = steps.to_iter_dataset().mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    else:
+        read = steps.to_iter_dataset(grain.ReadOptions(num_threads=_STEPS_AHEAD, prefetch_buffer_size=_STEPS_AHEAD))
+    return iter(grain.experimental.ThreadPrefetchIterDataset(read.map(place), prefetch_buffer_size=_STEPS_AHEAD))
+
+
+def reader_state(next_step: int) -> dict:
+    """The state of the reader of :func:`batches` once it has given the batches of the steps before
+    ``next_step``: grain's dataset index of the next element."""
+    return {"next_index": int(next_step)}

@@ -13,6 +13,12 @@ Writes under ``<workdir>/anonymize/``:
   pairs/<variant>/<split>/*.png             with ``anonymize.materialize``; pairs/pairs_<split>.json lists them
   names_<split>.json                        with ``anonymize.opaque_names``: file names -> image ids
   DONE.json
+
+In a run of several processes (``anonjax.hosts``) each detects its own shards of every split
+(``box_cache.own_shards``) into the shared cache, and after a barrier checks that the cache holds every
+shard (``box_cache.assemble_table``). Everything else above, pairs included, is written by the main process
+alone (pairs are numbered and listed in one order, so they are not split); the others wait for it at a
+barrier, so the outputs are complete when the stage returns in any process.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from anonjax import config_checks as cc
+from anonjax import hosts
 from anonjax.anonymize import box_cache
-from anonjax.anonymize.box_cache import BoxTable, detect_split, load_box_table
+from anonjax.anonymize.box_cache import BoxTable, assemble_table, detect_split
 from anonjax.anonymize.boxes import box_area_fraction
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.materialize import anonymized_variants, materialize_pairs, write_png
@@ -80,7 +87,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
-    """Detect (cached), report, draw the example sheet and optionally materialize the pairs."""
+    """Detect (cached; split over the processes), report, draw the example sheet and optionally materialize
+    the pairs (the main process)."""
     from anonjax.data import open_split
 
     a = config.anonymize
@@ -100,6 +108,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                                           for name, split in splits.items()):
         log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
         return "up to date"
+    hosts.barrier("anonymize: checked")  # every process has decided before any writes
     methods, degrees = cc.as_tuple(a.methods), tuple(float(d) for d in cc.as_tuple(a.degrees))
     params = plan.method_params
     degree_kinds = cc.as_tuple(a.degree_kinds)
@@ -108,19 +117,26 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                               "detectors": Detectors(kinds, settings).describe(), "keep_empty": a.keep_empty,
                               "count_rule": "ceil(degree * boxes of the degree kinds), nested; other kinds always",
                               "splits": {}}
-    if a.materialize:
+    if a.materialize and hosts.is_main():
         shutil.rmtree(stage_dir / "pairs", ignore_errors=True)  # never leave a pair of an older run behind
+    loads = {name: _loader(split) for name, split in splits.items()}
+    computed = {name: detect_split(split.ids, loads[name], kinds, settings, cache_dirs[name], stamps=split.stamps,
+                                   shard_size=a.shard_size, workers=a.workers, desc=f"detect {name}")
+                for name, split in splits.items()}
+    hosts.barrier("anonymize: detected")
     sheet_done = False
+    kept = {}
     for name, split in splits.items():
         unreadable = len(split.skipped)  # files left out when the split was indexed
-        cache_dir = cache_dirs[name]
-        load = _loader(split)
-        computed = detect_split(split.ids, load, kinds, settings, cache_dir, stamps=split.stamps,
-                                shard_size=a.shard_size, workers=a.workers, desc=f"detect {name}")
+        cache_dir, load = cache_dirs[name], loads[name]
+        # Every process checks the whole cache, so a missing shard stops all of them alike.
+        table = assemble_table(split.ids, cache_dir, shard_size=a.shard_size, keep_empty=a.keep_empty)
+        kept[name] = len(table.ids)
+        log.info("anonymize: split %s: %d images, %d kept, %d shards detected now by this process",
+                 name, len(split.ids), len(table.ids), computed[name])
+        if not hosts.is_main():
+            continue
         save_text(cache_dir.parent / box_cache.CURRENT, cache_dir.name + "\n")
-        table = load_box_table(cache_dir, keep_empty=a.keep_empty)
-        log.info("anonymize: split %s: %d images, %d kept, %d shards detected now",
-                 name, len(split.ids), len(table.ids), computed)
         _log_left_out(name, split.skipped, table.failed)
         report["splits"][name] = split_report(split, unreadable, table, load, methods, degrees, params, seed,
                                               a.stats_images, degree_kinds, canvas=canvas, image_size=image_size)
@@ -147,11 +163,12 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                                       names_file=stage_dir / f"names_{name}.json")
             report["splits"][name]["materialized"] = {"written": len(pairs["ids"]),
                                                       "excluded": len(pairs["excluded"])}
-    save_json(stage_dir / "report.json", report)
-    save_text(stage_dir / "report.md", markdown(report))
-    mark_complete(stage_dir, fp, splits=list(report["splits"]))
-    kept = sum(s["images_kept"] for s in report["splits"].values())
-    return f"{kept} images kept in {len(report['splits'])} split(s); report in {stage_dir / 'report.md'}"
+    if hosts.is_main():
+        save_json(stage_dir / "report.json", report)
+        save_text(stage_dir / "report.md", markdown(report))
+        mark_complete(stage_dir, fp, splits=list(report["splits"]))
+    hosts.barrier("anonymize: written")
+    return f"{sum(kept.values())} images kept in {len(kept)} split(s); report in {stage_dir / 'report.md'}"
 
 
 def model_input_size(config: ml_collections.ConfigDict) -> tuple[int, int] | None:

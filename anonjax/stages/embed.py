@@ -4,10 +4,11 @@ splits, and draws attention maps of a few validation images.
 The images are those the anonymize stage kept (detections present, as in the paper), in the order of
 its box table, so that every file of a split has the same rows. Each image is fitted to the training
 canvas, anonymized there from its cached boxes (the same path as training), cut back to its content and
-resized to the model's input; ``dinov2.embed_to_files`` embeds all views of a batch on every local
-device. Writes ``<workdir>/embeddings/`` in the layout of :mod:`anonjax.layout` and
-``<workdir>/attention/``; each model's files are finished (and skipped on a rerun) as a whole. The
-fingerprint leaves out the operational keys (batch size, caches, workers, device layout:
+resized to the model's input; ``dinov2.embed_to_files`` embeds all views of a batch over every device of every
+host, each host reading and anonymizing only its rows of the batch (``embed.batch_size`` is rounded up to a
+multiple of the device count). The main process writes ``<workdir>/embeddings/`` in the layout of
+:mod:`anonjax.layout` and ``<workdir>/attention/``; each model's files are finished (and skipped on a rerun) as
+a whole. The fingerprint leaves out the operational keys (batch size, caches, workers, device layout:
 ``anonjax.stages.fingerprint.OPERATIONAL``).
 """
 
@@ -22,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
+from anonjax import hosts
 from anonjax.anonymize import BoxTable, box_cache, load_box_table
 from anonjax.anonymize.model_input import model_inputs
 from anonjax.data import SPLITS, DatasetError, Split, open_split
@@ -30,7 +32,8 @@ from anonjax.data.transforms import normalize
 from anonjax.files import save_npy
 from anonjax.layout import embedding_path, labels_path
 from anonjax.models import dinov2
-from anonjax.parallel import make_mesh
+from anonjax.models.embedding import host_rows
+from anonjax.parallel import make_mesh, mesh_size
 from anonjax.plan import StudyPlan, Variant, study_plan
 from anonjax.ssl.loop import load_backbone
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, results_settings
@@ -56,15 +59,15 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     fp = fingerprint(config.data, config.grid, *(results_settings(block, config[block])
                                                  for block in ("anonymize", "train", "embed")),
                      plan.seed, {name: split.digest for name, split in splits.items()})
-    if is_complete(out, fp):
+    if hosts.main_value(is_complete(out, fp)):
         log.info("embed: embeddings in %s are up to date", out)
         status = "up to date"
     else:
         for split in splits.values():
             _embed_split(config, plan, workdir, _SplitImages(split, workdir, config), fp)
-        mark_complete(out, fp)
+        hosts.on_main("embed", mark_complete, out, fp)
         status = f"{len(plan.models)} models x {len(splits)} split(s) embedded"
-    _attention(config, plan, workdir, fp)
+    hosts.on_main("attention", _attention, config, plan, workdir, fp)
     return status
 
 
@@ -96,16 +99,20 @@ class _SplitImages:
         return fitted
 
     def views(self, variants: Sequence[Variant], plan: StudyPlan, image_size: int, batch_size: int,
-              ids: Sequence[str] | None = None) -> Iterator[tuple[list[str], dict[str, np.ndarray]]]:
-        """``(ids, {variant name: float32 [B, S, S, 3]})``: each batch of images as the models see it in
-        every variant (``model_inputs``: anonymized on the canvas, cut back to the content, resized),
-        normalized."""
+              ids: Sequence[str] | None = None, rows: Sequence[int] | None = None,
+              ) -> Iterator[tuple[list[str], dict[str, np.ndarray]]]:
+        """``(ids, {variant name: float32 [b, S, S, 3]})``: each batch of ``batch_size`` ids and its images as the
+        models see them in every variant (``model_inputs``: anonymized on the canvas, cut back to the content,
+        resized), normalized; of the images only the ``rows`` of the batch (all by default) that it has, so that
+        each host reads only its share (``embedding.host_rows``)."""
         ids = self.ids if ids is None else list(ids)
+        rows = range(batch_size) if rows is None else rows
         keep = len(self.ids) * image_size**2 * 3 * (1 + len(plan.variants)) <= self.budget_mb * 2**20
         for start in range(0, len(ids), batch_size):
             chunk = ids[start:start + batch_size]
-            key = (image_size, *chunk)
-            made = self._make(chunk, [v for v in variants if (v.name, *key) not in self._inputs], plan, image_size)
+            mine = [chunk[r] for r in rows if r < len(chunk)]
+            key = (image_size, *mine)
+            made = self._make(mine, [v for v in variants if (v.name, *key) not in self._inputs], plan, image_size)
             if keep:
                 self._inputs.update({(name, *key): pixels for name, pixels in made.items()})
             pixels = {v.name: made[v.name] if v.name in made else self._inputs[(v.name, *key)] for v in variants}
@@ -116,6 +123,8 @@ class _SplitImages:
         """The model inputs (uint8, before normalization) of ``chunk`` in each of ``variants``."""
         if not variants:
             return {}
+        if not chunk:
+            return {v.name: np.zeros((0, image_size, image_size, 3), np.uint8) for v in variants}
         fitted = [self.image(i) for i in chunk]
         rows = self.table.rows(chunk)
         canvases = np.stack([f.pixels for f in fitted])
@@ -137,20 +146,24 @@ def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Pa
                  fp: str) -> None:
     """Every model's embeddings of one split, in every variant the model is scored on."""
     out, split = workdir / "embeddings", images.split
-    save_npy(labels_path(out, split.name), split.labels[[images.position[i] for i in images.ids]])
+    hosts.on_main(f"labels {split.name}", save_npy, labels_path(out, split.name),
+                  split.labels[[images.position[i] for i in images.ids]])
     mesh = make_mesh()
+    devices = mesh_size(mesh)
+    batch_size = -(-config.embed.batch_size // devices) * devices  # a whole batch on every device
+    rows = host_rows(mesh, batch_size)
     dtype = jnp.bfloat16 if config.embed.dtype == "bfloat16" else jnp.float32
     for model in plan.models:
         done_marker = out / model.name / f".{split.name}"
-        if is_complete(done_marker, fp):
+        if hosts.main_value(is_complete(done_marker, fp)):
             continue
         params, cfg = load_backbone(workdir / "train" / model.name)
         variants = plan.embedded_variants(model)
-        batches = images.views(variants, plan, config.embed.image_size, config.embed.batch_size)
+        batches = images.views(variants, plan, config.embed.image_size, batch_size, rows=rows)
         paths = {v.name: embedding_path(out, model.name, v.name, split.name) for v in variants}
-        dinov2.embed_to_files(params, cfg, batches, paths, mesh=mesh, dtype=dtype, total=len(images.ids),
-                              desc=f"embed {model.name} {split.name}")
-        mark_complete(done_marker, fp)
+        dinov2.embed_to_files(params, cfg, batches, paths, mesh=mesh, batch_size=batch_size, dtype=dtype,
+                              total=len(images.ids), desc=f"embed {model.name} {split.name}")
+        hosts.on_main(f"embed {model.name} {split.name}", mark_complete, done_marker, fp)
 
 
 def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, embed_fp: str) -> None:

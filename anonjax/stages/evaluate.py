@@ -40,8 +40,10 @@ from typing import NamedTuple
 
 import ml_collections
 import numpy as np
+from jax.sharding import Mesh
 
 from anonjax import config_checks as cc
+from anonjax import hosts
 from anonjax.analysis import correlation_csv, metrics_across_models, pearson_matrix, with_accuracy
 from anonjax.analysis.summary import degree_summary, nested_degrees
 from anonjax.data import SPLITS
@@ -60,6 +62,7 @@ from anonjax.layout import (
     load_embeddings,
     percent,
 )
+from anonjax.parallel import make_mesh
 from anonjax.plan import Model, StudyPlan, Variant, study_plan, validate_grid
 from anonjax.retrieval import ScenarioResult, evaluate_scenario, linkage_rate, paired_difference_ci
 from anonjax.retrieval.inputs import real_rows, relevant_count
@@ -129,13 +132,15 @@ class Scenario(NamedTuple):
 
 class Inputs(NamedTuple):
     """What the scores are computed on: the Unadapted original embeddings of the retrieval set (the ground
-    truth), their ids, the splits they come from, and whether a query's own image leaves its ranking."""
+    truth), their ids, the splits they come from, whether a query's own image leaves its ranking, and the
+    devices (of every process) the work is split over."""
 
     gt: np.ndarray
     ids: list[str]
     splits: tuple[str, ...]
     sizes: tuple[int, ...]
     exclude_self: bool
+    mesh: Mesh
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
@@ -144,38 +149,44 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     plan = study_plan(config)
     root = embeddings_root(config, workdir)
     builtin_fp = fingerprint(config.grid, config.seed)
-    if config.evaluate.embeddings == "builtin" and not is_complete(root, builtin_fp):
+    if config.evaluate.embeddings == "builtin" and not hosts.main_value(is_complete(root, builtin_fp)):
         log.info("evaluate: writing the built-in embedding set to %s", root)
-        _write_builtin(root, plan)
-        mark_complete(root, builtin_fp)
+        hosts.on_main("builtin embeddings", _write_builtin, root, plan, builtin_fp)
     splits = retrieval_splits(root, config.evaluate.split)
     grid = _scenarios(plan, root, splits)
     probes = _probes_wanted(config.evaluate, root)
     inputs = _digests(root, _input_files(config.evaluate, root, splits, grid, probes))
     fp = fingerprint(RESULTS_LAYOUT, [m.name for m in plan.models], [v.name for v in plan.variants],
                      config.evaluate, plan.seed, inputs, _scale(config))
-    if is_complete(out, fp):
+    if hosts.main_value(is_complete(out, fp)):
         log.info("evaluate: results in %s are up to date", out)
         return "up to date"
     parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
     data = Inputs(np.concatenate([a for a, _ in parts]), _joined_ids(root, splits, [i for _, i in parts]), splits,
-                  tuple(len(i) for _, i in parts), _exclude_self(config.evaluate, sum(len(i) for _, i in parts)))
+                  tuple(len(i) for _, i in parts), _exclude_self(config.evaluate, sum(len(i) for _, i in parts)),
+                  make_mesh())
     results, scenarios, downstream = evaluate_grid(config, root, grid, probes, data)
     kept = keep_original_embeddings(config, data)
     n_test = len(_read(root, UNADAPTED, ORIGINAL, test_split(config.evaluate))[1]) if probes else None
     settings = _settings(config, data, scenarios, n_test)
-    _write_results(out, scenarios, downstream, kept, settings, _pairing(results, config))
-    mark_complete(out, fp, embeddings=str(root))
+    pairing = _pairing(results, config)
+
+    def write() -> None:
+        _write_results(out, scenarios, downstream, kept, settings, pairing)
+        mark_complete(out, fp, embeddings=str(root))
+
+    hosts.on_main("evaluate", write)
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
 
 
-def _write_builtin(root: Path, plan: StudyPlan) -> None:
-    """The built-in embedding set for the plan's methods, degrees, controls and adaptations."""
+def _write_builtin(root: Path, plan: StudyPlan, fp: str) -> None:
+    """The built-in embedding set for the plan's methods, degrees, controls and adaptations, marked complete."""
     write_synthetic_embeddings(root, methods=tuple(dict.fromkeys(v.method for v in plan.variants)),
                                degrees=tuple(dict.fromkeys(v.degree for v in plan.variants)),
                                adaptations=tuple(dict.fromkeys(m.adaptation for m in plan.models
                                                                if not m.on_original)),
                                controls=len(plan.controls), seed=plan.seed)
+    mark_complete(root, fp)
 
 
 def retrieval_splits(root: Path, split: str) -> tuple[str, ...]:
@@ -252,14 +263,15 @@ def _score(config: ml_collections.ConfigDict, data: Inputs, queries: np.ndarray,
            database: np.ndarray) -> ScenarioResult:
     ev = config.evaluate
     return evaluate_scenario(data.gt, data.gt, queries, database, fraction=ev.fraction,
-                             exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed)
+                             exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed,
+                             mesh=data.mesh)
 
 
 def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) -> dict:
     """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
     anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
     r = _score(config, data, data.gt, data.gt)
-    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(data.gt, data.gt), k=r.k, n=len(data.gt))
+    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(data.gt, data.gt, mesh=data.mesh), k=r.k, n=len(data.gt))
 
 
 def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool,
@@ -279,7 +291,7 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         if model not in originals_of:
             originals_of[model] = (sc.model, _aligned(root, model, ORIGINAL, data))
         originals = originals_of[model][1]
-        linkage = linkage_rate(database, originals)
+        linkage = linkage_rate(database, originals, mesh=data.mesh)
         for kind in QUERY_KINDS:
             r = _score(config, data, originals if kind == ORIGINAL else database, database)
             row = dict(**sc.row(), queries=kind, **_columns(r), linkage=linkage, k=r.k, n=len(data.gt))
@@ -291,7 +303,7 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
             train = _aligned_split(root, model, variant, ev.train_split, probe_ids[ev.train_split])
             test = _aligned_split(root, model, variant, probe_splits[1], probe_ids[probe_splits[1]])
             downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
-                                                         labels[probe_splits[1]], ev)))
+                                                         labels[probe_splits[1]], ev, data.mesh)))
     for model, originals in originals_of.values():
         r = _score(config, data, originals, originals)
         row = dict(model=model.row_name, model_name=model.name, method=NO_ANONYMIZATION, degree=0.0,
@@ -387,9 +399,10 @@ def _read_labels(root: Path, split: str, n: int) -> np.ndarray:
 
 
 def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-            ev: ml_collections.ConfigDict) -> dict[str, float]:
+            ev: ml_collections.ConfigDict, mesh: Mesh) -> dict[str, float]:
     """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
-    return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature),
+    return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature,
+                                 mesh=mesh),
                 linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))
 
 

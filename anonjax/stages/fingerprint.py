@@ -20,7 +20,7 @@ DONE = "DONE.json"
 
 OPERATIONAL: dict[str, tuple[str, ...]] = {
     "train": ("fsdp", "distributed", "coordinator_address", "num_processes", "process_id", "log_every",
-              "checkpoint_every", "keep_checkpoints", "cache_mb", "remat"),
+              "checkpoint_every", "keep_checkpoints", "cache_mb", "workers", "remat"),
     "anonymize": ("workers", "shard_size"),
     "embed": ("batch_size", "cache_mb"),
 }
@@ -34,7 +34,8 @@ of floating-point reductions):
 - ``train.log_every``: the training log's interval (its rows average over it; the model is the same);
   ``train.checkpoint_every``, ``train.keep_checkpoints``: when states are saved and how many are kept;
 - ``train.cache_mb``: what is held in memory (fitted images; anonymized twins, the pixels otherwise computed
-  at every step); ``train.remat``: activations recomputed in the backward pass instead of stored;
+  at every step); ``train.workers``: processes reading the batches (each is a pure function of the step);
+  ``train.remat``: activations recomputed in the backward pass instead of stored;
 - ``anonymize.workers``: detection processes; ``anonymize.shard_size``: images per cache shard, the unit of
   resuming (the box table joins the shards in image order);
 - ``embed.batch_size``: images per call (an image's embedding does not depend on its batch);

@@ -20,6 +20,7 @@ from typing import Any
 
 import ml_collections
 
+from anonjax import hosts
 from anonjax.analysis import downstream_table, interval_table, load_correlation, scenario_table
 from anonjax.analysis.findings import findings
 from anonjax.analysis.html import markdown_to_html
@@ -41,11 +42,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
-    """Write the report from whatever results the work directory holds; a one-line account of it."""
+    """Write the report from whatever results the work directory holds (the main process of a multi-host run;
+    the others wait for it); a one-line account of it."""
     results = workdir / "results"
     if not all((results / name).is_file() for name in ("summary.json", "scenarios.json")):
         raise MissingInputError(f"no results in {results} (summary.json and scenarios.json): run the evaluate "
                                 "stage first")
+    hosts.on_main("report", _write, config, workdir, results)
+    return f"report in {workdir / 'report' / 'index.html'}"
+
+
+def _write(config: ml_collections.ConfigDict, workdir: Path, results: Path) -> None:
     out = workdir / "report"
     figures = out / "figures"
     shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report (an original image) never lingers
@@ -70,7 +77,6 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     save_text(out / "report.md", text)
     save_text(out / "index.html", markdown_to_html(text, TITLE))
     log.info("report: wrote %s", out / "index.html")
-    return f"report in {out / 'index.html'}"
 
 
 def _load(path: Path) -> Any:

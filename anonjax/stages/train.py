@@ -16,10 +16,9 @@ has its own seed (``Model.seed``): the Unadapted model ``train.seed``, the other
 name, so that the models are independent draws and the controls measure the retraining noise.
 
 The fingerprints leave out the operational keys of ``config.train`` (``anonjax.stages.fingerprint.OPERATIONAL``):
-a run resumes with another device layout, ``fsdp``, log or checkpoint interval. With ``train.distributed`` each
-process calls ``jax.distributed.initialize`` with ``train.coordinator_address``, ``train.num_processes`` and
-``train.process_id``; empty or -1 leaves a value to JAX's detection of the cluster (Cloud TPU, SLURM, Open MPI,
-Kubernetes), so one command runs on a pod, a SLURM cluster and on localhost.
+a run resumes with another device layout, ``fsdp``, log or checkpoint interval. With ``train.distributed`` every
+process of a multi-host run (``anonjax.hosts.initialize``) trains every model on its rows of each global batch;
+the batch, masks and crops do not depend on the number of processes, so the run is the one a single host makes.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import ml_collections
 import numpy as np
 
 from anonjax import config_checks as cc
+from anonjax import hosts
 from anonjax.anonymize.box_cache import BoxTable, load_box_table
 from anonjax.anonymize.detection import KINDS
 from anonjax.data.canvas import FittedImages
@@ -70,7 +70,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 "canvas_size", "fsdp", "crops.global_size", "crops.local_size", "dino.n_prototypes",
                 "dino.hidden_dim", "dino.bottleneck_dim", "dino.n_layers", "ibot.n_prototypes"):
         cc.check_positive_int(config, f"train.{key}")
-    for key in ("head_warmup_steps", "crops.local_number", "dino.koleo_group_size"):
+    for key in ("head_warmup_steps", "crops.local_number", "dino.koleo_group_size", "workers"):
         cc.check_nonnegative_int(config, f"train.{key}")
     group, batch = config.train.dino.koleo_group_size, config.train.batch_size
     if group and batch % group:
@@ -114,15 +114,6 @@ def _check_cluster(config: ml_collections.ConfigDict) -> None:
                              f", got {index!r}")
 
 
-def _initialize_distributed(train: ml_collections.ConfigDict) -> None:
-    """``jax.distributed.initialize`` from the explicit settings; an empty or -1 value is detected by JAX."""
-    jax.distributed.initialize(
-        coordinator_address=train.coordinator_address or None,
-        num_processes=None if train.num_processes == -1 else train.num_processes,
-        process_id=None if train.process_id == -1 else train.process_id,
-    )
-
-
 def _check_devices(config: ml_collections.ConfigDict) -> None:
     n_devices = jax.device_count()
     if config.train.batch_size % n_devices:
@@ -137,8 +128,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     from anonjax.data import open_split
     from anonjax.ssl.loop import train
 
-    if config.train.distributed and not jax.distributed.is_initialized():
-        _initialize_distributed(config.train)  # multi-host: before any computation
+    if config.train.distributed:
+        hosts.initialize(config)  # multi-host: before any computation
         _check_devices(config)
     stage_dir = Path(workdir) / "train"
     plan = study_plan(config)
@@ -148,7 +139,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     runs = [(m.name, m.seed(config.train.seed)) for m in plan.models]
     stage_fp = fingerprint(results_settings("train", config.train), config.data, runs, plan.method_params, plan.seed,
                            plan.boxes_key(), split.digest)
-    if is_complete(stage_dir, stage_fp):
+    if hosts.main_value(is_complete(stage_dir, stage_fp)):
         log.info("train: every model is finished in %s", stage_dir)
         return "up to date"
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
@@ -161,7 +152,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         settings = results_settings("train", train_cfg)
         fp = fingerprint(settings, config.data, model.name, method, degree, plan.method_params.get(method),
                          plan.seed, plan.boxes_key() if plan.detectors else None, split.digest)
-        if is_complete(run_dir, fp):
+        if hosts.main_value(is_complete(run_dir, fp)):
             log.info("train: %s is finished", model.name)
             continue
         _claim(run_dir, fp, settings)
@@ -173,9 +164,10 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         log.info("train: %s on %d images (seed %d)", model.name, len(source), train_cfg.seed)
         train(train_cfg, run_dir, source, adaptation=model.recipe, method=method,
               method_params=plan.method_params.get(method), progress=True)
-        mark_complete(run_dir, fp, model=model.name, images=len(source), seed=train_cfg.seed)
+        hosts.on_main(f"train {model.name}", mark_complete, run_dir, fp, model=model.name, images=len(source),
+                      seed=train_cfg.seed)
         trained += 1
-    mark_complete(stage_dir, stage_fp, models=[m.name for m in plan.models])
+    hosts.on_main("train", mark_complete, stage_dir, stage_fp, models=[m.name for m in plan.models])
     return f"{trained} of {len(plan.models)} models trained"
 
 
@@ -201,7 +193,7 @@ def _claim(run_dir: Path, fp: str, settings: dict) -> None:
     """Record the fingerprint and training settings a run starts with; refuse to resume checkpoints made with
     another config, naming the keys that changed."""
     marker = run_dir / RUN_FILE
-    if marker.exists():
+    if hosts.main_value(marker.exists()):
         previous = recorded_fingerprint(marker)
         if previous != fp:
             if previous is None:
@@ -218,7 +210,7 @@ def _claim(run_dir: Path, fp: str, settings: dict) -> None:
             raise DatasetError(f"{run_dir} holds a run started with {started}; delete that directory to train it "
                                "again with this config, or restore the config to resume it")
         return
-    save_json(marker, {"fingerprint": fp, "train": settings})
+    hosts.on_main(f"claim {run_dir}", save_json, marker, {"fingerprint": fp, "train": settings})
 
 
 def _paired_source(split, images: FittedImages, table: BoxTable, positions: np.ndarray, degree: float,

@@ -179,3 +179,47 @@ def test_a_damaged_shard_is_recomputed(tmp_path, damage):
     assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, shard_size=4) == 1
     assert loader.calls == [4, 5, 6] and box_cache.intact(tmp_path, len(IDS))
     assert load_box_table(tmp_path).ids == [i for k, i in enumerate(IDS) if k % 3]
+
+
+def test_shards_are_dealt_to_the_processes_in_turn():
+    assert list(box_cache.own_shards(7, 0, 3)) == [0, 3, 6]
+    assert list(box_cache.own_shards(7, 2, 3)) == [2, 5]
+    assert list(box_cache.own_shards(1, 1, 2)) == []
+    assert list(box_cache.own_shards(4)) == [0, 1, 2, 3]  # this run's one process: all of them
+    with pytest.raises(ValueError, match="process 2 of 2"):
+        box_cache.own_shards(4, 2, 2)
+
+
+def test_two_processes_give_the_table_of_one(tmp_path):
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    first, second = Loader(IMAGES, broken=[4]), Loader(IMAGES, broken=[4])
+    assert detect_split(IDS, first, ("codes",), SETTINGS, shared, shard_size=2, process_index=0,
+                        process_count=2) == 2
+    assert first.calls == [0, 1, 4, 5]  # shards 0 and 2 of 0 .. 3
+    with pytest.raises(DatasetError, match=r"2 of 4 detection shards are missing "
+                                           r"\(shard_000001\.npz, shard_000003\.npz\)"):
+        box_cache.assemble_table(IDS, shared, shard_size=2)
+    assert detect_split(IDS, second, ("codes",), SETTINGS, shared, shard_size=2, process_index=1,
+                        process_count=2) == 2
+    assert second.calls == [2, 3, 6]
+    detect_split(IDS, Loader(IMAGES, broken=[4]), ("codes",), SETTINGS, alone, shard_size=2)
+    for keep_empty in (False, True):
+        split = box_cache.assemble_table(IDS, shared, shard_size=2, keep_empty=keep_empty)
+        one = box_cache.assemble_table(IDS, alone, shard_size=2, keep_empty=keep_empty)
+        assert split.ids == one.ids and split.digests == one.digests and split.empty == one.empty
+        assert split.failed == one.failed and set(split.failed) == {IDS[4]}
+        for key in ("boxes", "valid", "scores", "kinds", "sizes"):
+            np.testing.assert_array_equal(getattr(split, key), getattr(one, key))
+    assert sorted(p.name for p in shared.iterdir()) == sorted(p.name for p in alone.iterdir())
+    np.testing.assert_array_equal(load_box_table(shared).boxes, load_box_table(alone).boxes)
+
+
+def test_only_the_shards_of_the_split_are_assembled(tmp_path):
+    detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, tmp_path, shard_size=2)
+    with pytest.raises(DatasetError, match=r"shard_000000\.npz holds other images"):
+        box_cache.assemble_table(IDS, tmp_path, shard_size=3)
+    (tmp_path / "shard_000002.npz").write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"shard_000002\.npz is damaged"):
+        box_cache.assemble_table(IDS, tmp_path, shard_size=2)
+    with pytest.raises(DatasetError, match="no image to detect"):
+        box_cache.assemble_table([], tmp_path)

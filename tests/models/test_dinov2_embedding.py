@@ -69,7 +69,7 @@ def test_embed_to_files_refuses_duplicate_ids_and_writes_nothing(tiny, make_imag
     with pytest.raises(ValueError, match="'a' occurs more than once"):
         dinov2.embed_to_files(params, cfg, [(["a", "b"], {"v": x}), (["a"], {"v": x[:1]})], {"v": path})
     assert not path.exists() and not ids_path(path).exists()
-    with pytest.raises(ValueError, match="2 ids but 1 images"):
+    with pytest.raises(ValueError, match="2 ids, of which this process supplies 2, but 1 images"):
         dinov2.embed_to_files(params, cfg, [(["a", "b"], {"v": x[:1]})], {"v": path})
     with pytest.raises(ValueError, match="expected"):
         dinov2.embed_to_files(params, cfg, [(["a", "b"], {"w": x})], {"v": path})

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from anonjax.retrieval import bootstrap, evaluate_scenario, paired_difference_ci
+from anonjax.parallel import make_mesh
+from anonjax.retrieval import bootstrap, evaluate_scenario, linkage_rate, paired_difference_ci
 from anonjax.retrieval.bootstrap import bootstrap_mean_cis
 from anonjax.retrieval.inputs import unit_rows
 from anonjax.retrieval.metrics import average_precision, ndcg
@@ -131,6 +132,20 @@ def test_chunked_equals_unchunked(tied_case):
     chunked = evaluate_scenario(*tied_case, chunk_size=5)
     np.testing.assert_array_equal(chunked.ap, whole.ap)
     np.testing.assert_array_equal(chunked.ndcg, whole.ndcg)
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_queries_split_over_the_mesh_score_as_on_one_device(exact, exclude_self):
+    """Exact cosines: the sharded chunks (41 queries, chunks padded to the 8 devices) agree bit for bit."""
+    rng = np.random.default_rng(5)
+    gt = exact(rng, 41)
+    evaluated = np.where(rng.random((41, 1)) < 0.5, exact(rng, 41), gt)
+    args = (gt, gt, evaluated, evaluated)
+    one = evaluate_scenario(*args, fraction=0.1, exclude_self=exclude_self, chunk_size=12)
+    split = evaluate_scenario(*args, fraction=0.1, exclude_self=exclude_self, chunk_size=12, mesh=make_mesh())
+    np.testing.assert_array_equal(split.ap, one.ap)
+    np.testing.assert_array_equal(split.ndcg, one.ndcg)
+    assert linkage_rate(evaluated, gt, mesh=make_mesh()) == linkage_rate(evaluated, gt)
 
 
 def test_exclude_self(exact):

@@ -1,6 +1,7 @@
 """The training input does not depend on the process layout: the hosts of any layout together read the global
 batch that one process reads (images, sizes, boxes or twins, masks), and its masks stay within the bound the
-train step's buffer is sized for."""
+train step's buffer is sized for. Read through grain, in threads or worker processes, the batches are the same,
+and an iterator restored from a saved state continues with the next step."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from anonjax.data import pixel_digest
 from anonjax.data.canvas import FittedImages
 from anonjax.ssl.masking import batch_masks, max_masked
-from anonjax.ssl.pipeline import BatchPlan, PairSource, anonymize_once, host_batch
+from anonjax.ssl.pipeline import BatchPlan, PairSource, anonymize_once, batches, host_batch, reader_state
 
 N_IMAGES, BATCH, BROKEN, CHANGED = 11, 4, 4, 7  # 2 batches per epoch; image 4 fails to decode, 7 changed
 LAYOUTS = {"one": [(0, 1, 2, 3)], "two": [(0, 1), (2, 3)], "interleaved": [(1, 3), (0, 2)]}
@@ -46,6 +47,28 @@ def test_every_layout_reads_the_global_batch_of_one_process(sources, kind, layou
             for rows, part in parts.items():
                 assembled[list(rows)] = part[key]
             np.testing.assert_array_equal(assembled, value, err_msg=f"{key} at step {step}")
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["threads", "processes"])
+def test_grain_reads_the_batches_and_resumes_from_the_saved_state(sources, workers):
+    source, plan = sources["twins"], _plan(LAYOUTS["interleaved"][0])
+    marked = lambda batch: {**batch, "placed": np.ones(1)}
+
+    def check(data, steps):
+        for step in steps:
+            batch, expected = next(data), marked(host_batch(source, plan, step))
+            assert sorted(batch) == sorted(expected)
+            for key, value in expected.items():
+                np.testing.assert_array_equal(batch[key], value, err_msg=f"{key} at step {step}")
+
+    data = batches(source, plan, 6, marked, workers=workers)
+    check(data, range(3))
+    if not workers:  # grain's own account of where it stands is the state a checkpoint keeps
+        assert data.get_state() == reader_state(3)
+    resumed = batches(source, plan, 6, marked, reader_state(3)["next_index"], workers=workers)
+    check(resumed, range(3, 6))
+    with pytest.raises(StopIteration):
+        next(resumed)
 
 
 def test_an_unusable_image_gives_its_slot_to_the_next_usable_one(sources):

@@ -1,5 +1,5 @@
-"""The training loop at a tiny size: an interrupted run resumes to the same parameters as an uninterrupted
-one, metrics are written, a non-finite loss stops the run with a clear message."""
+"""The training loop at a tiny size: an interrupted run resumes, on another device layout, to the same parameters
+as an uninterrupted one, metrics are written, a non-finite loss stops the run with a clear message."""
 
 import json
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from ssl_tiny_config import tiny_train
 
+from anonjax import parallel
 from anonjax.data import open_split
 from anonjax.data.canvas import FittedImages
 from anonjax.ssl import loop
@@ -21,21 +22,39 @@ def source():
     return PairSource(FittedImages(split.dataset, tiny_train().canvas_size), np.arange(len(split.ids)))
 
 
+def _fsdp8():
+    c = tiny_train()
+    c.fsdp = 8
+    return c
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(source, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("full")
-    state = loop.train(tiny_train(), run_dir, source, progress=False)
+    state = loop.train(_fsdp8(), run_dir, source, progress=False)
     return run_dir, jax.device_get(state)
 
 
-def test_resume_reaches_the_same_parameters(source, uninterrupted, tmp_path):
+def test_resume_on_another_layout_reaches_the_same_parameters(source, uninterrupted, tmp_path):
+    """Checkpointed with fsdp=8 on 8 devices, resumed with fsdp=4 on 4: the state is restored into the new
+    shardings, the data reader continues from its saved state, and the run ends where an uninterrupted one
+    does."""
     _, full = uninterrupted
-    c = tiny_train()
-    loop.train(c, tmp_path, source, stop_at=3, progress=False)  # killed after step 3: checkpoint at 2
-    assert loop.Checkpoints(tmp_path / "checkpoints").latest_step() == 2
-    resumed = jax.device_get(loop.train(c, tmp_path, source, progress=False))
+    c = _fsdp8()
+    first = loop.train(c, tmp_path, source, stop_at=3, progress=False)  # killed after step 3: checkpoint at 2
+    assert any(parallel.FSDP in tuple(x.sharding.spec) for x in jax.tree.leaves(first)), "nothing was split"
+    checkpoints = loop.Checkpoints(tmp_path / "checkpoints")
+    assert checkpoints.latest_step() == 2
+    assert checkpoints.restore(2, first)[1]["reader"] == {"next_index": 2}
+    c.fsdp = 4
+    mesh = parallel.make_mesh(fsdp=4, devices=jax.devices()[:4])
+    resumed = jax.device_get(loop.train(c, tmp_path, source, mesh=mesh, progress=False))
     assert int(resumed["step"]) == int(full["step"]) == 5
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), resumed, full)
+    close = lambda rtol, atol: lambda a, b: np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    jax.tree.map(close(1e-5, 1e-8), resumed["teacher"]["backbone"], full["teacher"]["backbone"])  # the export
+    # Adam divides each gradient by its running scale, so tiny gradients summed in another order move a
+    # parameter by up to ~1e-6 of the learning rate's size; the teacher averages that away.
+    jax.tree.map(close(1e-5, 1e-5), resumed, full)
     steps = [json.loads(r)["step"] for r in (tmp_path / "training_log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5]  # the rows of the lost step 3 were replaced, not duplicated
 

@@ -84,6 +84,7 @@ def test_tiny_preset_keeps_its_values():
         "pretrained": "", "process_id": -1, "remat": False, "seed": 0, "steps_per_epoch": 30, "student_temp": 0.1,
         "teacher": {"final_momentum": 1.0, "momentum": 0.992, "temp": 0.07, "warmup_temp": 0.04,
                     "warmup_temp_epochs": 3.0},
+        "workers": 0,
     }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from ssl_tiny_config import tiny_train
 
+from anonjax import hosts
 from anonjax.anonymize import box_cache
 from anonjax.config_checks import ConfigError
 from anonjax.data import DatasetError, open_split, pixel_digest
@@ -95,6 +96,7 @@ def test_operational_keys_never_force_a_rerun(trained, tmp_path):
     config = config.copy_and_resolve_references()
     t = config.train
     t.fsdp, t.log_every, t.checkpoint_every, t.keep_checkpoints, t.cache_mb, t.remat = 2, 3, 4, 1, 0, True
+    t.workers = 2
     stage.validate(config)
     assert stage.run(config, workdir) == "up to date"
 
@@ -143,12 +145,15 @@ def test_validate_names_the_wrong_key(key, value, message):
 def test_distributed_training_starts_from_the_explicit_settings(monkeypatch):
     """Explicit values reach ``jax.distributed.initialize``; empty and -1 are left to JAX's detection."""
     calls = []
-    monkeypatch.setattr(stage.jax.distributed, "initialize", lambda **kwargs: calls.append(kwargs))
-    config = _config()
+    monkeypatch.setattr(hosts.jax.distributed, "initialize", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(hosts.jax.distributed, "is_initialized", lambda: False)
+    config, detected = _config(), _config()
     config.train.coordinator_address, config.train.num_processes, config.train.process_id = "localhost:1234", 2, 1
     stage.validate(config)
-    stage._initialize_distributed(config.train)
-    stage._initialize_distributed(_config().train)
+    hosts.initialize(config)  # not distributed: nothing to join
+    config.train.distributed = detected.train.distributed = True
+    hosts.initialize(config)
+    hosts.initialize(detected)
     assert calls == [{"coordinator_address": "localhost:1234", "num_processes": 2, "process_id": 1},
                      {"coordinator_address": None, "num_processes": None, "process_id": None}]
     config.train.process_id = 2

@@ -1,0 +1,76 @@
+"""The processes of a run: joining a multi-host run, which process this is, and waiting for all of them.
+
+Every process runs every stage on the same work directory (a shared file system). Each reads the inputs its
+devices need; files shared by all (embeddings, results, markers, checkpoints' JSON) are written by the main
+process alone, and the others wait at a :func:`barrier` before they read them. With one process every function
+here is a no-op or trivially true, so single-host code paths are the multi-host ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
+
+
+def initialize(config: ml_collections.ConfigDict) -> None:
+    """Join the run with ``jax.distributed.initialize`` when ``config.train.distributed`` (once, before any
+    computation; a config without a ``train`` block runs in one process).
+
+    ``train.coordinator_address``, ``train.num_processes`` and ``train.process_id`` are passed as given; an empty
+    or -1 value is left to JAX's detection of the cluster (Cloud TPU, SLURM, Open MPI, Kubernetes), so one command
+    runs on a pod, a SLURM cluster and on localhost."""
+    train = config.get("train")
+    if train is None or not train.get("distributed", False) or jax.distributed.is_initialized():
+        return
+    jax.distributed.initialize(
+        coordinator_address=train.coordinator_address or None,
+        num_processes=None if train.num_processes == -1 else train.num_processes,
+        process_id=None if train.process_id == -1 else train.process_id,
+    )
+
+
+def index() -> int:
+    """This process's index, 0 .. count() - 1."""
+    return jax.process_index()
+
+
+def count() -> int:
+    """Number of processes in the run."""
+    return jax.process_count()
+
+
+def is_main() -> bool:
+    """Whether this process writes the files every process shares."""
+    return jax.process_index() == 0
+
+
+def share(n: int) -> range:
+    """The items of ``0 .. n-1`` this process handles when work is split over processes: every ``count()``-th."""
+    return range(index(), n, count())
+
+
+def main_value(value: bool) -> bool:
+    """The main process's ``value``, in every process. A decision taken on files that the main process writes
+    (is this model trained? does its run exist?) is taken alike by all, however far apart they read."""
+    if count() == 1:
+        return value
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(value)))
+
+
+def barrier(name: str) -> None:
+    """Wait until every process has reached the barrier ``name`` (files written before it are visible after)."""
+    if count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
+def on_main(name: str, write: Callable[..., object], *args, **kwargs) -> None:
+    """``write(*args, **kwargs)`` on the main process only, then every process waits at the barrier ``name``:
+    after it, what ``write`` wrote is there for all. An error in ``write`` is raised on the main process (the
+    others then stop at the barrier's timeout, as with any failed process of a multi-host run)."""
+    if is_main():
+        write(*args, **kwargs)
+    barrier(name)

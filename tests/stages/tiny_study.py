@@ -1,0 +1,28 @@
+"""The demo study at a tiny size, shared by the end-to-end tests and the processes of the multi-host test."""
+
+from pathlib import Path
+
+from anonjax.main import load_config
+
+DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
+
+
+def tiny_demo():
+    """The demo with 24 + 22 images, one method at one degree, Adaptation A and 20 steps of 8 images."""
+    config = load_config(DEMO)
+    config.data.sizes = {"train": 24, "val": 22, "test": 0}
+    config.grid.methods = ("mask",)
+    config.grid.degrees = (1.0,)
+    config.grid.adaptations = ("A",)
+    config.anonymize.stats_images = 2
+    config.anonymize.workers = 1
+    config.train.batch_size = 8
+    config.train.epochs = 5
+    config.train.steps_per_epoch = 4
+    config.train.checkpoint_every = 10
+    config.train.canvas_size = 64
+    config.embed.image_size = 64
+    config.embed.batch_size = 8
+    config.embed.attention_images = 1
+    config.evaluate.n_bootstrap = 20
+    return config
