@@ -13,8 +13,8 @@ shard and the batch shard), outputs, temporaries, generated code (0 on the CPU, 
 and the peak that must fit, arguments + outputs + temporaries - aliased (the donated state's buffers reused for
 the new state). FLOPs are XLA's count of the compiled program of one device (``compiled.cost_analysis()``
 counts the partitioned, per-device program) and, times the devices over the global batch, per image: what the
-devices execute, work replicated on every device counted on each; on one device it is the model's count, the
-figure MFU is computed from. With ``remat`` it includes the recomputation.
+devices execute, so work that XLA replicates on every device is counted on each, and with ``remat`` the
+recomputation is included. Without either it is the model's count, the figure MFU is computed from.
 
 An estimate: the CPU backend fuses and lays out differently from GPU and TPU compilers, and the model runs its
 CPU attention path (one head at a time, in a loop whose body XLA's cost analysis counts once: the FLOPs miss 15 of
@@ -69,7 +69,7 @@ class Plan:
     temp_bytes: int
     code_bytes: int
     flops: float  # per device and step
-    compile_s: float
+    compile_s: float  # lower + compile, wall clock
 
     @property
     def peak_bytes(self) -> int:
@@ -103,7 +103,7 @@ def train_config(preset: str, model: str | None, batch: int, fsdp: int, remat: b
     if model:
         c.model = model
     c.batch_size, c.fsdp, c.remat = batch, fsdp, remat
-    if c.dino.koleo_group_size:  # KoLeo groups must divide the batch; the official 32 divides batches of 32k
+    if c.dino.koleo_group_size:  # KoLeo groups must divide the batch (official: 32)
         c.dino.koleo_group_size = math.gcd(c.dino.koleo_group_size, batch)
     return c
 

@@ -17,7 +17,8 @@ def main(workdir: str, port: str, process_id: str, num_processes: str, *stages: 
     config.train.num_processes = int(num_processes)
     config.train.process_id = int(process_id)
     config.train.checkpoint_every = 20  # operational: the run equals the one checkpointed every 10 steps
-    config.grid.controls = 0  # the Unadapted model and Adaptation A, trained as in the study with the control
+    config.grid.controls = 0  # the Unadapted model alone, trained as in the study with the others
+    config.grid.adaptations = ()
     run(config, Path(workdir))
 
 
