@@ -62,7 +62,7 @@ from anonjax.layout import (
     load_embeddings,
     percent,
 )
-from anonjax.parallel import make_mesh
+from anonjax.parallel import make_mesh, mesh_size
 from anonjax.plan import Model, StudyPlan, Variant, study_plan, validate_grid
 from anonjax.retrieval import ScenarioResult, evaluate_scenario, linkage_rate, paired_difference_ci
 from anonjax.retrieval.inputs import real_rows, relevant_count
@@ -133,14 +133,14 @@ class Scenario(NamedTuple):
 class Inputs(NamedTuple):
     """What the scores are computed on: the Unadapted original embeddings of the retrieval set (the ground
     truth), their ids, the splits they come from, whether a query's own image leaves its ranking, and the
-    devices (of every process) the work is split over."""
+    devices (of every process) the work is split over (None: one device)."""
 
     gt: np.ndarray
     ids: list[str]
     splits: tuple[str, ...]
     sizes: tuple[int, ...]
     exclude_self: bool
-    mesh: Mesh
+    mesh: Mesh | None
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
@@ -164,7 +164,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
     data = Inputs(np.concatenate([a for a, _ in parts]), _joined_ids(root, splits, [i for _, i in parts]), splits,
                   tuple(len(i) for _, i in parts), _exclude_self(config.evaluate, sum(len(i) for _, i in parts)),
-                  make_mesh())
+                  _devices())
     results, scenarios, downstream = evaluate_grid(config, root, grid, probes, data)
     kept = keep_original_embeddings(config, data)
     n_test = len(_read(root, UNADAPTED, ORIGINAL, test_split(config.evaluate))[1]) if probes else None
@@ -177,6 +177,13 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
 
     hosts.on_main("evaluate", write)
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
+
+
+def _devices() -> Mesh | None:
+    """Every device of every process; None when there is one, where the unsharded path overlaps the chunks'
+    selections in threads (``retrieval.chunks.map_chunks``)."""
+    mesh = make_mesh()
+    return mesh if mesh_size(mesh) > 1 else None
 
 
 def _write_builtin(root: Path, plan: StudyPlan, fp: str) -> None:
@@ -399,7 +406,7 @@ def _read_labels(root: Path, split: str, n: int) -> np.ndarray:
 
 
 def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-            ev: ml_collections.ConfigDict, mesh: Mesh) -> dict[str, float]:
+            ev: ml_collections.ConfigDict, mesh: Mesh | None) -> dict[str, float]:
     """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
     return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature,
                                  mesh=mesh),
