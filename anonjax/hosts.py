@@ -2,8 +2,9 @@
 
 Every process runs every stage on the same work directory (a shared file system). Each reads the inputs its
 devices need; files shared by all (embeddings, results, markers, checkpoints' JSON) are written by the main
-process alone, and the others wait at a :func:`barrier` before they read them. With one process every function
-here is a no-op or trivially true, so single-host code paths are the multi-host ones.
+process alone, and the others wait at a :func:`barrier` before they read them; whether such a file exists is
+decided by the main process for all (:func:`main_value`). With one process every function here is a no-op or
+trivially true, so single-host code paths are the multi-host ones.
 """
 
 from __future__ import annotations
