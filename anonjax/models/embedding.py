@@ -58,12 +58,6 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
     return _cls_embedding(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype))[:n]
 
 
-def host_rows(mesh: Mesh, batch_size: int) -> tuple[int, ...]:
-    """The rows of every global batch of ``batch_size`` that this process supplies to :func:`embed_to_files`
-    (``batch_size`` a multiple of the mesh size)."""
-    return parallel.process_rows(mesh, batch_size)
-
-
 @functools.lru_cache(maxsize=8)
 def _gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
     """CLS embeddings of a batch split over ``mesh``, returned whole to every process."""
@@ -86,13 +80,13 @@ def embed_to_files(
     into one float32 ``.npy`` per view at ``paths[view]``, the ids beside each.
 
     Each batch is ``(ids, {view: images})``: the ids of at most ``batch_size`` images (a multiple of the mesh
-    size; default the first batch's length rounded up to one) and, for every view, this process's rows of them,
-    :func:`host_rows` below ``len(ids)`` in that order (with one process: all of them), so that each host reads
-    only its share. Several views of the same images (the original and its anonymized variants) go through one
-    pass. Every process receives every row; the main process writes the files, atomically after the last batch.
-    Row ``i`` of every array belongs to ``ids[i]`` of its ``<stem>.ids.json``, and the rows equal a
-    single-device run. A batch is dispatched before the previous one is copied back. ``total`` (number of
-    images) sizes the progress bar. Duplicate ids are refused.
+    size; default the first batch's length rounded up to one) and, for every view, this process's rows of them:
+    ``parallel.process_rows(mesh, batch_size)`` below ``len(ids)``, in that order (with one process: all of
+    them), so that each host reads only its share. Several views of the same images (the original and its
+    anonymized variants) go through one pass. Every process receives every row; the main process writes the
+    files, atomically after the last batch. Row ``i`` of every array belongs to ``ids[i]`` of its
+    ``<stem>.ids.json``, and the rows equal a single-device run. A batch is dispatched before the previous one
+    is copied back. ``total`` (number of images) sizes the progress bar. Duplicate ids are refused.
     """
     mesh = parallel.make_mesh() if mesh is None else mesh
     params = _on_mesh(params, mesh)
@@ -119,7 +113,7 @@ def embed_to_files(
                 raise ValueError(f"batch_size {size} is not a multiple of the {parallel.mesh_size(mesh)} devices")
             if len(ids) > size:
                 raise ValueError(f"batch of {len(ids)} images is larger than the batch size ({size})")
-            mine = host_rows(mesh, size)
+            mine = parallel.process_rows(mesh, size)
             local = sum(row < len(ids) for row in mine)
             outs = {}
             for view, images in views.items():

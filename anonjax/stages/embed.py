@@ -32,8 +32,7 @@ from anonjax.data.transforms import normalize
 from anonjax.files import save_npy
 from anonjax.layout import embedding_path, labels_path
 from anonjax.models import dinov2
-from anonjax.models.embedding import host_rows
-from anonjax.parallel import make_mesh, mesh_size
+from anonjax.parallel import make_mesh, mesh_size, process_rows
 from anonjax.plan import StudyPlan, Variant, study_plan
 from anonjax.ssl.loop import load_backbone
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, results_settings
@@ -104,7 +103,7 @@ class _SplitImages:
         """``(ids, {variant name: float32 [b, S, S, 3]})``: each batch of ``batch_size`` ids and its images as the
         models see them in every variant (``model_inputs``: anonymized on the canvas, cut back to the content,
         resized), normalized; of the images only the ``rows`` of the batch (all by default) that it has, so that
-        each host reads only its share (``embedding.host_rows``)."""
+        each host reads only its share (``parallel.process_rows``)."""
         ids = self.ids if ids is None else list(ids)
         rows = range(batch_size) if rows is None else rows
         keep = len(self.ids) * image_size**2 * 3 * (1 + len(plan.variants)) <= self.budget_mb * 2**20
@@ -151,7 +150,7 @@ def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Pa
     mesh = make_mesh()
     devices = mesh_size(mesh)
     batch_size = -(-config.embed.batch_size // devices) * devices  # a whole batch on every device
-    rows = host_rows(mesh, batch_size)
+    rows = process_rows(mesh, batch_size)
     dtype = jnp.bfloat16 if config.embed.dtype == "bfloat16" else jnp.float32
     for model in plan.models:
         done_marker = out / model.name / f".{split.name}"
