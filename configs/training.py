@@ -29,8 +29,12 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     c.layerscale_init = 1e-5
     c.seed = 0
     # Global, over all devices and hosts: the reference batch of the lr rule. The official run's global batch is
-    # its batch_size_per_gpu (32) times its GPU count; KoLeo keeps the per-GPU sets (dino.koleo_group_size).
+    # its batch_size_per_gpu (32) times its GPU count. What the official code draws or computes per GPU (KoLeo,
+    # the stochastic-depth subsets, the iBOT mask strata) is done in groups of group_size consecutive images of
+    # the global batch (0: one group, the whole batch): the same sets whatever the devices sharing the batch.
+    # Each device computes its groups alone when group_size divides its share of the batch.
     c.batch_size = 1024
+    c.group_size = 32
     c.epochs = 500  # vitl14.yaml (default 100)
     c.steps_per_epoch = 1250  # OFFICIAL_EPOCH_LENGTH
     c.head_warmup_steps = 0  # backbone frozen while the fresh heads adapt (use when continuing released weights)
@@ -75,9 +79,6 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     c.dino = ml_collections.ConfigDict()
     c.dino.loss_weight = 1.0
     c.dino.koleo_loss_weight = 0.1
-    # KoLeo over groups of this many consecutive images, averaged (0: the whole batch). The official code
-    # computes it per GPU: vitl14.yaml's batch_size_per_gpu (default 64).
-    c.dino.koleo_group_size = 32
     c.dino.n_prototypes = 131072  # vitl14.yaml (default 65536)
     c.dino.hidden_dim = 2048
     c.dino.bottleneck_dim = 384  # vitl14.yaml (default 256)
@@ -141,7 +142,7 @@ def _tiny(c: ml_collections.ConfigDict) -> None:
     c.crops.local_number = 2
     c.crops.local_size = 16
     c.augment.blur_kernel = 5
-    c.dino.koleo_group_size = 0
+    c.group_size = 0
     c.ibot.separate_head = False
     for head in (c.dino, c.ibot):
         head.n_prototypes = 256

@@ -50,7 +50,7 @@ def config(args) -> object:
     c = get_config("official" if args.official else "tiny")
     c.model = args.model
     c.batch_size = args.batch
-    c.dino.koleo_group_size = math.gcd(c.dino.koleo_group_size, args.batch)  # groups that divide any batch
+    c.group_size = math.gcd(c.group_size, args.batch)  # groups that divide any batch
     c.compute_dtype = args.dtype
     c.remat = args.remat
     c.drop_path_rate = 0.0

@@ -273,8 +273,8 @@ def _train_config(args: argparse.Namespace, batch: int, remat: bool):
     c.batch_size = batch
     c.remat = remat
     c.compute_dtype = "bfloat16"
-    if c.dino.koleo_group_size:  # KoLeo groups must divide the batch
-        c.dino.koleo_group_size = math.gcd(c.dino.koleo_group_size, batch)
+    if c.group_size:  # groups must divide the batch
+        c.group_size = math.gcd(c.group_size, batch)
     return c
 
 

@@ -1,13 +1,15 @@
 """Per-device memory and FLOPs of the DINOv2 training step, from compiling it ahead of time (never running it)
 for simulated CPU devices: which global batch, ``fsdp`` and ``remat`` fit a chip, before renting one.
 
-    python scripts/plan_memory.py --jobs 2    # ViT-L/14, official preset, 8 devices: batch 1, 2, 4, 8 per device,
-                                              # fsdp 1 and 8, remat off and on (16 compiles)
+    python scripts/plan_memory.py --jobs 2    # ViT-L/14, official preset, 8 devices: batch 8 and 32 per device,
+                                              # fsdp 1 and 8, remat off and on (8 compiles)
     python scripts/plan_memory.py --devices 16 --batch 64 --fsdp 16 --remat on
     python scripts/plan_memory.py --preset tiny --batch 16 --fsdp 1 2 --json
 
 The step is the one training runs (``anonjax.ssl.loop.compiled_programs``): teacher on the 2 global crops,
-student on the global and local crops, DINO and iBOT heads, losses, AdamW, EMA, the input state donated. For each
+student on the global and local crops, DINO and iBOT heads, losses, AdamW, EMA, the input state donated;
+``train.group_size`` is the preset's (32) where it divides each device's share of the batch, else the greatest
+common divisor of the two, so that each device computes its groups alone. For each
 configuration it prints XLA's per-device buffer sizes (``compiled.memory_analysis()``): arguments (the state
 shard and the batch shard), outputs, temporaries, generated code (0 on the CPU, which keeps it in host memory),
 and the peak that must fit, arguments + outputs + temporaries - aliased (the donated state's buffers reused for
@@ -103,14 +105,16 @@ def train_config(preset: str, model: str | None, batch: int, fsdp: int, remat: b
     if model:
         c.model = model
     c.batch_size, c.fsdp, c.remat = batch, fsdp, remat
-    if c.dino.koleo_group_size:  # KoLeo groups must divide the batch (official: 32)
-        c.dino.koleo_group_size = math.gcd(c.dino.koleo_group_size, batch)
+    if c.group_size:  # official: 32, as groups that divide each device's share of the batch
+        c.group_size = math.gcd(c.group_size, batch // jax.device_count())
     return c
 
 
-def compile_step(train_cfg: ml_collections.ConfigDict) -> jax.stages.Compiled:
-    """The training step of ``train_cfg`` compiled for its mesh over all devices, from shapes only."""
-    mesh = parallel.make_mesh(fsdp=train_cfg.fsdp)
+def compile_step(train_cfg: ml_collections.ConfigDict,
+                 devices: Sequence[jax.Device] | None = None) -> jax.stages.Compiled:
+    """The training step of ``train_cfg`` compiled for its mesh over ``devices`` (all by default), from shapes
+    only."""
+    mesh = parallel.make_mesh(fsdp=train_cfg.fsdp, devices=devices)
     programs = compiled_programs(mesh, program_key(train_cfg))
     b, c = train_cfg.batch_size, train_cfg.crops
     grid = c.global_size // backbone_config(train_cfg).patch_size
@@ -124,16 +128,18 @@ def compile_step(train_cfg: ml_collections.ConfigDict) -> jax.stages.Compiled:
     return programs.step.lower(programs.abstract_state, views).compile(COMPILER_OPTIONS)
 
 
-def measure(train_cfg: ml_collections.ConfigDict) -> Plan:
-    """Compile the step of ``train_cfg`` and read its memory and cost analyses."""
+def measure(train_cfg: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Plan:
+    """Compile the step of ``train_cfg`` over ``devices`` (all by default) and read its memory and cost
+    analyses."""
+    devices = list(jax.devices() if devices is None else devices)
     start = time.perf_counter()
-    compiled = compile_step(train_cfg)
+    compiled = compile_step(train_cfg, devices)
     seconds = time.perf_counter() - start
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return Plan(
-        model=train_cfg.model, devices=jax.device_count(), batch=train_cfg.batch_size, fsdp=train_cfg.fsdp,
+        model=train_cfg.model, devices=len(devices), batch=train_cfg.batch_size, fsdp=train_cfg.fsdp,
         remat=train_cfg.remat, argument_bytes=memory.argument_size_in_bytes,
         output_bytes=memory.output_size_in_bytes, alias_bytes=memory.alias_size_in_bytes,
         temp_bytes=memory.temp_size_in_bytes, code_bytes=memory.generated_code_size_in_bytes,
@@ -163,7 +169,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default=None, help="ViT name (default: the preset's, vitl14 for official)")
     parser.add_argument("--devices", type=int, default=8, help="simulated CPU devices")
     parser.add_argument("--batch", type=int, nargs="+", default=None,
-                        help="global batches (default: 1, 2, 4 and 8 per device)")
+                        help="global batches (default: 8 and 32 per device)")
     parser.add_argument("--fsdp", type=int, nargs="+", default=None, help="fsdp sizes (default: 1 and --devices)")
     parser.add_argument("--remat", choices=("on", "off", "both"), default="both")
     parser.add_argument("--jobs", type=int, default=1,
@@ -177,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> list[Plan]:
     """Measure every configuration of the command line; returns the plans."""
     args = parse_args(argv)
     simulate_devices(args.devices)
-    batches = args.batch or [per_device * args.devices for per_device in (1, 2, 4, 8)]
+    batches = args.batch or [per_device * args.devices for per_device in (8, 32)]
     fsdps = args.fsdp or sorted({1, args.devices})
     remats = {"on": (True,), "off": (False,), "both": (False, True)}[args.remat]
     configurations = [train_config(args.preset, args.model, batch, fsdp, remat)

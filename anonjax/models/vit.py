@@ -216,22 +216,31 @@ def _mlp(p: dict, cfg: ViTConfig, x: jax.Array) -> jax.Array:
     return _linear(p["fc2"], jax.nn.gelu(_linear(p["fc1"], x), approximate=False))
 
 
-def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | None) -> jax.Array:
-    """``x + branch(x)`` with the official stochastic depth: above rate 0.1 the branch runs on a random
-    subset of the batch and is added back scaled by batch/subset; otherwise per-sample drop path."""
+def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | None, groups: int = 1) -> jax.Array:
+    """``x + branch(x)`` with the official stochastic depth: above rate 0.1 the branch runs on a random subset
+    of each of ``groups`` runs of consecutive rows (the official code: of each GPU's batch) and is added back
+    scaled by group/subset; otherwise per-sample drop path.
+
+    A group never mixes with another, so a device that holds whole groups computes its subsets alone."""
     if not train or rate == 0.0:
         return x + branch(x)
     n = x.shape[0]
     if rate > 0.1:
-        keep = max(int(n * (1 - rate)), 1)
-        subset = jax.random.permutation(rng, n)[:keep]
-        return x.at[subset].add(branch(x[subset]) * (n / keep))
+        x = x.reshape(groups, n // groups, *x.shape[1:])
+        size = x.shape[1]
+        keep = max(int(size * (1 - rate)), 1)
+        subset = jax.vmap(lambda k: jax.random.permutation(k, size)[:keep])(jax.random.split(rng, groups))
+        picked = jax.vmap(lambda rows, s: rows[s])(x, subset)  # a gather batched over groups, split like them
+        update = branch(picked.reshape(groups * keep, *x.shape[2:])) * (size / keep)
+        added = jax.vmap(lambda rows, s, u: rows.at[s].add(u))(x, subset, update.reshape(picked.shape))
+        return added.reshape(n, *x.shape[2:])
     kept = jax.random.bernoulli(rng, 1.0 - rate, (n, 1, 1)).astype(x.dtype)
     return x + branch(x) * kept / (1.0 - rate)
 
 
-def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bool = False, rng=None) -> jax.Array:
-    """One pre-norm transformer block with LayerScale."""
+def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bool = False, rng=None,
+          groups: int = 1) -> jax.Array:
+    """One pre-norm transformer block with LayerScale; ``groups``: of the stochastic depth (``_residual``)."""
     k1, k2 = jax.random.split(rng) if rng is not None else (None, None)
     x = _residual(
         x,
@@ -239,8 +248,10 @@ def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bo
         rate,
         train,
         k1,
+        groups,
     )
-    return _residual(x, lambda y: _mlp(p["mlp"], cfg, _layer_norm(p["norm2"], y)) * p["ls2"]["gamma"], rate, train, k2)
+    return _residual(x, lambda y: _mlp(p["mlp"], cfg, _layer_norm(p["norm2"], y)) * p["ls2"]["gamma"], rate, train, k2,
+                     groups)
 
 
 def encode(
@@ -252,19 +263,27 @@ def encode(
     train: bool = False,
     rng=None,
     depth: int | None = None,
+    groups: int = 1,
+    remat: bool = False,
 ) -> jax.Array:
-    """Tokens after the first ``depth`` blocks (all by default), before the final norm."""
+    """Tokens after the first ``depth`` blocks (all by default), before the final norm.
+
+    ``remat`` keeps only each block's input for the backward pass, which recomputes the block from it: the
+    activations held for the gradient shrink to one token array per block, for one more forward pass."""
     rates = cfg.drop_path_rates()
     if train and max(rates, default=0.0) > 0.0 and rng is None:
         raise ValueError(f"train=True with drop_path_rate={cfg.drop_path_rate} needs an rng key")
     x = embed_tokens(params, cfg, images, masks)
     for i in range(cfg.depth if depth is None else depth):
         key = jax.random.fold_in(rng, i) if rng is not None else None
-        x = block(params[f"blocks_{i}"], cfg, x, rate=rates[i], train=train, rng=key)
+        run = functools.partial(block, cfg=cfg, rate=rates[i], train=train, groups=groups)
+        if remat:
+            run = jax.checkpoint(run)
+        x = run(params[f"blocks_{i}"], x=x, rng=key)
     return x
 
 
-@functools.partial(jax.jit, static_argnums=1, static_argnames=("train",))
+@functools.partial(jax.jit, static_argnums=1, static_argnames=("train", "groups", "remat"))
 def forward_features(
     params: dict,
     cfg: ViTConfig,
@@ -273,13 +292,16 @@ def forward_features(
     masks: jax.Array | None = None,
     train: bool = False,
     rng: jax.Array | None = None,
+    groups: int = 1,
+    remat: bool = False,
 ) -> dict:
     """The official ``forward_features`` outputs for NHWC images normalized with ImageNet mean/std.
 
     ``masks`` (N, patches) bool replaces those patch embeddings by the mask token (iBOT); ``train`` turns on
-    drop path, which then needs ``rng``.
+    drop path, which then needs ``rng`` and draws its batch subsets within ``groups`` runs of consecutive images;
+    ``remat`` recomputes each block in the backward pass (``encode``).
     """
-    x = encode(params, cfg, images, masks=masks, train=train, rng=rng)
+    x = encode(params, cfg, images, masks=masks, train=train, rng=rng, groups=groups, remat=remat)
     x_norm = _layer_norm(params["norm"], x)
     r = cfg.num_registers
     return {

@@ -64,9 +64,10 @@ def backbone_config(train: ml_collections.ConfigDict) -> ViTConfig:
 
 
 def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_batch: int) -> SSLConfig:
-    """Static step settings; ``global_batch`` is the global batch, over all hosts. The masks are drawn for the
-    global batch (``pipeline.host_batch``), so the bound of that draw (``masking.max_masked``), the size of the
-    masked-patch buffer, is never exceeded."""
+    """Static step settings; ``global_batch`` is the global batch, over all hosts. The masks are drawn for
+    each group of ``train.group_size`` images of the global batch (``pipeline.host_batch``), so the bound of
+    such a draw (``masking.max_masked``), the size of each group's part of the masked-patch buffer, is never
+    exceeded."""
     def head(c):
         return HeadConfig(in_dim=backbone.embed_dim, n_prototypes=c.n_prototypes, hidden_dim=c.hidden_dim,
                           bottleneck_dim=c.bottleneck_dim, n_layers=c.n_layers)
@@ -78,13 +79,13 @@ def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_
         ibot_head=head(train.ibot) if train.ibot.separate_head else None,
         dino_weight=train.dino.loss_weight,
         koleo_weight=train.dino.koleo_loss_weight,
-        koleo_group_size=train.dino.koleo_group_size,
+        group_size=train.group_size,
         ibot_weight=train.ibot.loss_weight,
         centering=train.centering,
         center_momentum=train.center_momentum,
         student_temp=train.student_temp,
-        max_masked=max_masked(2 * global_batch, side * side, probability=train.ibot.mask_probability,
-                              ratio_range=tuple(train.ibot.mask_ratio)),
+        max_masked=max_masked(2 * (train.group_size or global_batch), side * side,
+                              probability=train.ibot.mask_probability, ratio_range=tuple(train.ibot.mask_ratio)),
         compute_dtype=train.compute_dtype,
         remat=train.remat,
         head_warmup_steps=train.head_warmup_steps,
@@ -193,6 +194,10 @@ def train(
     run_dir = Path(run_dir)
     mesh = parallel.make_mesh(fsdp=train_cfg.fsdp) if mesh is None else mesh
     global_batch = train_cfg.batch_size
+    per_device, group = global_batch // parallel.mesh_size(mesh), train_cfg.group_size
+    if group and per_device % group:
+        log.warning("train.group_size=%d does not divide the %d images of each device: the devices sharing a group "
+                    "each compute its drop path and masked patches (more work, the same results)", group, per_device)
     backbone = backbone_config(train_cfg)
     crops = CropConfig.from_config(train_cfg.crops, train_cfg.augment)
     total_steps = train_cfg.epochs * train_cfg.steps_per_epoch
@@ -201,6 +206,7 @@ def train(
         global_batch=global_batch, rows=parallel.process_rows(mesh, global_batch), canvas=train_cfg.canvas_size,
         seed=train_cfg.seed, patch_shape=(side, side),
         mask_probability=train_cfg.ibot.mask_probability, mask_ratio=tuple(train_cfg.ibot.mask_ratio),
+        group_size=train_cfg.group_size,
     )
     plan.batches_per_epoch(len(source))  # fail early if the data cannot fill a batch
 

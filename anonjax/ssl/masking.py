@@ -1,10 +1,12 @@
 """iBOT block masking of global crops, drawn on the host like the official collate function.
 
-A fraction ``probability`` of the global crops in a batch is masked; their mask ratios are spread
+A fraction ``probability`` of the global crops in a group is masked; their mask ratios are spread
 evenly over ``ratio_range`` (one draw per stratum), and each mask is a union of random rectangles of
-patches (BEiT's block masking). The rest of the crops get empty masks; the order is shuffled. The batch
-is the global one, over all hosts: its bound on masked patches (``max_masked``) is what the train step's
-static buffer holds, and each host computes only the masks of its own crops.
+patches (BEiT's block masking). The rest of the crops get empty masks; the order is shuffled. The official
+collate function draws this per GPU batch; here a group is a fixed run of consecutive crops of the global
+batch (the whole batch by default), so the draw never depends on how many devices or hosts share the batch.
+Each group's bound on masked patches (``max_masked``) sizes that group's part of the train step's static
+buffer, and each host computes only the masks of its own crops.
 """
 
 from __future__ import annotations
@@ -51,23 +53,28 @@ def block_mask(
 
 def batch_masks(
     key: Sequence[int], n_crops: int, patch_shape: tuple[int, int], *, probability: float = 0.5,
-    ratio_range: tuple[float, float] = (0.1, 0.5), crops: Sequence[int] | None = None,
+    ratio_range: tuple[float, float] = (0.1, 0.5), crops: Sequence[int] | None = None, group: int = 0,
 ) -> np.ndarray:
     """Masks bool [len(crops), h*w] for the crops ``crops`` (all by default) of the ``n_crops`` global crops
-    of a batch.
+    of a batch, drawn in groups of ``group`` consecutive crops (0: one group, the whole batch).
 
     A function of ``key`` (non-negative integers, e.g. (seed, step)) and the crop's position alone: the
-    strata (which crops are masked and how many patches each may take) are drawn for the whole batch from
-    ``(*key, 1)``, the rectangles of crop ``i`` from ``(*key, 2, i)``. A slice is therefore the same whichever
-    host draws it, and the whole batch never masks more than :func:`max_masked` patches (each crop stays
-    within its stratum's upper ratio)."""
+    strata of group ``j`` (which of its crops are masked and how many patches each may take) are drawn from
+    ``(*key, 1, j)``, the rectangles of crop ``i`` from ``(*key, 2, i)``. A slice is therefore the same
+    whichever host draws it, and no group masks more than :func:`max_masked` of ``group`` crops (each crop
+    stays within its stratum's upper ratio)."""
+    group = group or n_crops
+    if n_crops % group:
+        raise ValueError(f"mask groups of {group} crops must divide the batch's {n_crops} crops")
     n_tokens = patch_shape[0] * patch_shape[1]
-    n_masked_crops = int(n_crops * probability)
+    n_masked_crops = int(group * probability)
     bounds = np.linspace(ratio_range[0], ratio_range[1], n_masked_crops + 1)
-    strata = np.random.default_rng([*key, 1])
-    targets = np.zeros(n_crops, np.int64)
-    targets[:n_masked_crops] = (n_tokens * strata.uniform(bounds[:-1], bounds[1:])).astype(np.int64)
-    targets = targets[strata.permutation(n_crops)]
+    targets = np.zeros((n_crops // group, group), np.int64)
+    for j in range(n_crops // group):
+        strata = np.random.default_rng([*key, 1, j])
+        targets[j, :n_masked_crops] = (n_tokens * strata.uniform(bounds[:-1], bounds[1:])).astype(np.int64)
+        targets[j] = targets[j, strata.permutation(group)]
+    targets = targets.reshape(-1)
     crops = range(n_crops) if crops is None else crops
     masks = np.zeros((len(crops), n_tokens), dtype=bool)
     for row, i in enumerate(crops):

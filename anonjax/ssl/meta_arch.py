@@ -6,14 +6,16 @@ crops. Losses, with T = 2 global crops and L local crops, ``n_terms = 2 + max(2L
 - DINO local: Σ over local crops x teacher crops of the cross-entropy, / n_terms;
 - DINO global: the student's crop 1 against the teacher's crop 2 and vice versa, mean over both, x 2 / n_terms;
 - KoLeo: ``koleo_weight`` x Σ over the two global crops of KoLeo on the student's backbone CLS tokens,
-  each the mean over groups of ``koleo_group_size`` consecutive images (0: one group, the whole batch);
+  each the mean over the groups;
 - iBOT: the mask-weighted patch cross-entropy of the masked patches of global crops, averaged over crops.
 
 Total = dino_weight · (local + global) + KoLeo + ibot_weight · iBOT. Teacher targets are centered by
 softmax-centering (EMA centers, momentum ``center_momentum``) or Sinkhorn-Knopp.
 
-The official code computes KoLeo per GPU, over its ``batch_size_per_gpu`` images; fixed-size groups of the
-global batch give the same sets whatever the number of devices sharing the batch.
+The official code computes KoLeo, draws the stochastic-depth subsets and buffers the masked patches per GPU,
+over its ``batch_size_per_gpu`` images. Here these sets are groups of ``group_size`` consecutive images of the
+global batch (0: one group, the whole batch): the same sets whatever the number of devices sharing the batch,
+and a device that holds whole groups computes them without its peers' rows.
 
 The heads' MLPs run in ``compute_dtype``, their last layers (and so every logit) in float32.
 """
@@ -45,12 +47,12 @@ class SSLConfig:
     ibot_head: HeadConfig | None = None  # None: iBOT shares the DINO head
     dino_weight: float = 1.0
     koleo_weight: float = 0.1
-    koleo_group_size: int = 0  # KoLeo over groups of this many consecutive images; 0: the whole batch
+    group_size: int = 0  # images per group of KoLeo, drop path and masked-patch buffer; 0: the whole batch
     ibot_weight: float = 1.0
     centering: str = "centering"
     center_momentum: float = 0.9
     student_temp: float = 0.1
-    max_masked: int = 1  # static size of the buffer of masked patch tokens (``masking.max_masked``)
+    max_masked: int = 1  # static size of a group's buffer of masked patch tokens (``masking.max_masked``)
     compute_dtype: str = "float32"
     remat: bool = False
     head_warmup_steps: int = 0
@@ -60,11 +62,17 @@ class SSLConfig:
             raise ValueError(f"centering must be one of {CENTERINGS}, got {self.centering!r}")
         if self.compute_dtype not in DTYPES:
             raise ValueError(f"compute_dtype must be one of {sorted(DTYPES)}, got {self.compute_dtype!r}")
-        if self.koleo_group_size < 0:
-            raise ValueError(f"koleo_group_size must be >= 0 (0: the whole batch), got {self.koleo_group_size}")
+        if self.group_size < 0:
+            raise ValueError(f"group_size must be >= 0 (0: the whole batch), got {self.group_size}")
+
+    def groups(self, batch: int) -> int:
+        """How many groups a batch of ``batch`` images has."""
+        if self.group_size and batch % self.group_size:
+            raise ValueError(f"groups of {self.group_size} images need a batch that is a multiple of it, got {batch}")
+        return batch // self.group_size if self.group_size else 1
 
 
-def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=None) -> dict:
+def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=None, groups: int = 1) -> dict:
     # The official patch embedding (a strided convolution) ignores the pixels past the last whole patch,
     # e.g. of 96 px local crops for patch 14.
     p = cfg.backbone.patch_size
@@ -72,28 +80,31 @@ def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=No
     dtype = DTYPES[cfg.compute_dtype]
     params = jax.tree.map(lambda p: p.astype(dtype), params)
 
-    def run(params, images, masks, rng):
-        return vit.forward_features(params, cfg.backbone, images.astype(dtype), masks=masks, train=train, rng=rng)
-
-    if cfg.remat:
-        # Recompute everything but the matrix products with the weights in the backward pass.
-        run = jax.checkpoint(run, policy=jax.checkpoint_policies.dots_with_no_batch_dims_saveable)
-    return run(params, images, masks, rng)
+    return vit.forward_features(params, cfg.backbone, images.astype(dtype), masks=masks, train=train, rng=rng,
+                                groups=groups, remat=cfg.remat and train)
 
 
 def _head(params, cfg: SSLConfig, x):
     return apply_head(params, x, DTYPES[cfg.compute_dtype])
 
 
-def _gather_masked(masks: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
-    """Flat indices of the masked patches of [C, N] masks in a buffer of ``size``, and per-entry weights
-    1 / (masked patches of that crop), 0 for padding."""
-    flat = masks.reshape(-1)
-    index = jnp.nonzero(flat, size=size, fill_value=0)[0]
-    valid = jnp.arange(size) < jnp.sum(flat)
+def _gather_masked(masks: jax.Array, size: int, groups: int) -> tuple[jax.Array, jax.Array]:
+    """Indices [G, size] of the masked patches of [C, N] masks within each of ``groups`` runs of consecutive
+    crops (flat over the group's crops and patches, padded), and per-entry weights 1 / (masked patches of that
+    crop), 0 for padding."""
+    flat = masks.reshape(groups, -1)
+    index = jax.vmap(lambda m: jnp.nonzero(m, size=size, fill_value=0)[0])(flat)
+    valid = jnp.arange(size) < jnp.sum(flat, axis=1, keepdims=True)
     per_crop = 1.0 / jnp.maximum(jnp.sum(masks, axis=-1), 1).astype(jnp.float32)
-    weights = jnp.where(valid, per_crop[index // masks.shape[-1]], 0.0)
-    return index, weights
+    crop_weights = jax.vmap(lambda w, i: w[i])(per_crop.reshape(groups, -1), index // masks.shape[-1])
+    return index, jnp.where(valid, crop_weights, 0.0)
+
+
+def _masked_tokens(tokens: jax.Array, index: jax.Array) -> jax.Array:
+    """The patch tokens [C, N, D] at the group-local ``index`` [G, size] of ``_gather_masked``, as [G * size, D]."""
+    groups = index.shape[0]
+    grouped = tokens.reshape(groups, -1, tokens.shape[-1])
+    return jax.vmap(lambda t, i: t[i])(grouped, index).reshape(-1, tokens.shape[-1])
 
 
 def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
@@ -105,15 +116,16 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
     g, loc, masks = batch["global"], batch["local"], batch["masks"]
     b, n_local = g.shape[0], loc.shape[1]
     flat_masks = masks.reshape(b * 2, -1)
-    index, weights = _gather_masked(flat_masks, cfg.max_masked)
+    groups = cfg.groups(b)
+    index, weights = _gather_masked(flat_masks, cfg.max_masked, groups)
+    weights = weights.reshape(-1)
     ibot_key = "ibot_head" if cfg.ibot_head is not None else "dino_head"
 
     # Teacher: targets for the class tokens [B, 2, K] and the masked patches [M, K].
     teacher = jax.lax.stop_gradient(teacher)
     t_out = _features(teacher["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), train=False)
     t_cls = _head(teacher["dino_head"], cfg, t_out["x_norm_clstoken"])
-    t_patch_tokens = t_out["x_norm_patchtokens"].reshape(-1, t_out["x_norm_patchtokens"].shape[-1])
-    t_patch = _head(teacher[ibot_key], cfg, t_patch_tokens[index])
+    t_patch = _head(teacher[ibot_key], cfg, _masked_tokens(t_out["x_norm_patchtokens"], index))
     if cfg.centering == "centering":
         t_cls_probs = softmax_center(t_cls, centers["dino"], teacher_temp)
         t_patch_probs = softmax_center(t_patch, centers["ibot"], teacher_temp)
@@ -131,17 +143,17 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
     # Student.
     k_global, k_local = jax.random.split(rng)
     s_global = _features(
-        student["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), masks=flat_masks, train=True, rng=k_global
+        student["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), masks=flat_masks, train=True, rng=k_global,
+        groups=groups,
     )
     s_cls = _head(student["dino_head"], cfg, s_global["x_norm_clstoken"]).reshape(b, 2, -1)
-    s_patch_tokens = s_global["x_norm_patchtokens"].reshape(-1, s_global["x_norm_patchtokens"].shape[-1])
-    s_patch = _head(student[ibot_key], cfg, s_patch_tokens[index])
+    s_patch = _head(student[ibot_key], cfg, _masked_tokens(s_global["x_norm_patchtokens"], index))
 
     n_terms = 2 + max(2 * n_local, 1)
     terms = {}
     if n_local:
         s_local = _features(student["backbone"], cfg, loc.reshape(b * n_local, *loc.shape[2:]), train=True,
-                            rng=k_local)
+                            rng=k_local, groups=groups)
         s_local_cls = _head(student["dino_head"], cfg, s_local["x_norm_clstoken"]).reshape(b, n_local, -1)
         terms["dino_local"] = dino_loss(
             s_local_cls.transpose(1, 0, 2), t_cls_probs.transpose(1, 0, 2), cfg.student_temp
@@ -151,7 +163,7 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
         s_cls.reshape(1, b * 2, -1), swapped.reshape(1, b * 2, -1), cfg.student_temp
     ) / n_terms
     cls_tokens = s_global["x_norm_clstoken"].reshape(b, 2, -1)
-    group = cfg.koleo_group_size
+    group = cfg.group_size
     terms["koleo"] = cfg.koleo_weight * (
         koleo_loss(cls_tokens[:, 0], group_size=group) + koleo_loss(cls_tokens[:, 1], group_size=group)
     )

@@ -63,7 +63,8 @@ class PairSource:
 @dataclass(frozen=True)
 class BatchPlan:
     """Batch geometry of one run: the global batch, the rows of it that this host reads (in increasing order:
-    ``anonjax.parallel.process_rows``), canvas, mask settings."""
+    ``anonjax.parallel.process_rows``), canvas, mask settings (masks drawn in groups of ``group_size``
+    consecutive images, 0: the whole batch)."""
 
     global_batch: int
     rows: tuple[int, ...]
@@ -72,6 +73,7 @@ class BatchPlan:
     patch_shape: tuple[int, int]
     mask_probability: float
     mask_ratio: tuple[float, float]
+    group_size: int = 0
 
     def __post_init__(self) -> None:
         rows = np.asarray(self.rows)
@@ -182,7 +184,7 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
         batch["selected"] = source.selected[positions]
     crops = [2 * row + view for row in plan.rows for view in (0, 1)]  # row j has the global crops 2j, 2j + 1
     masks = batch_masks((plan.seed, step), 2 * plan.global_batch, plan.patch_shape, probability=plan.mask_probability,
-                        ratio_range=plan.mask_ratio, crops=crops)
+                        ratio_range=plan.mask_ratio, crops=crops, group=2 * plan.group_size)
     batch["masks"] = masks.reshape(plan.local_batch, 2, -1)
     return batch
 

@@ -70,12 +70,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 "canvas_size", "fsdp", "crops.global_size", "crops.local_size", "dino.n_prototypes",
                 "dino.hidden_dim", "dino.bottleneck_dim", "dino.n_layers", "ibot.n_prototypes"):
         cc.check_positive_int(config, f"train.{key}")
-    for key in ("head_warmup_steps", "crops.local_number", "dino.koleo_group_size", "workers"):
+    for key in ("head_warmup_steps", "crops.local_number", "group_size", "workers"):
         cc.check_nonnegative_int(config, f"train.{key}")
-    group, batch = config.train.dino.koleo_group_size, config.train.batch_size
+    group, batch = config.train.group_size, config.train.batch_size
     if group and batch % group:
-        raise cc.ConfigError("train.dino.koleo_group_size", f"{group} must divide train.batch_size={batch}: KoLeo "
-                             "is computed over groups of this many images (0: one group, the whole batch)")
+        raise cc.ConfigError("train.group_size", f"{group} must divide train.batch_size={batch}: KoLeo, drop path "
+                             "and iBOT masks are drawn in groups of this many images (0: one group, the whole batch)")
     cc.check_choice(config, "train.compute_dtype", DTYPES)
     cc.check_choice(config, "train.centering", CENTERINGS)
     cc.check_choice(config, "train.optim.scaling_rule", ("linear_wrt_1024", "sqrt_wrt_1024"))

@@ -1,6 +1,7 @@
 """The ViT itself: configurations, parameter layout, forward outputs, masking, stochastic depth, bad inputs."""
 
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -84,6 +85,34 @@ def test_batch_subset_stochastic_depth_follows_the_official_rule():
     again = vit._residual(x, lambda y: jnp.ones_like(y), 0.4, True, jax.random.key(3))
     np.testing.assert_array_equal(out, again)
     np.testing.assert_array_equal(vit._residual(x, jnp.ones_like, 0.4, False, None), x + 1)
+
+
+def test_stochastic_depth_subsets_stay_within_their_groups():
+    x = jnp.zeros((40, 3, 2))
+    out = np.asarray(vit._residual(x, jnp.ones_like, 0.4, True, jax.random.key(0), groups=4))
+    changed = np.any(out != 0, axis=(1, 2)).reshape(4, 10)
+    np.testing.assert_array_equal(changed.sum(1), [6, 6, 6, 6])  # int(10 * (1 - 0.4)) rows of each group of 10
+    np.testing.assert_allclose(out[out != 0], 10 / 6, rtol=1e-6)  # scaled by group / subset
+    assert len({tuple(row) for row in changed}) == 4  # each group draws its own subset (of 210)
+
+
+def test_remat_recomputes_the_gradient_it_would_store(tiny, make_images):
+    """Recomputing each block in the backward pass (drop path on batch subsets included: the recomputation
+    draws the same subsets) gives the gradient of the stored activations."""
+    cfg, params = tiny
+    cfg = dataclasses.replace(cfg, drop_path_rate=0.4, drop_path_uniform=True)
+    images = make_images(4, 28, 28)
+
+    def loss(p, remat):
+        out = vit.forward_features(p, cfg, images, train=True, rng=jax.random.key(0), groups=2, remat=remat)
+        return jnp.sum(out["x_norm_clstoken"] ** 2) + jnp.mean(out["x_norm_patchtokens"])
+
+    def checkpointed(remat):  # the primitive of jax.checkpoint is named remat2 or checkpoint
+        return re.search(r"= (remat\w*|checkpoint)\[", str(jax.make_jaxpr(loss, static_argnums=1)(params, remat)))
+
+    assert checkpointed(True) and not checkpointed(False)
+    stored, recomputed = jax.grad(loss)(params, False), jax.grad(loss)(params, True)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), recomputed, stored)
 
 
 def test_per_sample_drop_path_at_low_rates():

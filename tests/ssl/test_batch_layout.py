@@ -93,3 +93,17 @@ def test_the_masks_of_the_global_batch_stay_within_the_buffer():
                   for crops in (range(0, 40), range(40, 64))]
         np.testing.assert_array_equal(np.concatenate(halves), whole)
         assert (whole.sum(1) > 0).sum() == 32 and whole.sum() <= bound
+
+
+def test_masks_drawn_in_groups_stay_within_each_groups_buffer():
+    n_crops, group, grid = 64, 16, (6, 6)
+    bound = max_masked(group, 36, probability=0.5, ratio_range=(0.1, 0.5))
+    for step in range(20):
+        whole = batch_masks((3, step), n_crops, grid, probability=0.5, ratio_range=(0.1, 0.5), group=group)
+        part = batch_masks((3, step), n_crops, grid, probability=0.5, ratio_range=(0.1, 0.5), group=group,
+                           crops=range(24, 40))
+        np.testing.assert_array_equal(part, whole[24:40])
+        per_group = whole.reshape(4, group, -1)
+        assert np.all((per_group.sum(2) > 0).sum(1) == 8) and np.all(per_group.sum((1, 2)) <= bound)
+    with pytest.raises(ValueError, match="must divide"):
+        batch_masks((0,), n_crops, grid, group=24)

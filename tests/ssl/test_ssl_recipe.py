@@ -41,7 +41,7 @@ def test_official_preset_is_vitl14_yaml_on_the_default_config():
     assert (c.model, c.drop_path_rate, c.drop_path_uniform, c.layerscale_init) == ("vitl14", 0.4, True, 1e-5)
     assert dinov2.config(c.model).patch_size == 14 and dinov2.config(c.model).ffn == "mlp"  # the released weights
     assert (c.epochs, c.steps_per_epoch) == (500, 1250)
-    assert c.dino.to_dict() == {"loss_weight": 1.0, "koleo_loss_weight": 0.1, "koleo_group_size": 32,
+    assert c.dino.to_dict() == {"loss_weight": 1.0, "koleo_loss_weight": 0.1,
                                 "n_prototypes": 131072, "hidden_dim": 2048, "bottleneck_dim": 384, "n_layers": 3}
     assert c.ibot.to_dict() == {"loss_weight": 1.0, "mask_probability": 0.5, "mask_ratio": (0.1, 0.5),
                                 "separate_head": True, "n_prototypes": 131072, "hidden_dim": 2048,
@@ -57,7 +57,7 @@ def test_official_preset_is_vitl14_yaml_on_the_default_config():
     assert c.crops.to_dict() == {"global_size": 224, "global_scale": (0.32, 1.0), "local_number": 8,
                                  "local_size": 98, "local_scale": (0.05, 0.32)}
     assert c.crops.local_size % dinov2.config(c.model).patch_size == 0  # no border is cut away
-    assert c.batch_size % c.dino.koleo_group_size == 0
+    assert c.group_size == 32 and c.batch_size % c.group_size == 0  # the official batch_size_per_gpu
 
 
 def test_tiny_preset_keeps_its_values():
@@ -71,9 +71,9 @@ def test_tiny_preset_keeps_its_values():
         "crops": {"global_scale": (0.32, 1.0), "global_size": 32, "local_number": 2, "local_scale": (0.05, 0.32),
                   "local_size": 16},
         "dino": {"bottleneck_dim": 64, "hidden_dim": 128, "koleo_loss_weight": 0.1, "loss_weight": 1.0,
-                 "n_layers": 3, "n_prototypes": 256, "koleo_group_size": 0},  # 0: KoLeo over the whole batch
+                 "n_layers": 3, "n_prototypes": 256},
         "distributed": False, "drop_path_rate": 0.0, "drop_path_uniform": True, "epochs": 10, "fsdp": 1,
-        "head_warmup_steps": 0,
+        "group_size": 0, "head_warmup_steps": 0,  # group_size 0: KoLeo, drop path and masks over the whole batch
         "ibot": {"bottleneck_dim": 64, "hidden_dim": 128, "loss_weight": 1.0, "mask_probability": 0.5,
                  "mask_ratio": (0.1, 0.5), "n_layers": 3, "n_prototypes": 256, "separate_head": False},
         "keep_checkpoints": 2, "layerscale_init": 1.0, "log_every": 10, "model": "vit_tiny16", "num_processes": -1,

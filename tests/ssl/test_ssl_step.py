@@ -57,3 +57,23 @@ def test_sharded_step_equals_single_device(single, views, fsdp):
     initial = jax.device_get(compiled_programs(mesh, program_key(tiny_train())).init(None, np.uint32(0)))
     moved = jax.tree.map(lambda a, b: np.abs(a - b).max(), ref_state["student"], initial["student"])
     assert max(jax.tree.leaves(moved)) > 1e-5  # the steps did update the parameters (by about lr)
+
+
+def test_grouped_masked_patch_buffer_holds_the_same_patches():
+    """Buffers of masked patches per group of crops hold, once the padding is dropped, the patches and weights
+    of one buffer over the whole batch, in the same order."""
+    from anonjax.ssl.meta_arch import _gather_masked, _masked_tokens
+
+    rng = np.random.default_rng(0)
+    masks = rng.random((8, 6)) < 0.3
+    masks[3] = False  # a crop without masked patches
+    tokens = rng.normal(size=(8, 6, 5)).astype(np.float32)
+    whole_index, whole_weights = _gather_masked(masks, 48, 1)
+    index, weights = _gather_masked(masks, 12, 4)  # 4 groups of 2 crops, 12 patches each at most
+    whole, grouped = np.asarray(whole_weights).reshape(-1) > 0, np.asarray(weights).reshape(-1) > 0
+    assert whole.sum() == grouped.sum() == masks.sum()
+    np.testing.assert_array_equal(np.asarray(weights).reshape(-1)[grouped], np.asarray(whole_weights)[0, whole])
+    np.testing.assert_array_equal(np.asarray(_masked_tokens(tokens, index))[grouped], tokens[masks])
+    np.testing.assert_array_equal(np.asarray(_masked_tokens(tokens, whole_index))[whole], tokens[masks])
+    np.testing.assert_allclose(np.asarray(weights).reshape(-1)[grouped], 1 / masks.sum(1)[np.nonzero(masks)[0]])
+
