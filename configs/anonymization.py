@@ -46,6 +46,7 @@ def get_config(detectors: tuple[str, ...] = ("faces", "text", "codes")) -> ml_co
     c.shard_size = 256  # images per cache shard (the unit of resuming)
     c.workers = 2  # detection processes
     c.stats_images = 64  # images per split on which the changed-pixel fraction of each method is measured
+    c.privacy_images = 200  # validation images the privacy stage measures (a seeded sample; 0: none)
     c.example_id = ""  # image of the example sheet; empty: the first split's image with most kinds, then boxes
     c.materialize = False  # write the paired datasets (original + every method x degree) as PNG files
     c.materialize_original = True  # include the original images in the paired datasets

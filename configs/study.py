@@ -15,7 +15,7 @@ def base(*, methods, degrees, detectors, training_preset: str, workdir: str) -> 
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.workdir = workdir
-    config.stages = "anonymize,train,embed,evaluate,report"
+    config.stages = "anonymize,train,embed,evaluate,privacy,report"
     # adapted_degrees: the degrees adapted models are trained for (empty: every degree of the grid).
     config.grid = ml_collections.ConfigDict(dict(methods=methods, degrees=degrees, adaptations=("A", "B", "C"),
                                                  controls=1, adapted_degrees=()))
@@ -27,5 +27,7 @@ def base(*, methods, degrees, detectors, training_preset: str, workdir: str) -> 
     config.evaluate = evaluation.get_config()
     # originals=False: no output meant for sharing shows an original image; the example sheet drops its original
     # column, attention maps are drawn on the grid's strongest anonymization, and the report links neither.
-    config.report = ml_collections.ConfigDict(dict(originals=True))
+    # max_readable: the report's "what this means" names the most useful setting whose residual readable text
+    # (the privacy stage's text_words_readable) is below this fraction.
+    config.report = ml_collections.ConfigDict(dict(originals=True, max_readable=0.01))
     return config

@@ -1,6 +1,7 @@
 """The whole study, offline, on a CPU: built-in synthetic documents, a tiny ViT, all three methods at 50% and
 100%, the Unadapted model, one control and adaptations A, B and C (trained for 100% only, to fit the CPU budget);
-then embeddings, every scenario with its chance level, probes, correlations and the report.
+then embeddings, every scenario with its chance level, probes, correlations, what the anonymized validation pages
+still give away (the privacy stage, on all of them: OCR takes seconds per page) and the report.
 
     python -m anonjax.main --config ml_collections_configs/demo.py --workdir workdir/demo
 

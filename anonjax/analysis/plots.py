@@ -1,5 +1,5 @@
 """Figures of the report: metric against anonymization degree (the paper's RVL-CDIP trend figures), the
-heatmap of a correlation matrix (the paper's Fig. IV-A1) and training curves."""
+heatmap of a correlation matrix (the paper's Fig. IV-A1), training curves and the privacy-utility chart."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ def _save(fig, path: Path, dpi: int = 110) -> None:
         fig.savefig(tmp, format="png", dpi=dpi)
 
 
+def _finish_chart(plt, fig, ax, path: str | Path, title: str) -> None:
+    """Grid, legend and title of a chart of labelled series; written to ``path`` and closed."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, Path(path))
+    plt.close(fig)
+
+
 def degree_trend(rows: Sequence[Mapping], metric: str, path: str | Path, *, title: str = "") -> None:
     """One line per model x method: ``metric`` (a row key such as ``map``, ``mndcg``, ``knn``) by degree."""
     plt = _pyplot()
@@ -43,13 +54,7 @@ def degree_trend(rows: Sequence[Mapping], metric: str, path: str | Path, *, titl
                 label=f"{model_label(model)}/{method}")
     ax.set_xlabel("anonymization degree (%)")
     ax.set_ylabel(f"{metric} (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    _save(fig, Path(path))
-    plt.close(fig)
+    _finish_chart(plt, fig, ax, path, title)
 
 
 def correlation_heatmap(names: Sequence[str], matrix: np.ndarray, path: str | Path, *, title: str = "") -> None:
@@ -93,3 +98,25 @@ def training_curves(logs: Mapping[str, str | Path], path: str | Path, *, key: st
         _save(fig, Path(path))
     plt.close(fig)
     return drawn
+
+
+def privacy_utility_chart(points, front: Sequence[int], path: str | Path, *, xlabel: str, title: str = "") -> None:
+    """Each point (``analysis.privacy_utility.Point``) at (residual, mnDCG), marked by method and coloured by
+    model, labelled with its degree; the Pareto front (indices into ``points``) drawn as a step line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    seen = set()
+    for p in points:
+        key = (p.model, p.method)
+        ax.scatter(100 * p.residual, 100 * p.mndcg, marker=_MARKERS.get(p.method, "x"), color=_COLOURS.get(p.model),
+                   label=None if key in seen else f"{model_label(p.model)}/{p.method}", zorder=3)
+        ax.annotate(f"{round(100 * p.degree)}%", (100 * p.residual, 100 * p.mndcg), fontsize=6,
+                    textcoords="offset points", xytext=(3, 3))
+        seen.add(key)
+    if front:
+        xs = [100 * points[i].residual for i in front]
+        ys = [100 * points[i].mndcg for i in front]
+        ax.step(xs, ys, where="post", color="tab:red", linewidth=1, alpha=0.7, label="Pareto front", zorder=2)
+    ax.set_xlabel(f"{xlabel} (%, lower is more private)")
+    ax.set_ylabel("mnDCG, original queries (%)")
+    _finish_chart(plt, fig, ax, path, title)

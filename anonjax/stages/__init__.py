@@ -4,4 +4,4 @@ own, skips work whose outputs already match the config and data, and returns one
 did ("up to date" when it skipped everything). Stages read the study through ``anonjax.plan`` and never
 import each other."""
 
-ORDER = ("anonymize", "train", "embed", "evaluate", "report")
+ORDER = ("anonymize", "train", "embed", "evaluate", "privacy", "report")

@@ -21,7 +21,7 @@ DONE = "DONE.json"
 OPERATIONAL: dict[str, tuple[str, ...]] = {
     "train": ("fsdp", "distributed", "coordinator_address", "num_processes", "process_id", "log_every",
               "checkpoint_every", "keep_checkpoints", "cache_mb", "workers", "remat"),
-    "anonymize": ("workers", "shard_size"),
+    "anonymize": ("workers", "shard_size", "privacy_images"),
     "embed": ("batch_size", "cache_mb"),
 }
 """Keys of a config block that decide how a stage runs, not what it computes (results equal up to the order
@@ -37,7 +37,8 @@ of floating-point reductions):
   at every step); ``train.workers``: processes reading the batches (each is a pure function of the step);
   ``train.remat``: activations recomputed in the backward pass instead of stored;
 - ``anonymize.workers``: detection processes; ``anonymize.shard_size``: images per cache shard, the unit of
-  resuming (the box table joins the shards in image order);
+  resuming (the box table joins the shards in image order); ``anonymize.privacy_images``: the sample of the
+  privacy stage, which no other stage reads (the privacy stage's own fingerprint covers it);
 - ``embed.batch_size``: images per call (an image's embedding does not depend on its batch);
   ``embed.cache_mb``: fitted images held in memory.
 

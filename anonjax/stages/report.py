@@ -2,8 +2,11 @@
 the files the other stages left in the work directory, and from nothing else: the evaluate stage's results
 (``results/summary.json``, ``scenarios.json``, ``downstream.json``, ``reference.json`` and the
 ``correlation_<percent>.csv`` files that ``summary.json`` names) become findings, tables with confidence
-intervals, correlation heatmaps and degree trends; the anonymize stage's summary and figures, the attention maps
-and the training logs follow. Every number is one the evaluate stage computed; this stage only lays it out.
+intervals, correlation heatmaps and degree trends; the privacy stage's ``results/privacy.json``, when present,
+becomes the privacy table, the privacy-utility chart with its Pareto front (``anonjax.analysis.privacy_utility``)
+and the "what this means" sentence on the most useful setting below ``report.max_readable``; the anonymize
+stage's summary and figures, the attention maps and the training logs follow. Every number is one the evaluate
+or privacy stage computed; this stage only lays it out (and picks the front and the setting it names).
 
 With ``report.originals`` False the report shows no original image: only an example sheet drawn without
 its original column and attention maps drawn on anonymized images; figures of an earlier report are
@@ -24,8 +27,17 @@ from anonjax import hosts
 from anonjax.analysis import downstream_table, interval_table, load_correlation, scenario_table
 from anonjax.analysis.findings import findings
 from anonjax.analysis.html import markdown_to_html
-from anonjax.analysis.plots import correlation_heatmap, degree_trend, training_curves
-from anonjax.config_checks import report_originals
+from anonjax.analysis.plots import correlation_heatmap, degree_trend, privacy_utility_chart, training_curves
+from anonjax.analysis.privacy_utility import (
+    RESIDUALS,
+    best_below,
+    front_sentence,
+    pareto_front,
+    points,
+    residual_column,
+)
+from anonjax.analysis.tables import model_label
+from anonjax.config_checks import ConfigError, report_originals
 from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import save_text
 from anonjax.layout import NO_ANONYMIZATION, ORIGINAL, percent
@@ -36,9 +48,23 @@ _SHEET = "example_sheet.png"
 TITLE = "anonjax report: the impact of anonymization on image retrieval"
 
 
+MAX_READABLE = 0.01
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
-    """The report reads only what other stages wrote; only ``report.originals`` is checked up front."""
+    """The report reads only what other stages wrote; ``report.originals`` and ``report.max_readable`` are
+    checked up front."""
     report_originals(config)
+    max_readable(config)
+
+
+def max_readable(config: ml_collections.ConfigDict) -> float:
+    """``report.max_readable``: the residual readable text (a fraction in [0, 1]) below which "what this means"
+    names the most useful setting; ``MAX_READABLE`` where the config has none."""
+    value = config.get("report", {}).get("max_readable", MAX_READABLE)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError("report.max_readable", f"must be a fraction in [0, 1], got {value!r}")
+    return float(value)
 
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
@@ -62,17 +88,23 @@ def _write(config: ml_collections.ConfigDict, workdir: Path, results: Path) -> N
     scenarios = _load(results / "scenarios.json")
     downstream = _load(results / "downstream.json") if (results / "downstream.json").is_file() else []
     reference = _load(results / "reference.json") if (results / "reference.json").is_file() else None
+    privacy = _load(results / "privacy.json") if (results / "privacy.json").is_file() else None
 
     md = [f"# {TITLE}", "", f"Work directory: `{workdir.resolve()}`", ""]
     md += _scale_section(summary["settings"])
     md += _findings_section(summary)
+    if privacy is not None:
+        md += [f"Privacy: {best_below(privacy['rows'], scenarios, max_readable(config))}", ""]
     md += _results_section(results, summary, scenarios, downstream, reference, figures)
+    if privacy is not None:
+        md += privacy_section(privacy, scenarios, figures)
     md += _trends_section(scenarios, downstream, figures)
     md += _anonymization_section(workdir / "anonymize", figures, originals)
     md += _attention_section(workdir / "attention", figures, originals)
     md += _training_section(workdir / "train", figures)
     md += ["## Files", "", "All numbers are also in `results/scenarios.csv`, `results/downstream.csv`, "
-           "`results/correlation_<percent>.csv` and `results/*.json` for further analysis.", ""]
+           "`results/correlation_<percent>.csv`, `results/privacy.csv`, `results/privacy_recall.csv` and "
+           "`results/*.json` for further analysis.", ""]
     text = "\n".join(md)
     save_text(out / "report.md", text)
     save_text(out / "index.html", markdown_to_html(text, TITLE))
@@ -269,3 +301,75 @@ def _copy(path: Path, figures: Path) -> str:
     target = figures / f"{path.parent.name}_{path.name}"
     shutil.copyfile(path, target)
     return f"figures/{target.name}"
+
+
+_PRIVACY_COLUMNS = {"text_words_readable": "words read", "text_words_readable_in_boxes": "words read in boxes",
+                    "text_char_similarity": "char. similarity", "text_char_similarity_in_boxes": "similarity in boxes",
+                    "faces_redetected": "faces found", "codes_decoded": "codes decoded", "mrz_recovered": "MRZ lines"}
+_RECALL_LABELS = {"text_lines": "text detector: drawn lines found", "faces": "face detector: drawn faces found",
+                  "codes": "code detector: drawn codes found", "words_before": "drawn words OCR reads on the original",
+                  "words_after": "drawn words OCR still reads after {method} at 100%"}
+
+
+def _cell(row: dict, column: str) -> str:
+    """``value [lo, hi] (n)`` in percent, or a dash where the measure is missing."""
+    if row.get(column) is None:
+        return "—"
+    return (f"{100 * row[column]:.1f} [{100 * row[f'{column}_lo']:.1f}, {100 * row[f'{column}_hi']:.1f}] "
+            f"({row[f'{column}_n']})")
+
+
+def privacy_section(privacy: dict, scenarios: list[dict], figures: Path) -> list[str]:
+    """The privacy stage's results: what the anonymized images still give away per method x degree, the linkage
+    rate per model, the privacy-utility chart with its front, and the detectors' recall on synthetic pages."""
+    settings, rows = privacy["settings"], privacy["rows"]
+    lines = ["## Privacy: what the anonymized images still give away", "",
+             f"Measured on {settings['images']} validation image(s) (a seeded sample of at most "
+             f"{settings['requested']}) with an attacker's tools: OCR ({settings['ocr']}), MTCNN face detection and "
+             f"{settings['codes']}, on the whole anonymized image against its original. Each cell is the pooled "
+             "fraction in %, its 95% Wilson interval and the number of items pooled (words, lines, faces, codes); a "
+             "dash is a measure that could not be taken or had nothing to count (reasons below), never 0.", ""]
+    variants = list({(r["method"], r["degree"]): r for r in rows}.values())
+    lines += ["| method | degree | " + " | ".join(_PRIVACY_COLUMNS.values()) + " |",
+              "|---" * (2 + len(_PRIVACY_COLUMNS)) + "|"]
+    for r in variants:
+        lines.append(f"| {r['method']} | {percent(r['degree'])}% | "
+                     + " | ".join(_cell(r, c) for c in _PRIVACY_COLUMNS) + " |")
+    lines.append("")
+    reasons = sorted({f"{r['method']} {percent(r['degree'])}%: {part}" for r in rows
+                      for part in (r.get("missing") or "").split("; ") if part and not part.startswith("linkage")})
+    if reasons:
+        lines += ["Missing or empty:", "", *(f"- {reason}" for reason in reasons), ""]
+    linked = [r for r in rows if r.get("model")]
+    if linked:
+        lines += ["Linkage rate (the evaluate stage's: anonymized images whose nearest original is their own):", "",
+                  "| model | method | degree | linkage |", "|---|---|---|---|"]
+        lines += [f"| {model_label(r['model'])} | {r['method']} | {percent(r['degree'])}% | {_cell(r, 'linkage')} |"
+                  for r in linked]
+        lines.append("")
+    column = residual_column(rows)
+    pts = points(rows, scenarios, column) if column else []
+    if pts:
+        front = pareto_front(pts)
+        chart = figures / "privacy_utility.png"
+        source = settings.get("source") or "data"
+        privacy_utility_chart(pts, front, chart, xlabel=RESIDUALS[column],
+                              title=f"Privacy-utility trade-off ({source})")
+        lines += [f"![Privacy-utility trade-off: {RESIDUALS[column]} against mnDCG](figures/{chart.name})", "",
+                  front_sentence(pts, column), ""]
+    else:
+        lines += ["No privacy-utility chart: no setting has both a residual measure (text or faces) and a retrieval "
+                  "score.", ""]
+    if privacy.get("recall"):
+        lines += ["### Detectors against the drawn ground truth (synthetic documents)", "",
+                  "| measure | % [95% interval] (items) |", "|---|---|"]
+        for r in privacy["recall"]:
+            label = _RECALL_LABELS.get(r["measure"], r["measure"]).format(method=r["method"])
+            value = "—" if r["value"] is None else \
+                f"{100 * r['value']:.1f} [{100 * r['value_lo']:.1f}, {100 * r['value_hi']:.1f}] ({r['n']})"
+            lines.append(f"| {label} | {value} |")
+        lines.append("")
+        lines += [f"- {r['measure']} {r['method']}: {r['missing']}".replace("  ", " ") for r in privacy["recall"]
+                  if r["missing"]]
+        lines.append("")
+    return lines

@@ -8,13 +8,15 @@ DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py
 
 
 def tiny_demo():
-    """The demo with 24 + 22 images, one method at one degree, Adaptation A and 20 steps of 8 images."""
+    """The demo with 24 + 22 images, one method at one degree, Adaptation A and 20 steps of 8 images; the privacy
+    stage measures 2 validation images."""
     config = load_config(DEMO)
     config.data.sizes = {"train": 24, "val": 22, "test": 0}
     config.grid.methods = ("mask",)
     config.grid.degrees = (1.0,)
     config.grid.adaptations = ("A",)
     config.anonymize.stats_images = 2
+    config.anonymize.privacy_images = 2  # OCR takes seconds per page on a CPU
     config.anonymize.workers = 1
     config.train.batch_size = 8
     config.train.epochs = 5
