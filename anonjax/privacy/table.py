@@ -2,10 +2,11 @@
 
 ``privacy.csv`` has one row per method x degree x model (the model only matters for ``linkage``; the image
 measures repeat on every model's row of a variant, and a variant without any scored model has one row whose
-``model`` is empty). For each measure (``COLUMNS``) the pooled fraction, its Wilson 95 % interval
-(``_lo``/``_hi``) and ``_n``, the items it pooled (words, lines, faces, codes, MRZ lines; images for linkage);
-``images`` is the sample size. A measure that could not be taken, or had nothing to count, is an empty cell
-(None), never 0, and ``missing`` says why (``column: reason (k of n images)``, joined by ``; ``).
+``model`` is empty). For each measure (``COLUMNS``) the pooled fraction, its Wilson 95 % interval at the
+images' effective sample size (``_lo``/``_hi``, ``aggregate``) and ``_n``, the items it pooled (words, lines,
+faces, codes, MRZ lines; images for linkage); ``images`` is the sample size. A measure that could not be
+taken, or had nothing to count, is an empty cell (None), never 0, and ``missing`` says why
+(``column: reason (k of n images)``, joined by ``; ``).
 """
 
 from __future__ import annotations

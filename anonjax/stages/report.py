@@ -327,8 +327,9 @@ def privacy_section(privacy: dict, scenarios: list[dict], figures: Path) -> list
              f"Measured on {settings['images']} validation image(s) (a seeded sample of at most "
              f"{settings['requested']}) with an attacker's tools: OCR ({settings['ocr']}), MTCNN face detection and "
              f"{settings['codes']}, on the whole anonymized image against its original. Each cell is the pooled "
-             "fraction in %, its 95% Wilson interval and the number of items pooled (words, lines, faces, codes); a "
-             "dash is a measure that could not be taken or had nothing to count (reasons below), never 0.", ""]
+             "fraction in %, its 95% interval (Wilson's, at the effective sample size of the images: the words of "
+             "a page share its fate) and the number of items pooled (words, lines, faces, codes); a dash is a "
+             "measure that could not be taken or had nothing to count (reasons below), never 0.", ""]
     variants = list({(r["method"], r["degree"]): r for r in rows}.values())
     lines += ["| method | degree | " + " | ".join(_PRIVACY_COLUMNS.values()) + " |",
               "|---" * (2 + len(_PRIVACY_COLUMNS)) + "|"]
