@@ -30,8 +30,6 @@ the same split in the same order; the results are up to date while the contents 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import shutil
 from collections.abc import Sequence
@@ -49,7 +47,7 @@ from anonjax.analysis.summary import degree_summary, nested_degrees
 from anonjax.data import SPLITS
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
-from anonjax.files import save_json, save_text, sha256_file
+from anonjax.files import csv_text, save_json, save_text, sha256_file
 from anonjax.layout import (
     NO_ANONYMIZATION,
     ORIGINAL,
@@ -413,13 +411,6 @@ def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np
                 linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))
 
 
-def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
 
 def _scale(config: ml_collections.ConfigDict) -> dict | None:
     """What produced the embeddings, when this study trained them: backbone, released weights continued from,
@@ -461,10 +452,10 @@ def _write_results(out: Path, scenarios: list[dict], downstream: list[dict], ref
     longer in the grid, probe results of a run with probes) lingers beside them."""
     shutil.rmtree(out, ignore_errors=True)
     save_json(out / "reference.json", reference)
-    save_text(out / "scenarios.csv", _csv(scenarios, SCENARIO_COLUMNS))
+    save_text(out / "scenarios.csv", csv_text(scenarios, SCENARIO_COLUMNS))
     save_json(out / "scenarios.json", scenarios)
     if downstream:
-        save_text(out / "downstream.csv", _csv(downstream, DOWNSTREAM_COLUMNS))
+        save_text(out / "downstream.csv", csv_text(downstream, DOWNSTREAM_COLUMNS))
         save_json(out / "downstream.json", downstream)
     anonymized = [r for r in scenarios if r["method"] != NO_ANONYMIZATION]
     none_rows = [r for r in scenarios if r["method"] == NO_ANONYMIZATION]

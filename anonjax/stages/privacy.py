@@ -25,10 +25,8 @@ are unchanged.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.util
-import io
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +43,7 @@ from anonjax.anonymize import box_cache
 from anonjax.anonymize.box_cache import BoxTable, load_box_table
 from anonjax.anonymize.detection import KINDS
 from anonjax.anonymize.materialize import anonymized_variants
-from anonjax.files import save_json, save_text, sha256_file
+from anonjax.files import csv_text, save_json, save_text, sha256_file
 from anonjax.layout import variant_name
 from anonjax.plan import StudyPlan, Variant, study_plan, validate_grid
 from anonjax.privacy.decodable_codes import CodeReader
@@ -131,10 +129,10 @@ def _write(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, sp
     if scenarios is None:
         log.warning("privacy: no %s; the linkage column stays empty (run the evaluate stage)", scenarios_file)
     rows = with_linkage(stored["rows"], scenarios)
-    save_text(results / "privacy.csv", _csv(rows, COLUMNS))
+    save_text(results / "privacy.csv", csv_text(rows, COLUMNS))
     save_json(results / "privacy.json", {"settings": stored["settings"], "rows": rows, "recall": stored["recall"]})
     if stored["recall"]:
-        save_text(results / "privacy_recall.csv", _csv(stored["recall"], RECALL_COLUMNS))
+        save_text(results / "privacy_recall.csv", csv_text(stored["recall"], RECALL_COLUMNS))
     else:
         (results / "privacy_recall.csv").unlink(missing_ok=True)
     mark_complete(stage_dir, fp)
@@ -300,12 +298,4 @@ def _pages(data: ml_collections.ConfigDict) -> Callable[[str], Any] | None:
 
     return page
 
-
-def _csv(rows: Sequence[Mapping], columns: Sequence[str]) -> str:
-    """Rows as CSV; None is an empty cell."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-    return buffer.getvalue()
 
