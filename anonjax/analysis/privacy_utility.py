@@ -119,8 +119,14 @@ def best_below(rows: Sequence[Mapping], scenarios: Sequence[Mapping], max_readab
         least = min(pts, key=lambda p: (p.residual, -p.mndcg))
         return (f"No setting keeps the readable text below {limit} (`report.max_readable`); the least readable is "
                 f"{least.label}, with {_pct(least.residual)} of the words still read and mnDCG {_pct(least.mndcg)}.")
-    best = max(below, key=lambda p: (p.mndcg, -p.residual))
-    return (f"Among the {len(below)} setting(s) that keep the readable text below {limit} (`report.max_readable`), "
+    best, *rest = sorted(below, key=lambda p: (-p.mndcg, p.residual))
+    text = (f"Among the {len(below)} setting(s) that keep the readable text below {limit} (`report.max_readable`), "
             f"{best.label} retrieves best: mnDCG {_with_interval(best.mndcg, best.mndcg_lo, best.mndcg_hi)} with "
             f"original queries, {_pct(best.residual)} of the words still read "
-            f"({_with_interval(best.residual, best.residual_lo, best.residual_hi)}).")
+            f"({_with_interval(best.residual, best.residual_lo, best.residual_hi)})")
+    if not rest:
+        return text + "."
+    runner = rest[0]
+    tied = None in (best.mndcg_lo, runner.mndcg_hi) or best.mndcg_lo <= runner.mndcg_hi
+    return text + (f"; {'indistinguishable at this size from' if tied else 'beyond the noise of'} the runner-up, "
+                   f"{runner.label} (mnDCG {_with_interval(runner.mndcg, runner.mndcg_lo, runner.mndcg_hi)}).")
