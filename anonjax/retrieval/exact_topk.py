@@ -28,6 +28,15 @@ def canonical_zeros(scores: jax.Array) -> jax.Array:
     return jnp.where(scores == 0, jnp.zeros_like(scores), scores)
 
 
+def ranking_keys(scores: jax.Array) -> jax.Array:
+    """int32 keys whose ascending order is the descending order of the (canonical, NaN-free) scores.
+
+    Sorting these alone is several times faster on CPU than sorting floats or carrying indices.
+    """
+    bits = lax.bitcast_convert_type(scores, jnp.int32)
+    return ~jnp.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+
+
 def survivor_threshold(scores: jax.Array, k: int) -> jax.Array:
     """Per row a value t (shape [rows, 1]) with at least k scores >= t; -inf where the guess fails.
 

@@ -13,7 +13,8 @@ from jax.sharding import PartitionSpec as P
 
 from anonjax import parallel
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
-from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk
+from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk, ranking_keys
+from anonjax.retrieval.host_ranking import scores_of_keys, topk_columns
 from anonjax.retrieval.inputs import check_chunk_size, check_k, same_dims, unit_rows
 
 
@@ -25,6 +26,18 @@ def cosine_scores(queries: jax.Array, database: jax.Array) -> jax.Array:
 @functools.partial(jax.jit, static_argnames="k")
 def _topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
     return exact_topk(cosine_scores(queries, database), k)
+
+
+@jax.jit
+def _keys_chunk(queries: jax.Array, database: jax.Array) -> jax.Array:
+    return ranking_keys(cosine_scores(queries, database))
+
+
+def _host_topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_topk_chunk` with the selection by numpy (``host_ranking``), faster on the CPU."""
+    keys = np.asarray(_keys_chunk(queries, database))
+    columns = topk_columns(keys, k)
+    return scores_of_keys(np.take_along_axis(keys, columns, axis=1)), columns
 
 
 @functools.lru_cache(maxsize=16)
@@ -63,7 +76,8 @@ def topk_cosine(
     Rows are L2-normalized here. Returns ``(scores[Q, k] float32, indices[Q, k] int32)`` as numpy
     arrays, each row descending, ties broken by the lower database index. Queries are processed
     ``chunk_size`` rows at a time (default: as many as keep one chunk's scores near 16 MiB), so
-    memory is O(chunk x N + Q x k). With a ``mesh`` (``anonjax.parallel.make_mesh``), the database
+    memory is O(chunk x N + Q x k). On the CPU, numpy selects from each chunk's scores (``host_ranking``:
+    several times faster than XLA's ``top_k`` there). With a ``mesh`` (``anonjax.parallel.make_mesh``), the database
     rows are split over all of its devices (of every process: each passes the same arrays) and the
     per-device top-k lists are merged.
     """
@@ -77,7 +91,8 @@ def topk_cosine(
 
     if mesh is None:
         db_device = jax.device_put(db)
-        kernel = functools.partial(_topk_chunk, k=k)
+        on_cpu = db_device.devices().pop().platform == "cpu"
+        kernel = functools.partial(_host_topk_chunk if on_cpu else _topk_chunk, k=k)
         extra = ()
         place = jax.device_put
     else:

@@ -20,6 +20,9 @@ from anonjax.retrieval import evaluate_scenario
 from anonjax.stages import evaluate, report
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
+
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "evaluate.py"
 
 
@@ -112,8 +115,9 @@ def test_rows_equal_direct_evaluation(builtin_run):
     direct = evaluate_scenario(gt, gt, queries, db, n_bootstrap=50)
     row = next(r for r in _rows(builtin_run / "results" / "scenarios.csv")
                if (r["model"], r["method"], r["queries"]) == ("A", "mask", "original"))
-    assert float(row["map"]) == pytest.approx(direct.map, abs=1e-9)
-    assert float(row["mndcg"]) == pytest.approx(direct.mndcg, abs=1e-9)
+    # The stage's mesh path sums in float32 (compensated), this direct call on the CPU in float64.
+    assert float(row["map"]) == pytest.approx(direct.map, abs=1e-7)
+    assert float(row["mndcg"]) == pytest.approx(direct.mndcg, abs=1e-7)
 
 
 def test_rerun_is_skipped_and_changed_config_recomputes(builtin_run, caplog):
@@ -498,7 +502,7 @@ def test_split_all_evaluates_every_embedded_split_and_probes_test_on_val(tmp_pat
     direct = evaluate_scenario(gt, gt, db, db, exclude_self=True, n_bootstrap=50)
     row = next(r for r in json.loads((results / "scenarios.json").read_text())
                if (r["model"], r["queries"]) == ("A", "anonymized"))
-    assert row["map"] == pytest.approx(direct.map, abs=1e-9) and row["map_chance"] == direct.map_chance
+    assert row["map"] == pytest.approx(direct.map, abs=1e-7) and row["map_chance"] == direct.map_chance
     config.evaluate.test_split = "train"  # the probes cannot be tested on the split they are fitted on
     with pytest.raises(ConfigError, match=r"evaluate\.train_split: is 'train', the split the probes are tested on"):
         evaluate.validate(config)
