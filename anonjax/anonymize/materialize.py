@@ -27,8 +27,6 @@ from anonjax.anonymize.methods import apply
 from anonjax.files import atomic_open, save_json
 from anonjax.layout import ORIGINAL, variant_name
 
-_PAD = 64
-
 
 def file_name(image_id: str) -> str:
     """A file name for an image id: reversible, no separators (``urllib.parse.unquote`` gives the id)."""
@@ -39,24 +37,12 @@ def anonymized_variants(
     image: np.ndarray, boxes: np.ndarray, masks: Mapping[float, np.ndarray], methods: Sequence[str],
     params: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, np.ndarray]:
-    """Variant name -> anonymized image, for one image with boxes [M, 4] and a box mask per degree.
-
-    The image is padded to a multiple of 64 pixels and the boxes to a power of two (at least 16), so images
-    of many sizes share a few compilations; padding lies outside every box and is cropped off again.
-    """
-    height, width = image.shape[:2]
-    padded = np.pad(image, ((0, -height % _PAD), (0, -width % _PAD), (0, 0)))
-    slots = max(16, 1 << max(len(boxes) - 1, 0).bit_length())
-    box_pad = np.zeros((slots, 4), np.int32)
-    box_pad[: len(boxes)] = boxes
-    out = {}
-    for method in methods:
-        for degree, mask in masks.items():
-            mask_pad = np.zeros(slots, bool)
-            mask_pad[: len(mask)] = mask
-            result = apply(padded[None], box_pad[None], mask_pad[None], method, **dict(params.get(method, {})))
-            out[variant_name(method, degree)] = np.asarray(result)[0, :height, :width]
-    return out
+    """Variant name -> anonymized image, for one image with boxes [M, 4] and a box mask per degree."""
+    return {
+        variant_name(method, degree): apply(image[None], boxes[None], mask[None], method,
+                                            **dict(params.get(method, {})))[0]
+        for method in methods for degree, mask in masks.items()
+    }
 
 
 def materialize_pairs(

@@ -1,21 +1,33 @@
-"""Pixelation, Gaussian blur and masking of selected boxes, as one jittable batched function.
+"""Pixelation, Gaussian blur and masking of selected boxes of a batch of images.
 
 ``apply(images, boxes, box_mask, method, **params)`` works on a batch of equally sized uint8 RGB images
 with boxes padded to a fixed count ``M`` (int32 xyxy, half-open) and a mask of the boxes to anonymize.
 Pixels outside the selected boxes come back bit-identical. Where selected boxes overlap, a pixel belongs
 to the selected box with the highest index and is anonymized from that box alone.
 
+Two implementations compute it, chosen by where the arrays live:
+
+- traced values (inside ``jax.jit``) and arrays on an accelerator take the dense path: one jitted function
+  over whole images, batched and shardable, for anonymizing on the device inside a training step;
+- numpy arrays and jax arrays on CPU devices take the box-local path (``anonjax.anonymize.box_local``),
+  which reads and writes only the pixels of the selected boxes with numpy and OpenCV, as fast as a
+  per-box OpenCV loop. It returns numpy arrays for numpy arrays, jax arrays for jax arrays.
+
+Both give the same pixels: bit-identical for masking and pixelation, within one grey level for blur (the
+same float32 filters, summed in another order).
+
 Every method reads only pixels inside the box it anonymizes, so nothing outside a box leaks in and a box
 never spreads its content outside:
 
 - ``pixel``: the box is cut into nearly square cells, ``cells`` of them along its shorter side
   (``round(cells * side / short_side)`` along the longer one, never more cells than pixels), and every
-  pixel takes the rounded mean of its cell. Pixel ``x`` of a box of width ``w`` split into ``n`` cells
-  lies in cell ``floor((x - x0) * n / w)``: the cells of ``cv2.resize(INTER_NEAREST)`` when the cells are
-  blown back up, and each cell value is the exact mean that ``cv2.resize(INTER_AREA)`` computes when
-  ``n`` divides ``w`` (otherwise INTER_AREA weighs the pixels on a cell's edge fractionally, a few grey
-  levels of difference on average). With the default of 4 cells PP-OCRv3 recognition reads nothing of a
-  rendered text line; with 8 it still read most words in our check, with 16 it reads them (a test).
+  pixel takes the mean of its cell (the exact sum times the float32 reciprocal of the pixel count, rounded
+  half to even). Pixel ``x`` of a box of width ``w`` split into ``n`` cells lies in cell
+  ``floor((x - x0) * n / w)``; when ``n`` divides ``w`` each cell value is the mean that
+  ``cv2.resize(INTER_AREA)`` computes (otherwise INTER_AREA weighs the pixels on a cell's edge
+  fractionally, a few grey levels of difference on average). With the default of 4 cells PP-OCRv3
+  recognition reads nothing of a rendered text line; with 8 it still read most words in our check, with 16
+  it reads them (a test).
 - ``blur``: a Gaussian of standard deviation ``sigma * short_side`` in both directions, restricted to the
   box with reflect-101 borders (``cv2.GaussianBlur`` on the cropped box). With the default ``sigma`` of
   0.2 the kernel spans about 1.2 short sides, more than a text line's character height: PP-OCRv3
@@ -35,11 +47,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from anonjax.anonymize.box_filters import PASSES
+from anonjax.anonymize.box_local import anonymize_boxes
+
 METHODS = ("pixel", "blur", "mask")
 PIXEL_CELLS = 4
 BLUR_SIGMA = 0.2
 MASK_FILL = 0
-_BLUR_PASSES = 3
 _OWNER_GROUP = 60  # 4**59 is the largest power of 4 below float32's maximum
 
 
@@ -58,15 +72,16 @@ def apply(
     images uint8 [B, H, W, 3]; boxes int32 [B, M, 4] xyxy half-open; box_mask bool [B, M] (which boxes to
     anonymize); method one of ``METHODS``. ``cells`` is the number of pixelation cells along a box's shorter side,
     ``sigma`` the blur's standard deviation as a fraction of a box's shorter side, ``fill`` the mask
-    value (grey or RGB). Returns uint8 [B, H, W, 3].
+    value (grey or RGB). Returns uint8 [B, H, W, 3]: a numpy array for numpy images, else a jax array.
 
     Jittable: ``method`` must be static; the parameters may be traced, so one compilation per method and
-    shape serves every parameter value (concrete values are checked here, traced ones cannot be).
+    shape serves every parameter value (concrete values are checked here, traced ones cannot be). Concrete
+    arrays that are all on the host (numpy, or jax arrays on CPU devices) take the box-local path.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must be [B, H, W, 3], got shape {images.shape}")
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 [B, H, W, 3], got {images.dtype} {images.shape}")
     if boxes.ndim != 3 or boxes.shape[-1] != 4 or boxes.shape[:2] != box_mask.shape:
         raise ValueError(f"boxes must be [B, M, 4] with box_mask [B, M], got {boxes.shape} and {box_mask.shape}")
     if method == "pixel" and _concrete(cells) and (int(cells) != cells or cells < 1):
@@ -75,6 +90,11 @@ def apply(
         raise ValueError(f"sigma must be a fraction of the box side in (0, 1], got {sigma!r}")
     if method == "mask" and _concrete(fill) and not np.all((np.asarray(fill) >= 0) & (np.asarray(fill) <= 255)):
         raise ValueError(f"fill must be grey or RGB values in 0..255, got {fill!r}")
+    if _on_host(images, boxes, box_mask, cells, sigma, fill):
+        out = anonymize_boxes(np.asarray(images), np.asarray(boxes).astype(np.int32), np.asarray(box_mask, bool),
+                              method, cells=int(cells), sigma=float(np.float32(sigma)),
+                              fill=np.broadcast_to(np.asarray(fill, np.uint8), (3,)))
+        return jax.device_put(out, images.sharding) if isinstance(images, jax.Array) else out
     param = {"pixel": jnp.asarray(cells, jnp.int32), "blur": jnp.asarray(sigma, jnp.float32),
              "mask": jnp.broadcast_to(jnp.asarray(fill, jnp.uint8), (3,))}[method]
     return _apply(images, boxes, box_mask, param, method)
@@ -88,6 +108,15 @@ def _apply(images: jax.Array, boxes: jax.Array, box_mask: jax.Array, param: jax.
 
 def _concrete(value) -> bool:
     return not isinstance(value, jax.core.Tracer)
+
+
+def _on_host(*values: object) -> bool:
+    """Whether no value is traced and every jax array among them lives, whole, on CPU devices."""
+    return all(_concrete(v) and (not isinstance(v, jax.Array) or _on_cpu(v)) for v in values)
+
+
+def _on_cpu(array: jax.Array) -> bool:
+    return array.is_fully_addressable and all(device.platform == "cpu" for device in array.devices())
 
 
 def _owner_boxes(boxes: jax.Array, box_mask: jax.Array, height: int, width: int) -> jax.Array:
@@ -157,14 +186,14 @@ def _blur(image: jax.Array, boxes: jax.Array, box_mask: jax.Array, sigma: jax.Ar
 
 
 def _box_passes(values: jax.Array, start: jax.Array, stop: jax.Array, std: jax.Array) -> jax.Array:
-    """``_BLUR_PASSES`` box filters along the last axis (a loop, so the pass compiles once)."""
-    return jax.lax.fori_loop(0, _BLUR_PASSES, lambda _, v: _box_pass(v, start, stop, std), values)
+    """``PASSES`` box filters along the last axis (a loop, so the pass compiles once)."""
+    return jax.lax.fori_loop(0, PASSES, lambda _, v: _box_pass(v, start, stop, std), values)
 
 
 def _box_pass(values: jax.Array, start: jax.Array, stop: jax.Array, std: jax.Array) -> jax.Array:
     """One extended box filter along the last axis of [3, R, L] values, each pixel within its box's
-    [start, stop) with reflect-101 borders; together ``_BLUR_PASSES`` passes have variance ``std**2``."""
-    var = std**2 / _BLUR_PASSES
+    [start, stop) with reflect-101 borders; together ``PASSES`` passes have variance ``std**2``."""
+    var = std**2 / PASSES
     radius = jnp.floor((jnp.sqrt(12.0 * var + 1.0) - 1.0) / 2.0)
     alpha = (2 * radius + 1) * (radius * (radius + 1) - 3 * var) / (6 * (var - (radius + 1) ** 2))
     side = jnp.maximum(stop - start, 1)

@@ -107,8 +107,9 @@ def anonymize_once(source: PairSource, method: str, params: dict, *, budget_mb: 
     (otherwise ``source`` as it is, anonymized at every step).
 
     Anonymizing an image is a pure function of its pixels and selected boxes, so the twins are the pixels the
-    step would compute, computed once instead of once per epoch: on a CPU, where the dense jitted methods cost
-    more than the step of a small model, this keeps adapted training close to the Unadapted model's speed.
+    step would compute (by the box-local path, the step's by the dense one: the same pixels, a blurred one
+    within one grey level), computed once instead of once per epoch: on a CPU, where the dense jitted methods
+    cost more than the step of a small model, this keeps adapted training close to the Unadapted model's speed.
     An image that fails to decode or changed after its detection gets no twin and is replaced as in
     :func:`host_batch`."""
     canvas = source.images.canvas
@@ -122,14 +123,10 @@ def anonymize_once(source: PairSource, method: str, params: dict, *, budget_mb: 
         good = [(p, r) for p, r in zip(positions, read, strict=True) if r is not None]
         if not good:
             continue
-        # Padded to a whole batch with empty selections, so that one compilation serves every batch.
-        pad = batch_size - len(good)
-        pixels = np.stack([r.pixels for _, r in good] + [np.zeros_like(good[0][1].pixels)] * pad)
-        boxes = np.stack([scale_boxes(source.boxes[p], r.scale, r.size) for p, r in good]
-                         + [np.zeros_like(source.boxes[0])] * pad)
-        selected = np.concatenate([source.selected[[p for p, _ in good]],
-                                   np.zeros((pad, source.selected.shape[1]), bool)])
-        out = np.asarray(anonymize(pixels, boxes, selected, method, **params))
+        pixels = np.stack([r.pixels for _, r in good])
+        boxes = np.stack([scale_boxes(source.boxes[p], r.scale, r.size) for p, r in good])
+        selected = source.selected[[p for p, _ in good]]
+        out = anonymize(pixels, boxes, selected, method, **params)
         twins.update({p: out[i] for i, (p, _) in enumerate(good)})
     return dataclasses.replace(source, twins=twins)
 

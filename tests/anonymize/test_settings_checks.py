@@ -111,6 +111,7 @@ def test_text_detector_refuses_bad_values(setting, value, message):
         TextDetector(model_path="/nonexistent/det.onnx", **{setting: value})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("override", "key"), [
     ("--config.anonymize.faces.scale_factor=1.0", "anonymize.faces.scale_factor"),
     ("--config.anonymize.text.margin=-0.3", "anonymize.text.margin"),

@@ -1,0 +1,43 @@
+"""The anonymization methods on the host, touching only the pixels of the selected boxes.
+
+``methods.apply`` runs this for numpy arrays and arrays on CPU devices, where working box by box with numpy
+and OpenCV is an order of magnitude faster than the dense jitted functions over whole images. Every box is
+anonymized from the original pixels and written in index order, so where selected boxes overlap the later
+box wins, as in the dense path. Masking and pixelation are bit-identical to it; blur agrees within one grey
+level (the same float32 filters, summed in another order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from anonjax.anonymize.box_blur import blur_boxes
+from anonjax.anonymize.box_pixelate import pixelate_boxes
+
+
+def anonymize_boxes(images: np.ndarray, boxes: np.ndarray, box_mask: np.ndarray, method: str, *, cells: int,
+                    sigma: float, fill: np.ndarray) -> np.ndarray:
+    """``methods.apply`` on the host: images uint8 [B, H, W, 3], boxes int [B, M, 4] xyxy half-open, box_mask
+    bool [B, M]; ``cells`` a positive int, ``sigma`` in (0, 1], ``fill`` uint8 [3]. Returns a new array."""
+    height, width = images.shape[1:3]
+    fill_row = np.tile(fill, (width, 1))  # copied row by row into a box: much faster than broadcasting [3]
+    out = np.empty_like(images)
+    for image, result, image_boxes, selected in zip(images, out, boxes, box_mask, strict=True):
+        result[...] = image  # image by image, so that its boxes are written while it is in cache
+        chosen = image_boxes[selected]
+        if method == "mask":
+            _mask(result, np.clip(chosen, 0, [width, height, width, height]).tolist(), fill_row)
+        elif method == "pixel":
+            pixelate_boxes(image, result, chosen.tolist(), cells)
+        else:
+            blur_boxes(image, result, chosen.tolist(), sigma)
+    return out
+
+
+def _mask(out: np.ndarray, boxes: Sequence[Sequence[int]], fill_row: np.ndarray) -> None:
+    """Fill ``boxes`` (clipped to the image) of ``out`` with the fill (``fill_row``: uint8 [W, 3])."""
+    for x0, y0, x1, y1 in boxes:
+        if x1 > x0:
+            out[y0:y1, x0:x1] = fill_row[: x1 - x0]
