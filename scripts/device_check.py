@@ -7,7 +7,7 @@
 Parts, each under its own time budget (``--budgets``) and all under ``--budget`` seconds:
 
   tests      pytest on the attention-path tests (on an accelerator the default path, ``dot_product``, against
-             the per-head form: float32 to 1e-5; bfloat16 equally accurate against float32 to 1e-3) and the
+             the per-image form: float32 to 1e-5; bfloat16 equally accurate against float32 to 1e-3) and the
              Hugging Face parity forward tests: pass/fail counts
   embed      ViT-L/14 CLS embedding (``anonjax.models.embedding.embed``), bfloat16, 224 px: images/s, MFU
   train      the official ViT-L/14 train step (``configs/training.py``), bfloat16: images/s and MFU at the

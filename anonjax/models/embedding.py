@@ -22,13 +22,14 @@ from anonjax.models.vit_config import ViTConfig
 from anonjax.parallel import batch_sharding, mesh_size, pad_to_multiple, replicated
 
 
-def _cls(params: dict, images: jax.Array, cfg: ViTConfig, dtype) -> jax.Array:
+def _cls(params: dict, images: jax.Array, cfg: ViTConfig, dtype, groups: int = 1) -> jax.Array:
+    """``groups``: the devices the batch is split over, so that each loops over its own images (``vit``)."""
     cast = lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x
-    out = forward_features(jax.tree_util.tree_map(cast, params), cfg, cast(images))
+    out = forward_features(jax.tree_util.tree_map(cast, params), cfg, cast(images), groups=groups)
     return out["x_norm_clstoken"].astype(jnp.float32)
 
 
-_cls_embedding = jax.jit(_cls, static_argnames=("cfg", "dtype"))
+_cls_embedding = jax.jit(_cls, static_argnames=("cfg", "dtype", "groups"))
 
 
 def _on_mesh(params: dict, mesh: Mesh) -> dict:
@@ -55,13 +56,14 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
         return _cls_embedding(params, jnp.asarray(images), cfg, jnp.dtype(dtype))
     padded, n = pad_to_multiple(np.asarray(images), mesh_size(mesh))
     sharded = jax.device_put(padded, batch_sharding(mesh))
-    return _cls_embedding(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype))[:n]
+    return _cls_embedding(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype), mesh_size(mesh))[:n]
 
 
 @functools.lru_cache(maxsize=8)
 def _gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
     """CLS embeddings of a batch split over ``mesh``, returned whole to every process."""
-    return jax.jit(functools.partial(_cls, cfg=cfg, dtype=dtype), out_shardings=parallel.replicated(mesh))
+    return jax.jit(functools.partial(_cls, cfg=cfg, dtype=dtype, groups=mesh_size(mesh)),
+                   out_shardings=parallel.replicated(mesh))
 
 
 def embed_to_files(

@@ -181,29 +181,40 @@ def _qkv(p: dict, cfg: ViTConfig, x: jax.Array) -> tuple[jax.Array, jax.Array, j
     return qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
 
 
-def _attention_one_head(q: jax.Array, k: jax.Array, v: jax.Array) -> jax.Array:
-    """Softmax attention of one head, (N, T, d) each; normalized after the value product (fewer passes)."""
-    logits = jnp.einsum("ntd,nsd->nts", q * (q.shape[-1] ** -0.5), k).astype(jnp.float32)
-    weights = jnp.exp(logits - logits.max(-1, keepdims=True))
-    out = jnp.einsum("nts,nsd->ntd", weights.astype(v.dtype), v)
-    return out / weights.sum(-1)[..., None].astype(v.dtype)
+def _attention_per_image(q: jax.Array, k: jax.Array, v: jax.Array, groups: int) -> jax.Array:
+    """Softmax attention of (N, T, heads, d) inputs, one image of each of ``groups`` runs of consecutive images
+    at a time, all heads together; normalized after the value product (fewer passes).
+
+    XLA's CPU backend does not fuse attention: an image's (heads, T, T) weights stay in cache, the whole batch's
+    do not, and this runs about 2.5 times as fast as one batched product (``scripts/bench_backbone.py``). The
+    loop runs over the images within a group, so when the groups are split over devices like the batch
+    (``embed``, training), each device loops over its own images."""
+    n, t, heads, d = q.shape
+
+    def one_step(qkv: jax.Array) -> jax.Array:  # (3, groups * heads, T, d): one batch axis, XLA's fast dot
+        q, k, v = qkv
+        logits = jnp.einsum("btd,bsd->bts", q * (d**-0.5), k).astype(jnp.float32)
+        weights = jnp.exp(logits - logits.max(-1, keepdims=True))
+        out = jnp.einsum("bts,bsd->btd", weights.astype(v.dtype), v)
+        return out / weights.sum(-1)[..., None].astype(v.dtype)
+
+    steps = jnp.stack([q, k, v]).reshape(3, groups, n // groups, t, heads, d).transpose(2, 0, 1, 4, 3, 5)
+    out = jax.lax.map(one_step, steps.reshape(n // groups, 3, groups * heads, t, d))
+    return out.reshape(n // groups, groups, heads, t, d).transpose(1, 0, 3, 2, 4).reshape(n, t, heads, d)
 
 
 def attention_kind(cfg: ViTConfig) -> str:
-    """The attention implementation ``cfg`` runs: ``cfg.attention``, or for "auto" "per_head" on the CPU
+    """The attention implementation ``cfg`` runs: ``cfg.attention``, or for "auto" "per_image" on the CPU
     backend and "dot_product" on accelerators (GPU, TPU), where XLA fuses the batched form."""
     if cfg.attention != "auto":
         return cfg.attention
-    return "per_head" if jax.default_backend() == "cpu" else "dot_product"
+    return "per_image" if jax.default_backend() == "cpu" else "dot_product"
 
 
-def _attention(p: dict, cfg: ViTConfig, x: jax.Array) -> jax.Array:
+def _attention(p: dict, cfg: ViTConfig, x: jax.Array, groups: int = 1) -> jax.Array:
     q, k, v = _qkv(p, cfg, x)
-    if attention_kind(cfg) == "per_head":
-        # XLA CPU does not fuse attention; one head at a time keeps the (N, T, T) weights in cache and runs
-        # about twice as fast as the batched form there (scripts/bench_backbone.py).
-        heads = jnp.stack([q, k, v]).transpose(3, 0, 1, 2, 4)  # (heads, 3, N, T, d)
-        out = jax.lax.map(lambda h: _attention_one_head(h[0], h[1], h[2]), heads).transpose(1, 2, 0, 3)
+    if attention_kind(cfg) == "per_image":
+        out = _attention_per_image(q, k, v, groups)
     else:
         out = jax.nn.dot_product_attention(q, k, v)
     return _linear(p["proj"], out.reshape(x.shape))
@@ -240,11 +251,12 @@ def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | N
 
 def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bool = False, rng=None,
           groups: int = 1) -> jax.Array:
-    """One pre-norm transformer block with LayerScale; ``groups``: of the stochastic depth (``_residual``)."""
+    """One pre-norm transformer block with LayerScale; ``groups``: of the stochastic depth (``_residual``) and of
+    the CPU attention's loop (``_attention_per_image``)."""
     k1, k2 = jax.random.split(rng) if rng is not None else (None, None)
     x = _residual(
         x,
-        lambda y: _attention(p["attn"], cfg, _layer_norm(p["norm1"], y)) * p["ls1"]["gamma"],
+        lambda y: _attention(p["attn"], cfg, _layer_norm(p["norm1"], y), groups) * p["ls1"]["gamma"],
         rate,
         train,
         k1,
@@ -298,7 +310,8 @@ def forward_features(
     """The official ``forward_features`` outputs for NHWC images normalized with ImageNet mean/std.
 
     ``masks`` (N, patches) bool replaces those patch embeddings by the mask token (iBOT); ``train`` turns on
-    drop path, which then needs ``rng`` and draws its batch subsets within ``groups`` runs of consecutive images;
+    drop path, which then needs ``rng`` and draws its batch subsets within ``groups`` runs of consecutive images
+    (on the CPU attention also loops over the images of each group: split the batch over devices in whole groups);
     ``remat`` recomputes each block in the backward pass (``encode``).
     """
     x = encode(params, cfg, images, masks=masks, train=train, rng=rng, groups=groups, remat=remat)

@@ -12,7 +12,7 @@ _WIDTHS = {  # size letter -> (embed_dim, depth, num_heads, feed-forward)
     "g": (1536, 40, 24, "swiglu"),
     "_tiny": (64, 2, 4, "mlp"),
 }
-ATTENTION_KINDS = ("auto", "per_head", "dot_product")
+ATTENTION_KINDS = ("auto", "per_image", "dot_product")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +40,9 @@ class ViTConfig:
     drop_path_uniform: bool = False
     interpolate_offset: float = 0.1
     interpolate_antialias: bool = False
-    # How attention is computed (same results, different speed): "per_head" runs one head at a time with
-    # ``jax.lax.map``, "dot_product" all heads in one ``jax.nn.dot_product_attention``; "auto" picks the
-    # first on the CPU backend and the second on accelerators (``vit.attention_kind``).
+    # How attention is computed (same results, different speed): "per_image" runs one image of each group at a
+    # time with ``jax.lax.map``, "dot_product" the whole batch in one ``jax.nn.dot_product_attention``; "auto"
+    # picks the first on the CPU backend and the second on accelerators (``vit.attention_kind``).
     attention: str = "auto"
 
     def __post_init__(self) -> None:

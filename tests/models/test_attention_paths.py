@@ -1,9 +1,9 @@
 """The two attention implementations of the ViT give the same tokens.
 
-``per_head`` (``jax.lax.map`` over heads) is what the CPU backend runs by default, ``dot_product``
+``per_image`` (``jax.lax.map`` over the images of each group) is what the CPU backend runs by default, ``dot_product``
 (``jax.nn.dot_product_attention``) what GPUs and TPUs run; forcing each through ``ViTConfig.attention`` tests
 both on any backend. On an accelerator the default path is ``dot_product``, so there this compares the default
-with the per-head form (``scripts/device_check.py`` runs it there).
+with the per-image form (``scripts/device_check.py`` runs it there).
 """
 
 import dataclasses
@@ -15,7 +15,7 @@ import pytest
 
 from anonjax.models import dinov2, vit
 
-PATHS = ("per_head", "dot_product")
+PATHS = ("per_image", "dot_product")
 
 
 def _sharpened(params: dict, cfg: dinov2.ViTConfig, factor: float) -> dict:
@@ -49,18 +49,18 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def sharp(tiny, make_images):
-    """The tiny ViT with peaked attention, two 56 px images (17 tokens), and the float32 per-head tokens as the
+    """The tiny ViT with peaked attention, two 56 px images (17 tokens), and the float32 per-image tokens as the
     reference."""
     cfg, params = tiny
     params = _sharpened(params, cfg, 8.0)
     images = make_images(2, 56, 56, seed=3)
-    return cfg, params, images, _tokens(params, cfg, images, "per_head", jnp.float32)
+    return cfg, params, images, _tokens(params, cfg, images, "per_image", jnp.float32)
 
 
-def test_auto_picks_per_head_on_cpu_and_dot_product_elsewhere():
+def test_auto_picks_per_image_on_cpu_and_dot_product_elsewhere():
     cfg = dinov2.config("vit_tiny14")
     assert cfg.attention == "auto"
-    assert vit.attention_kind(cfg) == ("per_head" if jax.default_backend() == "cpu" else "dot_product")
+    assert vit.attention_kind(cfg) == ("per_image" if jax.default_backend() == "cpu" else "dot_product")
     for kind in PATHS:
         assert vit.attention_kind(dataclasses.replace(cfg, attention=kind)) == kind
     assert hash(dataclasses.replace(cfg, attention="dot_product")) != hash(cfg)  # a separate jit cache entry
@@ -73,7 +73,7 @@ def test_float32_paths_agree(sharp):
     other = _tokens(params, cfg, images, "dot_product", jnp.float32)
     np.testing.assert_allclose(other, reference, rtol=1e-5, atol=1e-5)
     # The tolerance is meaningful: 5% larger attention logits move the tokens far beyond it.
-    moved = _tokens(_sharpened(params, cfg, 1.05**0.5), cfg, images, "per_head", jnp.float32)
+    moved = _tokens(_sharpened(params, cfg, 1.05**0.5), cfg, images, "per_image", jnp.float32)
     assert _relative(moved, reference) > 1e-3
 
 
@@ -82,8 +82,8 @@ def test_bfloat16_paths_agree(sharp):
     so each path is measured against the float32 tokens: both must be equally accurate to 1e-3, and close
     to each other at the bfloat16 level."""
     cfg, params, images, reference = sharp
-    per_head, dot = (_tokens(params, cfg, images, kind, jnp.bfloat16) for kind in PATHS)
-    err_per_head, err_dot = _relative(per_head, reference), _relative(dot, reference)
-    assert err_per_head < 2e-2 and err_dot < 2e-2
-    assert abs(err_dot - err_per_head) < 1e-3, (err_per_head, err_dot)
-    assert _relative(dot, per_head) < 1e-2
+    per_image, dot = (_tokens(params, cfg, images, kind, jnp.bfloat16) for kind in PATHS)
+    err_per_image, err_dot = _relative(per_image, reference), _relative(dot, reference)
+    assert err_per_image < 2e-2 and err_dot < 2e-2
+    assert abs(err_dot - err_per_image) < 1e-3, (err_per_image, err_dot)
+    assert _relative(dot, per_image) < 1e-2

@@ -96,6 +96,7 @@ def test_stochastic_depth_subsets_stay_within_their_groups():
     assert len({tuple(row) for row in changed}) == 4  # each group draws its own subset (of 210)
 
 
+@pytest.mark.slow
 def test_remat_recomputes_the_gradient_it_would_store(tiny, make_images):
     """Recomputing each block in the backward pass (drop path on batch subsets included: the recomputation
     draws the same subsets) gives the gradient of the stored activations."""

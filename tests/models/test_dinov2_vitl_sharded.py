@@ -9,6 +9,8 @@ import pytest
 from anonjax.models import dinov2
 from anonjax.parallel import batch_sharding, make_mesh, params_sharding
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
 
 @pytest.fixture(scope="module")
 def vitl():
