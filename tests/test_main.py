@@ -15,6 +15,7 @@ def _cli(*args, workdir):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -52,6 +53,7 @@ def _folder(root: Path, per_class: int) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "message"), [
     ("empty val split", "split 'val' is empty: data.split_ratios (0.8, 0.1, 0.1) give it no image of the 2 classes"),
     ("damaged box cache", "is missing or unreadable: run the anonymize stage for split 'train'"),
@@ -77,6 +79,7 @@ def two_runs(tmp_path_factory):
     return workdir, first, second
 
 
+@pytest.mark.slow
 def test_quiet_console_keeps_stage_lines_warnings_and_summary(two_runs):
     workdir, first, _ = two_runs
     assert first.returncode == 0, first.stderr[-2000:]
@@ -92,6 +95,7 @@ def test_quiet_console_keeps_stage_lines_warnings_and_summary(two_runs):
     assert shown[-1] == f"log: {workdir / 'logs' / 'run.log'}"
 
 
+@pytest.mark.slow
 def test_run_log_keeps_the_info_lines_of_every_run(two_runs):
     workdir, _, _ = two_runs
     kept = (workdir / "logs" / "run.log").read_text()

@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 
 import jax
+import pytest
+
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "plan_memory.py"
 

@@ -27,6 +27,7 @@ def test_fit_matches_scikit_learn(blobs, c):
     np.testing.assert_array_equal(np.argmax(x @ np.asarray(w) + np.asarray(b), 1), ref.predict(x))
 
 
+@pytest.mark.slow
 def test_probe_accuracy_on_separable_and_random_labels(blobs):
     x, y = blobs
     assert linear_probe_accuracy(x[:160], y[:160], x[160:], y[160:]) > 0.9

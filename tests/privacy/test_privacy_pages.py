@@ -26,6 +26,9 @@ from configs.data import synthetic
 
 pytest.importorskip("rapidocr_onnxruntime")  # the OCR installs only on Python < 3.12
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
+
 PAGES = {"letter": ("letter", (1, 2)), "passport": ("id_card", (1, 2)), "card": ("id_card", (1, 3))}
 
 

