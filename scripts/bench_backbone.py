@@ -6,6 +6,7 @@ against a matmul peak measured in the same process.
 
     python scripts/bench_backbone.py                       # ViT-S/14 and ViT-B/14, 224 px, batch 32
     python scripts/bench_backbone.py --models vits14 --batch 8 --iters 2    # quick check
+    python scripts/bench_backbone.py --cpu-devices 2      # one JAX CPU device per core, the batch split over them
 
 Accelerator (``--device``): anonjax only, ViT-L/14 at 224 px in bfloat16 by default; images/s and model
 FLOP utilization against the chip's peak (``--peak-tflops``, default the H100 SXM dense bf16 989).
@@ -22,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from anonjax import parallel
 from anonjax.models import dinov2
 
 
@@ -67,6 +69,10 @@ def bench_cpu(args) -> None:
     a = torch.ones(2048, 2048)
     torch_peak = 2 * 2048**3 / timed(lambda: a @ a, iters=5)[0] / 1e9
     print(f"devices: {jax.devices()}  torch threads: {torch.get_num_threads()}")
+    # With several CPU devices the batch is split over them (as the embed stage does over every device): each
+    # device runs its share of the attention loop on its own core.
+    mesh = parallel.make_mesh() if len(jax.devices()) > 1 else None
+    place = parallel.replicated(mesh) if mesh is not None else None
     print(f"matmul peak (2048^2 float32): jax {peak:.1f} GFLOP/s, torch {torch_peak:.1f} GFLOP/s")
     peak = max(peak, torch_peak)
     print(
@@ -85,7 +91,7 @@ def bench_cpu(args) -> None:
                 use_swiglu_ffn=cfg.ffn == "swiglu",
             )
         ).eval()
-        params = jax.device_put(dinov2.params_from_torch(hf.state_dict(), cfg))
+        params = jax.device_put(dinov2.params_from_torch(hf.state_dict(), cfg), place)
         images = np.random.default_rng(0).standard_normal((args.batch, args.size, args.size, 3), np.float32)
         x = jnp.asarray(images)
         pixels = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
@@ -94,11 +100,12 @@ def bench_cpu(args) -> None:
             with torch.inference_mode():
                 return hf(pixel_values=pixels).pooler_output
 
-        ours = np.asarray(dinov2.embed(params, cfg, x))
+        ours = np.asarray(dinov2.embed(params, cfg, x, mesh=mesh))
         ref = run_torch().numpy()
         diff = np.abs(ours - ref).max()
         t_ax, t_pt = timed(
-            lambda p=params, c=cfg, x=x: dinov2.embed(p, c, x).block_until_ready(), run_torch, iters=args.iters
+            lambda p=params, c=cfg, x=x: dinov2.embed(p, c, x, mesh=mesh).block_until_ready(), run_torch,
+            iters=args.iters,
         )
         flops = model_flops(cfg, args.size) * args.batch
         ax, pt = args.batch / t_ax, args.batch / t_pt
@@ -143,10 +150,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--cpu-devices", type=int, default=1, help="JAX CPU devices (jax_num_cpu_devices)")
     parser.add_argument("--dtype", default="bfloat16", help="--device compute dtype")
     parser.add_argument("--peak-size", type=int, default=8192, help="--device: side of the peak matmul")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="--device nominal peak for MFU")
     args = parser.parse_args()
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)  # before the first use of a device
     args.models = args.models or ("vitl14" if args.device else "vits14,vitb14")
     args.batch = args.batch or (256 if args.device else 32)
     bench_device(args) if args.device else bench_cpu(args)

@@ -175,30 +175,30 @@ def embed_tokens(params: dict, cfg: ViTConfig, images: jax.Array, masks: jax.Arr
     return x
 
 
-def _qkv(p: dict, cfg: ViTConfig, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _qkv(p: dict, cfg: ViTConfig, x: jax.Array) -> jax.Array:
+    """The query, key and value projections: (N, T, 3, heads, head_dim)."""
     n, t, _ = x.shape
-    qkv = _linear(p["qkv"], x).reshape(n, t, 3, cfg.num_heads, cfg.head_dim)
-    return qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    return _linear(p["qkv"], x).reshape(n, t, 3, cfg.num_heads, cfg.head_dim)
 
 
-def _attention_per_image(q: jax.Array, k: jax.Array, v: jax.Array, groups: int) -> jax.Array:
-    """Softmax attention of (N, T, heads, d) inputs, one image of each of ``groups`` runs of consecutive images
-    at a time, all heads together; normalized after the value product (fewer passes).
+def _attention_per_image(qkv: jax.Array, groups: int) -> jax.Array:
+    """Softmax attention of (N, T, 3, heads, d) projections, one image of each of ``groups`` runs of consecutive
+    images at a time, all heads together, normalized after the value product (fewer passes): (N, T, heads, d).
 
     XLA's CPU backend does not fuse attention: an image's (heads, T, T) weights stay in cache, the whole batch's
     do not, and this runs about 2.5 times as fast as one batched product (``scripts/bench_backbone.py``). The
     loop runs over the images within a group, so when the groups are split over devices like the batch
     (``embed``, training), each device loops over its own images."""
-    n, t, heads, d = q.shape
+    n, t, _, heads, d = qkv.shape
 
-    def one_step(qkv: jax.Array) -> jax.Array:  # (3, groups * heads, T, d): one batch axis, XLA's fast dot
-        q, k, v = qkv
+    def one_step(x: jax.Array) -> jax.Array:  # (3, groups * heads, T, d): one batch axis, XLA's fast dot
+        q, k, v = x
         logits = jnp.einsum("btd,bsd->bts", q * (d**-0.5), k).astype(jnp.float32)
         weights = jnp.exp(logits - logits.max(-1, keepdims=True))
         out = jnp.einsum("bts,bsd->btd", weights.astype(v.dtype), v)
         return out / weights.sum(-1)[..., None].astype(v.dtype)
 
-    steps = jnp.stack([q, k, v]).reshape(3, groups, n // groups, t, heads, d).transpose(2, 0, 1, 4, 3, 5)
+    steps = qkv.reshape(groups, n // groups, t, 3, heads, d).transpose(1, 3, 0, 4, 2, 5)
     out = jax.lax.map(one_step, steps.reshape(n // groups, 3, groups * heads, t, d))
     return out.reshape(n // groups, groups, heads, t, d).transpose(1, 0, 3, 2, 4).reshape(n, t, heads, d)
 
@@ -212,11 +212,11 @@ def attention_kind(cfg: ViTConfig) -> str:
 
 
 def _attention(p: dict, cfg: ViTConfig, x: jax.Array, groups: int = 1) -> jax.Array:
-    q, k, v = _qkv(p, cfg, x)
+    qkv = _qkv(p, cfg, x)
     if attention_kind(cfg) == "per_image":
-        out = _attention_per_image(q, k, v, groups)
+        out = _attention_per_image(qkv, groups)
     else:
-        out = jax.nn.dot_product_attention(q, k, v)
+        out = jax.nn.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2])
     return _linear(p["proj"], out.reshape(x.shape))
 
 
@@ -332,7 +332,8 @@ def cls_attention(params: dict, cfg: ViTConfig, images: jax.Array) -> jax.Array:
     rows, cols = check_images(cfg, images)
     x = encode(params, cfg, images, depth=cfg.depth - 1)
     p = params[f"blocks_{cfg.depth - 1}"]
-    q, k, _ = _qkv(p["attn"], cfg, _layer_norm(p["norm1"], x))
+    qkv = _qkv(p["attn"], cfg, _layer_norm(p["norm1"], x))
+    q, k = qkv[:, :, 0], qkv[:, :, 1]
     logits = jnp.einsum("nhd,nthd->nht", q[:, 0].astype(jnp.float32), k.astype(jnp.float32))
     probs = jax.nn.softmax(logits / np.sqrt(cfg.head_dim), axis=-1)
     patches = probs[:, :, 1 + cfg.num_registers :]

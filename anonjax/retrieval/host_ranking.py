@@ -2,8 +2,9 @@
 
 On the CPU, XLA's ``top_k`` and ``sort`` call a comparator per comparison: at k = 1,000 over 20,000
 columns, a top-k takes about 3 times and a row sort 6 times as long as numpy's SIMD ``partition`` and
-``sort`` on the same data. So where a chunk's scores live on the CPU, the jitted kernel stops at the
-ranking keys and these functions do the rest; on accelerators XLA keeps the whole chunk. (A
+``sort`` on the same data. So where the chunks would be ranked on CPUs of this one process
+(:func:`on_host`), the jitted kernel stops at the ranking keys and these functions do the rest; on
+accelerators, and over the hosts of a pod, XLA keeps the whole chunk. (A
 ``pure_callback`` inside the kernel would be tidier, but can deadlock when concurrent chunks wait
 for the same XLA thread.)
 
@@ -15,7 +16,16 @@ tests hold them to the same results.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
+from jax.sharding import Mesh
+
+
+def on_host(mesh: Mesh | None) -> bool:
+    """Whether numpy ranks the chunks: in a single process whose devices that would rank them (``mesh``'s,
+    or the default device) are CPUs. A mesh of CPU devices in one process shares this host's cores anyway."""
+    devices = [jax.devices()[0]] if mesh is None else list(mesh.devices.flat)
+    return jax.process_count() == 1 and all(d.platform == "cpu" for d in devices)
 
 
 def scores_of_keys(keys: np.ndarray) -> np.ndarray:

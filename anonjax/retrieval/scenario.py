@@ -12,6 +12,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from anonjax import parallel
+from anonjax.retrieval import host_ranking
 from anonjax.retrieval.bootstrap import bootstrap_mean_cis
 from anonjax.retrieval.chance import expected_average_precision, expected_ndcg, mean_relevance
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
@@ -125,10 +126,10 @@ def evaluate_scenario(
     is computed from that: k = max(1, floor(fraction * (n_database - 1))).
 
     Queries are processed ``chunk_size`` rows at a time inside one jitted function (memory
-    O(chunk x n_database)); on the CPU, numpy selects and ranks from each chunk's scores
-    (``host_ranking``: several times faster than XLA's ``top_k`` and ``sort`` there). With a ``mesh``
-    the query rows of a chunk are split over all of its devices (of every process: each passes the same
-    arrays) and the databases are copied to each. The confidence intervals
+    O(chunk x n_database)). On the CPUs of one process, numpy selects and ranks from each chunk's scores
+    (``host_ranking.on_host``: several times faster than XLA's ``top_k`` and ``sort`` there; a mesh is then
+    not needed). Otherwise, with a ``mesh`` the query rows of a chunk are split over all of its devices (of
+    every process: each passes the same arrays) and the databases are copied to each. The confidence intervals
     resample queries ``n_bootstrap`` times with ``seed``. The chance levels are the expectations of mAP and
     mnDCG when each query's ranking is a uniformly random order of the items it ranks, computed exactly in
     closed form.
@@ -153,9 +154,9 @@ def evaluate_scenario(
     k = relevant_count(fraction, n_ranked)
 
     chunk = rows_per_chunk(q.shape[0], n, chunk_size)
-    if mesh is None:
-        on_cpu = jax.devices()[0].platform == "cpu"
-        kernel = functools.partial(_host_scenario_chunk if on_cpu else _scenario_chunk, k=k, exclude_self=exclude_self)
+    host = host_ranking.on_host(mesh)
+    if host or mesh is None:
+        kernel = functools.partial(_host_scenario_chunk if host else _scenario_chunk, k=k, exclude_self=exclude_self)
         rows = whole = None
     else:
         chunk = -(-chunk // parallel.mesh_size(mesh)) * parallel.mesh_size(mesh)  # a whole chunk on every device
@@ -171,7 +172,7 @@ def evaluate_scenario(
                          jax.device_put(np.int32(start), whole))
         return tuple(np.asarray(x) for x in outputs)
 
-    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=mesh is None)
+    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=host or mesh is None)
     ap, ndcg_values, idcg = (np.concatenate([p[j] for p in parts])[:n_queries] for j in range(3))
     if not (idcg > 0).all():
         bad = int(np.flatnonzero(~(idcg > 0))[0])

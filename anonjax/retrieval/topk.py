@@ -12,6 +12,7 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from anonjax import parallel
+from anonjax.retrieval import host_ranking
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
 from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk, ranking_keys
 from anonjax.retrieval.host_ranking import scores_of_keys, topk_columns
@@ -76,8 +77,9 @@ def topk_cosine(
     Rows are L2-normalized here. Returns ``(scores[Q, k] float32, indices[Q, k] int32)`` as numpy
     arrays, each row descending, ties broken by the lower database index. Queries are processed
     ``chunk_size`` rows at a time (default: as many as keep one chunk's scores near 16 MiB), so
-    memory is O(chunk x N + Q x k). On the CPU, numpy selects from each chunk's scores (``host_ranking``:
-    several times faster than XLA's ``top_k`` there). With a ``mesh`` (``anonjax.parallel.make_mesh``), the database
+    memory is O(chunk x N + Q x k). On the CPUs of one process, numpy selects from each chunk's scores
+    (``host_ranking.on_host``: several times faster than XLA's ``top_k`` there; a mesh is then not needed).
+    Otherwise, with a ``mesh`` (``anonjax.parallel.make_mesh``), the database
     rows are split over all of its devices (of every process: each passes the same arrays) and the
     per-device top-k lists are merged.
     """
@@ -89,10 +91,10 @@ def topk_cosine(
     chunk = rows_per_chunk(q.shape[0], n, check_chunk_size(chunk_size))
     q_padded, n_queries = parallel.pad_to_multiple(q, chunk)
 
-    if mesh is None:
+    host = host_ranking.on_host(mesh)
+    if host or mesh is None:
         db_device = jax.device_put(db)
-        on_cpu = db_device.devices().pop().platform == "cpu"
-        kernel = functools.partial(_host_topk_chunk if on_cpu else _topk_chunk, k=k)
+        kernel = functools.partial(_host_topk_chunk if host else _topk_chunk, k=k)
         extra = ()
         place = jax.device_put
     else:
@@ -108,7 +110,7 @@ def topk_cosine(
         values, indices = kernel(place(q_padded[start : start + chunk]), db_device, *extra)
         return np.asarray(values), np.asarray(indices)
 
-    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=mesh is None)
+    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=host or mesh is None)
     scores = np.concatenate([p[0] for p in parts])[:n_queries]
     indices = np.concatenate([p[1] for p in parts])[:n_queries].astype(np.int32, copy=False)
     return scores, indices

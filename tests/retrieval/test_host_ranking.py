@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from jax import lax
 
+from anonjax.parallel import make_mesh
 from anonjax.retrieval import evaluate_scenario, host_ranking, topk_cosine
 from anonjax.retrieval import topk as topk_module
 from anonjax.retrieval.exact_topk import ranking_keys
@@ -84,3 +85,6 @@ def test_the_cpu_path_is_the_one_taken(monkeypatch):
     assert len(calls) == 2  # the relevant sets and the evaluated top k of the one chunk
     topk_cosine(x, x, 3)
     assert len(calls) == 3
+    assert host_ranking.on_host(make_mesh())  # CPU devices of one process: the mesh is not needed
+    topk_cosine(x, x, 3, mesh=make_mesh())
+    assert len(calls) == 4

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from anonjax.parallel import make_mesh
-from anonjax.retrieval import topk_cosine
+from anonjax.retrieval import host_ranking, topk_cosine
 from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk, survivor_threshold
 
 
@@ -98,8 +98,14 @@ def test_chunked_equals_unchunked(exact):
         np.testing.assert_array_equal(chunked[1], whole[1])
 
 
+@pytest.fixture
+def pod_path(monkeypatch):
+    """The XLA kernels over a mesh, as over the hosts of a pod (in one process numpy would rank on the host)."""
+    monkeypatch.setattr(host_ranking, "on_host", lambda mesh: mesh is None)
+
+
 @pytest.mark.parametrize("k", [3, 40, 203])
-def test_sharded_over_8_devices_equals_single_device(exact, k):
+def test_sharded_over_8_devices_equals_single_device(exact, k, pod_path):
     """203 rows over 8 devices: 26 per device with 5 padding rows; k=40 and 203 exceed a shard."""
     assert len(jax.devices()) == 8
     rng = np.random.default_rng(5)
@@ -111,7 +117,7 @@ def test_sharded_over_8_devices_equals_single_device(exact, k):
     assert sharded[1].max() < 203  # padding rows never come back
 
 
-def test_sharded_with_an_fsdp_axis(exact):
+def test_sharded_with_an_fsdp_axis(exact, pod_path):
     rng = np.random.default_rng(6)
     queries, database = exact(rng, 9), exact(rng, 50)
     single = topk_cosine(queries, database, 5)
