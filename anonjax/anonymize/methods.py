@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from anonjax.anonymize.box_filters import PASSES
+from anonjax.anonymize.box_filters import PASSES, box_pass
 from anonjax.anonymize.box_local import anonymize_boxes
 
 METHODS = ("pixel", "blur", "mask")
@@ -187,42 +187,4 @@ def _blur(image: jax.Array, boxes: jax.Array, box_mask: jax.Array, sigma: jax.Ar
 
 def _box_passes(values: jax.Array, start: jax.Array, stop: jax.Array, std: jax.Array) -> jax.Array:
     """``PASSES`` box filters along the last axis (a loop, so the pass compiles once)."""
-    return jax.lax.fori_loop(0, PASSES, lambda _, v: _box_pass(v, start, stop, std), values)
-
-
-def _box_pass(values: jax.Array, start: jax.Array, stop: jax.Array, std: jax.Array) -> jax.Array:
-    """One extended box filter along the last axis of [3, R, L] values, each pixel within its box's
-    [start, stop) with reflect-101 borders; together ``PASSES`` passes have variance ``std**2``."""
-    var = std**2 / PASSES
-    radius = jnp.floor((jnp.sqrt(12.0 * var + 1.0) - 1.0) / 2.0)
-    alpha = (2 * radius + 1) * (radius * (radius + 1) - 3 * var) / (6 * (var - (radius + 1) ** 2))
-    side = jnp.maximum(stop - start, 1)
-    radius = jnp.minimum(radius.astype(jnp.int32), side - 1)
-    alpha = jnp.where(radius + 1 <= side - 1, alpha, 0.0)
-    last = start + side - 1
-    length = values.shape[-1]
-    x = jnp.arange(length)
-    lo, hi = x - radius, x + radius
-
-    def reflected(i: jax.Array) -> jax.Array:
-        return jnp.clip(jnp.where(i < start, 2 * start - i, jnp.where(i > last, 2 * last - i, i)), 0, length - 1)
-
-    # Window sum over [lo, hi] with indices beyond the box mirrored back in, from prefix sums:
-    # inside part + mirrored left part (start+1 .. 2*start-lo) + mirrored right part (2*last-hi .. last-1).
-    prefix = jnp.pad(jnp.cumsum(values, axis=-1), ((0, 0), (0, 0), (1, 0)))
-    left, right = lo < start, hi > last
-    ends = jnp.stack([jnp.minimum(hi, last) + 1, jnp.maximum(lo, start),
-                      jnp.where(left, 2 * start - lo + 1, 0), jnp.where(left, start + 1, 0),
-                      jnp.where(right, last, 0), jnp.where(right, 2 * last - hi, 0)])
-    p = _take_rows(prefix, jnp.clip(ends, 0, length))
-    window = p[:, 0] - p[:, 1] + p[:, 2] - p[:, 3] + p[:, 4] - p[:, 5]
-    taps = _take_rows(values, jnp.stack([reflected(lo - 1), reflected(hi + 1)])).sum(1)
-    # Pixels outside every box stay exactly zero, so prefix sums never carry large values into a box.
-    return jnp.where(stop > start, (window + alpha * taps) / (2 * radius + 1 + 2 * alpha), 0.0)
-
-
-def _take_rows(table: jax.Array, index: jax.Array) -> jax.Array:
-    """``table[c, r, index[k, r, l]]`` as [C, K, R, L]: one flat gather for all channels and indices."""
-    channels, rows, width = table.shape
-    flat = index + (jnp.arange(rows) * width)[:, None]
-    return jnp.take(table.reshape(channels, rows * width), flat, axis=1)
+    return jax.lax.fori_loop(0, PASSES, lambda _, v: box_pass(v, start, stop, std, jnp), values)
