@@ -74,8 +74,9 @@ def box_pass(values, start, stop, std, xp=np):
     def reflected(i):
         return xp.clip(xp.where(i < start, 2 * start - i, xp.where(i > last, 2 * last - i, i)), 0, length - 1)
 
-    def take_rows(table, index):  # table[c, r, index[k, r, l]] as [C, K, R, L]
-        return xp.take_along_axis(table[:, None], index[None], axis=-1)
+    def take_rows(table, index):  # table[c, r, index[k, r, l]] as [C, K, R, L], one flat gather for all channels
+        channels, rows, width = table.shape
+        return xp.take(table.reshape(channels, rows * width), index + (xp.arange(rows) * width)[:, None], axis=1)
 
     # Window sum over [lo, hi] with indices beyond the box mirrored back in, from prefix sums:
     # inside part + mirrored left part (start+1 .. 2*start-lo) + mirrored right part (2*last-hi .. last-1).
