@@ -15,7 +15,7 @@ from anonjax import parallel
 from anonjax.retrieval import host_ranking
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
 from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk, ranking_keys
-from anonjax.retrieval.host_ranking import scores_of_keys, topk_columns
+from anonjax.retrieval.host_ranking import scores_of_keys
 from anonjax.retrieval.inputs import check_chunk_size, check_k, same_dims, unit_rows
 
 
@@ -36,9 +36,8 @@ def _keys_chunk(queries: jax.Array, database: jax.Array) -> jax.Array:
 
 def _host_topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_topk_chunk` with the selection by numpy (``host_ranking``), faster on the CPU."""
-    keys = np.asarray(_keys_chunk(queries, database))
-    columns = topk_columns(keys, k)
-    return scores_of_keys(np.take_along_axis(keys, columns, axis=1)), columns
+    keys, columns = host_ranking.topk(np.asarray(_keys_chunk(queries, database)), k)
+    return scores_of_keys(keys), columns
 
 
 @functools.lru_cache(maxsize=16)
@@ -89,7 +88,6 @@ def topk_cosine(
     n = db.shape[0]
     k = check_k(k, n)
     chunk = rows_per_chunk(q.shape[0], n, check_chunk_size(chunk_size))
-    q_padded, n_queries = parallel.pad_to_multiple(q, chunk)
 
     host = host_ranking.on_host(mesh)
     if host or mesh is None:
@@ -106,11 +104,14 @@ def topk_cosine(
         kernel = _sharded_topk_chunk(mesh, k, n, db_padded.shape[0] // parallel.mesh_size(mesh))
         place = functools.partial(jax.device_put, device=parallel.replicated(mesh))
 
-    def run(start: int) -> tuple[np.ndarray, np.ndarray]:
-        values, indices = kernel(place(q_padded[start : start + chunk]), db_device, *extra)
-        return np.asarray(values), np.asarray(indices)
+    scores = np.empty((q.shape[0], k), np.float32)
+    indices = np.empty((q.shape[0], k), np.int32)
 
-    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=host or mesh is None)
-    scores = np.concatenate([p[0] for p in parts])[:n_queries]
-    indices = np.concatenate([p[1] for p in parts])[:n_queries].astype(np.int32, copy=False)
+    def run(start: int) -> None:  # every chunk the same height (the last one padded): one compilation
+        rows = slice(start, start + chunk)
+        values, columns = kernel(place(parallel.pad_to_multiple(q[rows], chunk)[0]), db_device, *extra)
+        height = len(scores[rows])
+        scores[rows], indices[rows] = np.asarray(values)[:height], np.asarray(columns)[:height]
+
+    map_chunks(run, q.shape[0], chunk, concurrent=host or mesh is None)
     return scores, indices

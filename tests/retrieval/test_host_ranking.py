@@ -7,7 +7,6 @@ from jax import lax
 
 from anonjax.parallel import make_mesh
 from anonjax.retrieval import evaluate_scenario, host_ranking, topk_cosine
-from anonjax.retrieval import topk as topk_module
 from anonjax.retrieval.exact_topk import ranking_keys
 from anonjax.retrieval.scenario import _keys_chunk, _scenario_chunk
 
@@ -29,12 +28,34 @@ def brute_force_ranks(scores: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_topk_columns_equal_lax_top_k(seed):
+def test_topk_equals_lax_top_k(seed):
     scores = score_rows(seed)
     keys = np.asarray(ranking_keys(jnp.asarray(scores)))
     for k in sorted({1, scores.shape[1] // 3 + 1, scores.shape[1]}):
         _, want = lax.top_k(jnp.asarray(scores), k)
-        np.testing.assert_array_equal(host_ranking.topk_columns(keys, k), np.asarray(want))
+        np.testing.assert_array_equal(host_ranking.topk(keys, k)[1], np.asarray(want))
+
+
+@pytest.mark.parametrize("layout", ["ties", "gaussian", "best_in_one_group", "ascending", "constant"])
+def test_topk_with_the_group_bound_equals_a_stable_sort(layout):
+    """Rows wide enough (>= 4k columns) for the bound from group minima, with ragged tails, where the best
+    columns share one group or the whole row ties: the top k and the order of lax.top_k all the same."""
+    rng = np.random.default_rng(len(layout))
+    rows, n = 6, 1013
+    scores = {
+        "ties": rng.integers(-3, 4, (rows, n)) / 4,
+        "gaussian": rng.standard_normal((rows, n)),
+        "best_in_one_group": np.where(np.arange(n) % 50 == 7, 1.0 + np.arange(n) / n, rng.random((rows, n))),
+        "ascending": np.tile(np.arange(n) / n, (rows, 1)),
+        "constant": np.zeros((rows, n)),
+    }[layout].astype(np.float32)
+    keys = np.asarray(ranking_keys(jnp.asarray(scores)))
+    for k in (1, 7, 60, 250):
+        top_keys, columns = host_ranking.topk(keys, k)
+        want = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(columns, want)
+        np.testing.assert_array_equal(top_keys, np.take_along_axis(keys, want, axis=1))
+        assert (host_ranking._kth_bound(keys, k) >= np.sort(keys, axis=1)[:, k - 1 : k]).all()
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -75,10 +96,8 @@ def test_scenario_metrics_equal_the_xla_kernel(seed):
 def test_the_cpu_path_is_the_one_taken(monkeypatch):
     """Without a mesh on the CPU, top-k and scenarios go through the numpy selection."""
     calls = []
-    original = host_ranking.topk_columns
-    counted = lambda *a: calls.append(1) or original(*a)
-    monkeypatch.setattr(host_ranking, "topk_columns", counted)
-    monkeypatch.setattr(topk_module, "topk_columns", counted)
+    original = host_ranking._smallest
+    monkeypatch.setattr(host_ranking, "_smallest", lambda *a: calls.append(1) or original(*a))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((30, 4)).astype(np.float32)
     evaluate_scenario(x, x, x, x, fraction=0.2, n_bootstrap=2)
