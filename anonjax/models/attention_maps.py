@@ -9,10 +9,10 @@ import numpy as np
 
 from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from anonjax.files import atomic_path
-from anonjax.models.vit import cls_attention
+from anonjax.models.vit import COMPILER_OPTIONS, cls_attention
 from anonjax.models.vit_config import ViTConfig
 
-_cls_attention = jax.jit(cls_attention, static_argnums=1)
+_cls_attention = jax.jit(cls_attention, static_argnums=1, compiler_options=COMPILER_OPTIONS)
 
 
 

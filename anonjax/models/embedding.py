@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from anonjax import hosts, parallel
 from anonjax.files import atomic_open, save_npy
 from anonjax.layout import ids_path
-from anonjax.models.vit import check_images, forward_features
+from anonjax.models.vit import COMPILER_OPTIONS, check_images, forward_features
 from anonjax.models.vit_config import ViTConfig
 from anonjax.parallel import batch_sharding, mesh_size, pad_to_multiple, replicated
 
@@ -29,7 +29,7 @@ def _cls(params: dict, images: jax.Array, cfg: ViTConfig, dtype, groups: int = 1
     return out["x_norm_clstoken"].astype(jnp.float32)
 
 
-_cls_embedding = jax.jit(_cls, static_argnames=("cfg", "dtype", "groups"))
+_cls_embedding = jax.jit(_cls, static_argnames=("cfg", "dtype", "groups"), compiler_options=COMPILER_OPTIONS)
 
 
 def _on_mesh(params: dict, mesh: Mesh) -> dict:
@@ -63,7 +63,7 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
 def _gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
     """CLS embeddings of a batch split over ``mesh``, returned whole to every process."""
     return jax.jit(functools.partial(_cls, cfg=cfg, dtype=dtype, groups=mesh_size(mesh)),
-                   out_shardings=parallel.replicated(mesh))
+                   out_shardings=parallel.replicated(mesh), compiler_options=COMPILER_OPTIONS)
 
 
 def embed_to_files(

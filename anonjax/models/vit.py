@@ -30,6 +30,13 @@ from anonjax.models.vit_config import ViTConfig
 
 LN_EPS = 1e-6
 
+# The compiler options of the jitted programs that run the ViT (embedding, attention maps, the training step;
+# JAX takes them on the outermost jit only, so ``forward_features`` goes without). By default XLA's CPU backend
+# sends matmuls, with the LayerNorm before them, to YNNPACK; at the ViT's shapes (thousands of token rows against
+# the weights) its own Eigen matmuls embed 25-30 % more images per second (``scripts/bench_backbone.py``). Other
+# backends ignore the option, and the retrieval's (queries x database) products keep YNNPACK, faster there.
+COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
 
 def _dense(fan_in: int, fan_out: int) -> dict:
     return {"kernel": jnp.zeros((fan_in, fan_out), jnp.float32), "bias": jnp.zeros((fan_out,), jnp.float32)}
