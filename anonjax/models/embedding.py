@@ -48,11 +48,13 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
     """(N, D) float32 CLS embeddings of NHWC ImageNet-normalized images, computed in ``dtype``.
 
     With a ``mesh`` the batch is padded to a multiple of the device count, split over all devices, and the
-    padding dropped from the result. Put ``params`` on the mesh once beforehand
+    padding dropped from the result. Without one it can run inside a jitted function too. Put ``params`` on the mesh once beforehand
     (``jax.device_put(params, parallel.replicated(mesh))``) to avoid copying them on every call.
     """
     check_images(cfg, images)
     if mesh is None:
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((params, images))):
+            return _cls(params, images, cfg, jnp.dtype(dtype))  # in a caller's jit: JAX takes compiler options there
         return _cls_embedding(params, jnp.asarray(images), cfg, jnp.dtype(dtype))
     padded, n = pad_to_multiple(np.asarray(images), mesh_size(mesh))
     sharded = jax.device_put(padded, batch_sharding(mesh))

@@ -23,6 +23,14 @@ def test_embed_is_the_cls_token(tiny, make_images):
     np.testing.assert_allclose(emb, dinov2.forward_features(params, cfg, x)["x_norm_clstoken"], rtol=1e-5, atol=1e-5)
 
 
+def test_embed_runs_inside_a_jitted_function(tiny, make_images):
+    """JAX takes compiler options on the outermost jit only: inside a caller's jit, embed traces into it."""
+    cfg, params = tiny
+    x = make_images(2, 28, 28)
+    inside = jax.jit(lambda p, images: dinov2.embed(p, cfg, images) * 2)(params, x)
+    np.testing.assert_allclose(inside, 2 * dinov2.embed(params, cfg, x), rtol=1e-5, atol=1e-5)
+
+
 def test_sharded_embed_pads_and_matches_single_device(tiny, make_images):
     cfg, params = tiny
     assert len(jax.devices()) == 8
