@@ -22,22 +22,26 @@ def anonymize_boxes(images: np.ndarray, boxes: np.ndarray, box_mask: np.ndarray,
     """``methods.apply`` on the host: images uint8 [B, H, W, 3], boxes int [B, M, 4] xyxy half-open, box_mask
     bool [B, M]; ``cells`` a positive int, ``sigma`` in (0, 1], ``fill`` uint8 [3]. Returns a new array."""
     height, width = images.shape[1:3]
-    fill_row = np.tile(fill, (width, 1))  # copied row by row into a box: much faster than broadcasting [3]
+    if method == "mask":
+        boxes = np.clip(boxes, 0, [width, height, width, height])
     out = np.empty_like(images)
     for image, result, image_boxes, selected in zip(images, out, boxes, box_mask, strict=True):
         result[...] = image  # image by image, so that its boxes are written while it is in cache
-        chosen = image_boxes[selected]
+        chosen = image_boxes[selected].tolist()
         if method == "mask":
-            _mask(result, np.clip(chosen, 0, [width, height, width, height]).tolist(), fill_row)
+            _mask(result, chosen, fill)
         elif method == "pixel":
-            pixelate_boxes(image, result, chosen.tolist(), cells)
+            pixelate_boxes(image, result, chosen, cells)
         else:
-            blur_boxes(image, result, chosen.tolist(), sigma)
+            blur_boxes(image, result, chosen, sigma)
     return out
 
 
-def _mask(out: np.ndarray, boxes: Sequence[Sequence[int]], fill_row: np.ndarray) -> None:
-    """Fill ``boxes`` (clipped to the image) of ``out`` with the fill (``fill_row``: uint8 [W, 3])."""
+def _mask(out: np.ndarray, boxes: Sequence[Sequence[int]], fill: np.ndarray) -> None:
+    """Fill ``boxes`` (clipped to the image) of ``out`` with ``fill`` (uint8 [3]): a grey as one value, a colour
+    as a row of the box's width (both much faster than broadcasting [3])."""
+    grey = bool((fill == fill[0]).all())
+    row = np.tile(fill, (out.shape[1], 1))
     for x0, y0, x1, y1 in boxes:
         if x1 > x0:
-            out[y0:y1, x0:x1] = fill_row[: x1 - x0]
+            out[y0:y1, x0:x1] = fill[0] if grey else row[: x1 - x0]
