@@ -48,8 +48,9 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
     """(N, D) float32 CLS embeddings of NHWC ImageNet-normalized images, computed in ``dtype``.
 
     With a ``mesh`` the batch is padded to a multiple of the device count, split over all devices, and the
-    padding dropped from the result. Without one it can run inside a jitted function too. Put ``params`` on the mesh once beforehand
-    (``jax.device_put(params, parallel.replicated(mesh))``) to avoid copying them on every call.
+    padding dropped from the result. Put ``params`` on the mesh once beforehand
+    (``jax.device_put(params, parallel.replicated(mesh))``) to avoid copying them on every call. Without a mesh it
+    also runs inside a jitted function.
     """
     check_images(cfg, images)
     if mesh is None:
