@@ -34,7 +34,8 @@ LN_EPS = 1e-6
 # JAX takes them on the outermost jit only, so ``forward_features`` goes without). By default XLA's CPU backend
 # sends matmuls, with the LayerNorm before them, to YNNPACK; at the ViT's shapes (thousands of token rows against
 # the weights) its own Eigen matmuls embed 25-30 % more images per second (``scripts/bench_backbone.py``). Other
-# backends ignore the option, and the retrieval's (queries x database) products keep YNNPACK, faster there.
+# backends ignore the option, and the retrieval's (queries x database) products keep YNNPACK, faster there. An
+# XLA without the option stops at the first compile with "No such compile option" and its name.
 COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 
