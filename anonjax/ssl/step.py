@@ -16,7 +16,6 @@ import optax
 from jax.sharding import Mesh
 
 from anonjax import parallel
-from anonjax.models.vit import COMPILER_OPTIONS
 from anonjax.ssl import meta_arch
 from anonjax.ssl.meta_arch import SSLConfig
 from anonjax.ssl.schedules import Schedules
@@ -70,5 +69,4 @@ def make_train_step(mesh: Mesh, state: dict, batch: dict, *, cfg: SSLConfig,
         in_shardings=(state_sh, batch_shardings(mesh, batch)),
         out_shardings=(state_sh, parallel.replicated(mesh)),
         donate_argnums=0,
-        compiler_options=COMPILER_OPTIONS,
     )
