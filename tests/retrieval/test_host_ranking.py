@@ -39,13 +39,14 @@ def test_topk_equals_lax_top_k(seed):
 @pytest.mark.parametrize("layout", ["ties", "gaussian", "best_in_one_group", "ascending", "constant"])
 def test_topk_with_the_group_bound_equals_a_stable_sort(layout):
     """Rows wide enough (>= 4k columns) for the bound from group minima, with ragged tails, where the best
-    columns share one group or the whole row ties: the top k and the order of lax.top_k all the same."""
+    columns share one group (columns 0, 126, ...: group 0 at k = 60) or the whole row ties: the top k in the
+    order of a stable sort (ties by lower column), and a bound at or after the k-th key."""
     rng = np.random.default_rng(len(layout))
     rows, n = 6, 1013
     scores = {
         "ties": rng.integers(-3, 4, (rows, n)) / 4,
         "gaussian": rng.standard_normal((rows, n)),
-        "best_in_one_group": np.where(np.arange(n) % 50 == 7, 1.0 + np.arange(n) / n, rng.random((rows, n))),
+        "best_in_one_group": np.where(np.arange(n) % 126 == 0, 1.0 + np.arange(n) / n, rng.random((rows, n))),
         "ascending": np.tile(np.arange(n) / n, (rows, 1)),
         "constant": np.zeros((rows, n)),
     }[layout].astype(np.float32)
