@@ -78,10 +78,11 @@ def _keys_chunk(*arrays, exclude_self: bool) -> tuple[jax.Array, jax.Array]:
     return tuple(ranking_keys(s) for s in _chunk_scores(*arrays, exclude_self))
 
 
-def _host_scenario_chunk(*arrays, k: int, exclude_self: bool) -> tuple[np.ndarray, ...]:
-    """:func:`_scenario_scores` with selection, ranks and sums by numpy (``host_ranking``), faster on the CPU."""
+def _host_scenario_chunk(*arrays, height: int, k: int, exclude_self: bool) -> tuple[np.ndarray, ...]:
+    """:func:`_scenario_scores` with selection, ranks and sums by numpy (``host_ranking``), faster on the CPU, for
+    the first ``height`` rows (the rest pad the last chunk: their tied zero scores would be the slowest to rank)."""
     gt_keys, keys = _keys_chunk(*arrays, exclude_self=exclude_self)
-    return scenario_metrics(np.asarray(gt_keys), np.asarray(keys), k)
+    return scenario_metrics(np.asarray(gt_keys)[:height], np.asarray(keys)[:height], k)
 
 
 @functools.lru_cache(maxsize=16)
@@ -167,9 +168,10 @@ def evaluate_scenario(
     gdb_device, db_device = jax.device_put(gdb, whole), jax.device_put(db, whole)
 
     def run(start: int) -> tuple[np.ndarray, ...]:
-        outputs = kernel(jax.device_put(gq_padded[start : start + chunk], rows), gdb_device,
-                         jax.device_put(q_padded[start : start + chunk], rows), db_device,
-                         jax.device_put(np.int32(start), whole))
+        inputs = (jax.device_put(gq_padded[start : start + chunk], rows), gdb_device,
+                  jax.device_put(q_padded[start : start + chunk], rows), db_device,
+                  jax.device_put(np.int32(start), whole))
+        outputs = kernel(*inputs, height=min(chunk, n_queries - start)) if host else kernel(*inputs)
         return tuple(np.asarray(x) for x in outputs)
 
     parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=host or mesh is None)

@@ -34,9 +34,10 @@ def _keys_chunk(queries: jax.Array, database: jax.Array) -> jax.Array:
     return ranking_keys(cosine_scores(queries, database))
 
 
-def _host_topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_topk_chunk` with the selection by numpy (``host_ranking``), faster on the CPU."""
-    keys, columns = host_ranking.topk(np.asarray(_keys_chunk(queries, database)), k)
+def _host_topk_chunk(queries: jax.Array, database: jax.Array, height: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_topk_chunk` with the selection by numpy (``host_ranking``), faster on the CPU, for the first
+    ``height`` rows (the rest pad the last chunk: their tied zero scores would be the slowest to select)."""
+    keys, columns = host_ranking.topk(np.asarray(_keys_chunk(queries, database))[:height], k)
     return scores_of_keys(keys), columns
 
 
@@ -109,8 +110,9 @@ def topk_cosine(
 
     def run(start: int) -> None:  # every chunk the same height (the last one padded): one compilation
         rows = slice(start, start + chunk)
-        values, columns = kernel(place(parallel.pad_to_multiple(q[rows], chunk)[0]), db_device, *extra)
         height = len(scores[rows])
+        inputs = (place(parallel.pad_to_multiple(q[rows], chunk)[0]), db_device, *extra)
+        values, columns = kernel(*inputs, height) if host else kernel(*inputs)
         scores[rows], indices[rows] = np.asarray(values)[:height], np.asarray(columns)[:height]
 
     map_chunks(run, q.shape[0], chunk, concurrent=host or mesh is None)
