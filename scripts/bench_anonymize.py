@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_of
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "anonymize")]  # configs/, and the OpenCV reference of the tests
@@ -68,18 +69,6 @@ def detection_rate(kind: str, images: list[np.ndarray], workers: int) -> tuple[f
         start = time.perf_counter()
         found = pool.map(_run, images, chunksize=1)
         return len(images) / (time.perf_counter() - start), sum(found)
-
-
-def best_of(repeats: int, *fns) -> list[float]:
-    """Each function's best wall time over ``repeats`` rounds, the functions alternating within a round so
-    that a shared machine's load falls on all of them alike."""
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -135,8 +124,8 @@ def main() -> None:
                 opencv_anonymize(image, b[m], method, **params[method])
 
         batched()  # compile
-        t_local, t_cv = best_of(args.repeats, box_local, opencv)
-        (t_dense,) = best_of(3, batched)  # a second each: three rounds
+        (t_local, t_cv), _ = best_of(box_local, opencv, rounds=args.repeats)
+        (t_dense,), _ = best_of(batched, rounds=3)  # a second each: three rounds
         print(
             f"  {method:5s}: anonjax box-local {1e3 * t_local:8.1f} ms | dense jitted {1e3 * t_dense:8.1f} ms"
             f" | OpenCV per-image loop {1e3 * t_cv:8.1f} ms | OpenCV time / box-local time = {t_cv / t_local:.2f}"

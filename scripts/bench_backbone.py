@@ -17,11 +17,11 @@ FLOP utilization against the chip's peak (``--peak-tflops``, default the H100 SX
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from timing import best_of
 
 from anonjax import parallel
 from anonjax.models import dinov2
@@ -37,26 +37,11 @@ def model_flops(cfg: dinov2.ViTConfig, size: int) -> float:
     return patch + cfg.depth * block
 
 
-def timed(*fns, iters: int, warmup: int = 1) -> list[float]:
-    """Best wall time of each function over ``iters`` rounds, the functions alternating within a round so
-    that a shared machine's load falls on all of them alike (best of: the least disturbed run)."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(iters):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
-
-
 def matmul_peak_gflops(n: int = 2048, dtype=jnp.float32) -> float:
     """GFLOP/s of one large square matmul in JAX, the reference peak of this machine."""
     a = jnp.ones((n, n), dtype)
     f = jax.jit(lambda x: x @ x)
-    (seconds,) = timed(lambda: f(a).block_until_ready(), iters=5)
+    (seconds,), _ = best_of(lambda: f(a).block_until_ready(), rounds=5, warmup=1)
     return 2 * n**3 / seconds / 1e9
 
 
@@ -67,7 +52,7 @@ def bench_cpu(args) -> None:
     torch.set_num_threads(args.threads or torch.get_num_threads())
     peak = matmul_peak_gflops()
     a = torch.ones(2048, 2048)
-    torch_peak = 2 * 2048**3 / timed(lambda: a @ a, iters=5)[0] / 1e9
+    torch_peak = 2 * 2048**3 / best_of(lambda: a @ a, rounds=5, warmup=1)[0][0] / 1e9
     print(f"devices: {jax.devices()}  torch threads: {torch.get_num_threads()}")
     # With several CPU devices the batch is split over them (as the embed stage does over every device): each
     # device runs its share of the attention loop on its own core.
@@ -103,9 +88,9 @@ def bench_cpu(args) -> None:
         ours = np.asarray(dinov2.embed(params, cfg, x, mesh=mesh))
         ref = run_torch().numpy()
         diff = np.abs(ours - ref).max()
-        t_ax, t_pt = timed(
+        (t_ax, t_pt), _ = best_of(
             lambda p=params, c=cfg, x=x: dinov2.embed(p, c, x, mesh=mesh).block_until_ready(), run_torch,
-            iters=args.iters,
+            rounds=args.iters, warmup=1,
         )
         flops = model_flops(cfg, args.size) * args.batch
         ax, pt = args.batch / t_ax, args.batch / t_pt
@@ -130,8 +115,9 @@ def bench_device(args) -> None:
         params = jax.jit(dinov2.init, static_argnums=1)(jax.random.key(0), cfg)
         params = jax.tree_util.tree_map(lambda p: p.astype(dtype), params)
         x = jax.random.normal(jax.random.key(1), (args.batch, args.size, args.size, 3), jnp.float32)
-        (t,) = timed(
-            lambda p=params, c=cfg, x=x: dinov2.embed(p, c, x, dtype=dtype).block_until_ready(), iters=args.iters
+        (t,), _ = best_of(
+            lambda p=params, c=cfg, x=x: dinov2.embed(p, c, x, dtype=dtype).block_until_ready(),
+            rounds=args.iters, warmup=1,
         )
         tflops = model_flops(cfg, args.size) * args.batch / t / 1e12
         print(

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from functools import partial
 
 import numpy as np
+from timing import best_of
 
 from anonjax.retrieval import evaluate_scenario, topk_cosine
 from anonjax.retrieval.chunks import rows_per_chunk
@@ -29,18 +29,6 @@ def clustered(rng: np.random.Generator, n: int, dim: int, clusters: int = 50) ->
     centres = rng.standard_normal((clusters, dim)).astype(np.float32)
     x = centres[rng.integers(0, clusters, n)] + 1.5 * rng.standard_normal((n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def best_of(repeats: int, *calls):
-    """Each call's output and its best wall time over ``repeats`` rounds, the calls alternating within a round
-    so that a shared machine's load falls on all of them alike."""
-    outputs, best = [None] * len(calls), [float("inf")] * len(calls)
-    for _ in range(repeats):
-        for i, call in enumerate(calls):
-            start = time.perf_counter()
-            outputs[i] = call()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return list(zip(outputs, best, strict=True))
 
 
 def numpy_topk(queries: np.ndarray, database: np.ndarray, k: int, chunk: int = 1024):
@@ -75,12 +63,13 @@ def bench_topk(args, rng: np.random.Generator) -> None:
         topk_cosine(warm_up, database, args.k)  # compile outside the timing
         index = faiss.IndexFlatIP(dim)
         index.add(database)
-        ((jax_scores, jax_idx), t_jax), ((faiss_scores, faiss_idx), t_faiss), ((np_scores, np_idx), t_np) = best_of(
-            args.repeats,
+        (t_jax, t_faiss, t_np), outputs = best_of(
             partial(topk_cosine, queries, database, args.k),
             partial(index.search, queries, args.k),
             partial(numpy_topk, queries, database, args.k),
+            rounds=args.repeats,
         )
+        (jax_scores, jax_idx), (faiss_scores, faiss_idx), (np_scores, np_idx) = outputs
         print(f"    anonjax {t_jax:8.2f} s")
         print(f"    faiss   {t_faiss:8.2f} s   faiss/anonjax = {t_faiss / t_jax:.2f}")
         print(f"    numpy   {t_np:8.2f} s   numpy/anonjax = {t_np / t_jax:.2f}")
@@ -118,10 +107,10 @@ def bench_metrics(args, rng: np.random.Generator) -> None:
     evaluate_scenario(gt_queries, gt_database, queries, database, n_bootstrap=1)  # compile
     sub = min(args.sklearn_queries, nq)
     k = relevant_count(0.05, len(gt_database))
-    (result, t_jax), ((ap, ndcg), t_sub) = best_of(
-        args.repeats,
+    (t_jax, t_sub), (result, (ap, ndcg)) = best_of(
         partial(evaluate_scenario, gt_queries, gt_database, queries, database, n_bootstrap=1),
         partial(sklearn_scenario, gt_queries[:sub], gt_database, queries[:sub], database, k),
+        rounds=args.repeats,
     )
     t_sk = t_sub * nq / sub
     print(f"    anonjax {t_jax:8.2f} s   (all {nq} queries; mAP {result.map:.4f}, mnDCG {result.mndcg:.4f})")

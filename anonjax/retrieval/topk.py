@@ -110,7 +110,7 @@ def topk_cosine(
 
     def run(start: int) -> None:  # every chunk the same height (the last one padded): one compilation
         rows = slice(start, start + chunk)
-        height = len(scores[rows])
+        height = min(chunk, q.shape[0] - start)
         inputs = (place(parallel.pad_to_multiple(q[rows], chunk)[0]), db_device, *extra)
         values, columns = kernel(*inputs, height) if host else kernel(*inputs)
         scores[rows], indices[rows] = np.asarray(values)[:height], np.asarray(columns)[:height]
