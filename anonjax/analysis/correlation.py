@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anonjax.analysis.intervals import fisher_interval
+from anonjax.analysis.intervals import bonferroni_z, fisher_interval
 
 ACCURACY_METRICS = ("k-NN", "Linear")
 
@@ -50,17 +50,23 @@ def metrics_across_models(scenarios: Sequence[Mapping], downstream: Sequence[Map
 
 
 def with_accuracy(names: Sequence[str], matrix: np.ndarray, n: int) -> list[dict]:
-    """For each downstream accuracy, every retrieval metric's Pearson r with it over ``n`` points, with its 95%
-    Fisher interval (None for n <= 3), highest r first: the sign is kept, so the first entry is the metric that
-    rises most with accuracy. Undefined correlations are left out."""
+    """For each downstream accuracy, every retrieval metric's Pearson r with it over ``n`` points, highest r first:
+    the sign is kept, so the first entry is the metric that rises most with accuracy. Undefined correlations are
+    left out.
+
+    Each entry's interval (Fisher's; None for n <= 3) is Bonferroni-adjusted for all the correlations returned
+    (``tests``): the report names the best of several metrics, and an interval that holds for one metric alone
+    would let chance pick a correlation that is not there.
+    """
     out = []
     for accuracy in ACCURACY_METRICS:
         j = names.index(accuracy)
         entries = [dict(accuracy=accuracy, metric=name, r=float(matrix[i, j]), n=n)
                    for i, name in enumerate(names) if name.startswith(("mAP", "mnDCG")) and math.isfinite(matrix[i, j])]
-        for e in entries:
-            e["interval"] = fisher_interval(e["r"], n)
         out += sorted(entries, key=lambda e: -e["r"])
+    for e in out:
+        e["tests"] = len(out)
+        e["interval"] = fisher_interval(e["r"], n, bonferroni_z(len(out)))
     return out
 
 

@@ -93,7 +93,8 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
 
 
 def _correlation(entries) -> list[str]:
-    """Per downstream accuracy, the retrieval metric that rises most with it, with its sign, points and interval."""
+    """Per downstream accuracy, the retrieval metric that rises most with it, with its sign, points and interval
+    (adjusted for the number of correlations it was picked from)."""
     out = []
     for accuracy in dict.fromkeys(e["accuracy"] for e in entries):
         top = next(e for e in entries if e["accuracy"] == accuracy)
@@ -105,7 +106,9 @@ def _correlation(entries) -> list[str]:
         if interval is None:
             text += "; too few points for an interval)."
         else:
-            text += f", 95% interval {interval[0]:+.2f} to {interval[1]:+.2f})"
+            tests = top.get("tests", 1)  # results written before the adjustment hold plain 95% intervals
+            family = f", Bonferroni-adjusted for the {tests} correlations tested" if tests > 1 else ""
+            text += f", 95% interval {interval[0]:+.2f} to {interval[1]:+.2f}{family})"
             text += (": no correlation is distinguishable from zero at this size." if interval[0] <= 0 <= interval[1]
                      else ".")
         out.append(text)

@@ -1,15 +1,24 @@
 """Closed-form 95% intervals for the numbers the report compares besides retrieval scores: a proportion
 (a probe's accuracy on n test images), a proportion pooled over images whose items are not independent (words
-still read on anonymized pages) and a Pearson correlation over n points."""
+still read on anonymized pages) and a Pearson correlation over n points, alone or as one of a family."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def bonferroni_z(tests: int) -> float:
+    """The normal quantile that makes ``tests`` two-sided intervals 95% intervals together (Bonferroni): each at
+    level 1 - 0.05 / tests, so that a finding picked from several of them keeps its 5% error rate."""
+    if tests < 1:
+        raise ValueError(f"a family of intervals needs at least one, got {tests}")
+    return NormalDist().inv_cdf(1 - 0.05 / (2 * tests))
 
 
 def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from anonjax.analysis import correlation_csv, load_correlation, pearson_matrix, with_accuracy
+from anonjax.analysis.intervals import fisher_interval
 from anonjax.analysis.plots import correlation_heatmap
 
 
@@ -58,11 +59,23 @@ def test_with_accuracy_keeps_the_sign_with_points_and_interval():
     entries = with_accuracy(names, matrix, 28)
     knn = [e for e in entries if e["accuracy"] == "k-NN"]
     assert [(e["metric"], e["r"]) for e in knn] == [("mAP (original)", 0.2), ("mnDCG (original)", -0.8)]
-    # Fisher: atanh(0.2) +- 1.96 / sqrt(25), back through tanh.
-    assert knn[0]["n"] == 28 and knn[0]["interval"] == pytest.approx((-0.1870, 0.5333), abs=1e-4)
+    # Fisher, Bonferroni-adjusted for the 5 correlations: atanh(0.2) +- 2.5758 / sqrt(25), back through tanh.
+    assert all(e["tests"] == 5 for e in entries)
+    assert knn[0]["n"] == 28 and knn[0]["interval"] == pytest.approx((-0.3026, 0.6156), abs=1e-4)
     linear = [e["metric"] for e in entries if e["accuracy"] == "Linear"]
     assert linear == ["mAP (anonymized)", "mAP (original)", "mnDCG (original)"]
     assert all(e["interval"] is None for e in with_accuracy(names, matrix, 3))
+
+
+def test_picking_the_best_of_several_correlations_widens_its_interval():
+    """r = +0.83 over 6 points clears zero as a lone 95% interval, but not as the best of 8 correlations."""
+    names = ["mAP (original)", "mnDCG (original)", "mAP (anonymized)", "mnDCG (anonymized)", "k-NN", "Linear"]
+    matrix = np.eye(6)
+    matrix[:4, 4] = matrix[4, :4] = (0.1, -0.2, 0.3, 0.2)
+    matrix[:4, 5] = matrix[5, :4] = (0.2, 0.83, 0.4, 0.5)
+    top = next(e for e in with_accuracy(names, matrix, 6) if e["accuracy"] == "Linear")
+    assert top["metric"] == "mnDCG (original)" and top["tests"] == 8
+    assert fisher_interval(0.83, 6)[0] > 0 > top["interval"][0]
 
 
 def test_heatmap_is_a_png(tmp_path):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from anonjax.analysis.intervals import clustered_wilson_interval, fisher_interval, wilson_interval
+from anonjax.analysis.intervals import Z95, bonferroni_z, clustered_wilson_interval, fisher_interval, wilson_interval
 
 
 def test_wilson_interval_by_hand():
@@ -23,6 +23,13 @@ def test_fisher_interval_by_hand():
     assert fisher_interval(-0.5, 28) == pytest.approx((-high, -low))
     assert fisher_interval(0.5, 3) is None and fisher_interval(float("nan"), 30) is None
     assert fisher_interval(1.0, 10) == (1.0, 1.0)
+
+
+def test_bonferroni_z_splits_the_error_rate():
+    assert bonferroni_z(1) == pytest.approx(Z95, abs=1e-12)
+    assert bonferroni_z(8) == pytest.approx(2.7344, abs=1e-4)  # the 1 - 0.05 / 16 quantile of the normal
+    with pytest.raises(ValueError, match="at least one"):
+        bonferroni_z(0)
 
 
 def test_clustered_interval_counts_images_whose_items_share_their_fate():
