@@ -78,10 +78,11 @@ def _keys_chunk(*arrays, exclude_self: bool) -> tuple[jax.Array, jax.Array]:
     return tuple(ranking_keys(s) for s in _chunk_scores(*arrays, exclude_self))
 
 
-def _host_scenario_chunk(*arrays, height: int, k: int, exclude_self: bool) -> tuple[np.ndarray, ...]:
-    """:func:`_scenario_scores` with selection, ranks and sums by numpy (``host_ranking``), faster on the CPU, for
-    the first ``height`` rows (the rest pad the last chunk: their tied zero scores would be the slowest to rank)."""
-    gt_keys, keys = _keys_chunk(*arrays, exclude_self=exclude_self)
+def _host_scenario(keys: tuple[jax.Array, jax.Array], height: int, k: int) -> tuple[np.ndarray, ...]:
+    """The selection, ranks and sums of :func:`_scenario_scores` by numpy (``host_ranking``), faster on the CPU,
+    from the ranking keys of :func:`_keys_chunk`, for the first ``height`` rows (the rest pad the last chunk: their
+    tied zero scores would be the slowest to rank)."""
+    gt_keys, keys = keys
     return scenario_metrics(np.asarray(gt_keys)[:height], np.asarray(keys)[:height], k)
 
 
@@ -157,7 +158,8 @@ def evaluate_scenario(
     chunk = rows_per_chunk(q.shape[0], n, chunk_size)
     host = host_ranking.on_host(mesh)
     if host or mesh is None:
-        kernel = functools.partial(_host_scenario_chunk if host else _scenario_chunk, k=k, exclude_self=exclude_self)
+        kernel = (functools.partial(_keys_chunk, exclude_self=exclude_self) if host
+                  else functools.partial(_scenario_chunk, k=k, exclude_self=exclude_self))
         rows = whole = None
     else:
         chunk = -(-chunk // parallel.mesh_size(mesh)) * parallel.mesh_size(mesh)  # a whole chunk on every device
@@ -167,14 +169,15 @@ def evaluate_scenario(
     q_padded, _ = parallel.pad_to_multiple(q, chunk)
     gdb_device, db_device = jax.device_put(gdb, whole), jax.device_put(db, whole)
 
-    def run(start: int) -> tuple[np.ndarray, ...]:
-        inputs = (jax.device_put(gq_padded[start : start + chunk], rows), gdb_device,
-                  jax.device_put(q_padded[start : start + chunk], rows), db_device,
-                  jax.device_put(np.int32(start), whole))
-        outputs = kernel(*inputs, height=min(chunk, n_queries - start)) if host else kernel(*inputs)
-        return tuple(np.asarray(x) for x in outputs)
+    def launch(start: int):
+        return kernel(jax.device_put(gq_padded[start : start + chunk], rows), gdb_device,
+                      jax.device_put(q_padded[start : start + chunk], rows), db_device,
+                      jax.device_put(np.int32(start), whole))
 
-    parts = map_chunks(run, q_padded.shape[0], chunk, concurrent=host or mesh is None)
+    def finish(start: int, outputs) -> tuple[np.ndarray, ...]:
+        return _host_scenario(outputs, min(chunk, n_queries - start), k) if host else tuple(map(np.asarray, outputs))
+
+    parts = map_chunks(launch, finish, q_padded.shape[0], chunk, concurrent=host or mesh is None)
     ap, ndcg_values, idcg = (np.concatenate([p[j] for p in parts])[:n_queries] for j in range(3))
     if not (idcg > 0).all():
         bad = int(np.flatnonzero(~(idcg > 0))[0])

@@ -34,10 +34,11 @@ def _keys_chunk(queries: jax.Array, database: jax.Array) -> jax.Array:
     return ranking_keys(cosine_scores(queries, database))
 
 
-def _host_topk_chunk(queries: jax.Array, database: jax.Array, height: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_topk_chunk` with the selection by numpy (``host_ranking``), faster on the CPU, for the first
-    ``height`` rows (the rest pad the last chunk: their tied zero scores would be the slowest to select)."""
-    keys, columns = host_ranking.topk(np.asarray(_keys_chunk(queries, database))[:height], k)
+def _host_topk(keys: jax.Array, height: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The selection of :func:`_topk_chunk` by numpy (``host_ranking``), faster on the CPU, from the ranking keys
+    of :func:`_keys_chunk`, for the first ``height`` rows (the rest pad the last chunk: their tied zero scores
+    would be the slowest to select)."""
+    keys, columns = host_ranking.topk(np.asarray(keys)[:height], k)
     return scores_of_keys(keys), columns
 
 
@@ -93,7 +94,7 @@ def topk_cosine(
     host = host_ranking.on_host(mesh)
     if host or mesh is None:
         db_device = jax.device_put(db)
-        kernel = functools.partial(_host_topk_chunk if host else _topk_chunk, k=k)
+        kernel = _keys_chunk if host else functools.partial(_topk_chunk, k=k)
         extra = ()
         place = jax.device_put
     else:
@@ -108,12 +109,14 @@ def topk_cosine(
     scores = np.empty((q.shape[0], k), np.float32)
     indices = np.empty((q.shape[0], k), np.int32)
 
-    def run(start: int) -> None:  # every chunk the same height (the last one padded): one compilation
-        rows = slice(start, start + chunk)
-        height = min(chunk, q.shape[0] - start)
-        inputs = (place(parallel.pad_to_multiple(q[rows], chunk)[0]), db_device, *extra)
-        values, columns = kernel(*inputs, height) if host else kernel(*inputs)
-        scores[rows], indices[rows] = np.asarray(values)[:height], np.asarray(columns)[:height]
+    def launch(start: int):  # every chunk the same height (the last one padded): one compilation
+        return kernel(place(parallel.pad_to_multiple(q[start : start + chunk], chunk)[0]), db_device, *extra)
 
-    map_chunks(run, q.shape[0], chunk, concurrent=host or mesh is None)
+    def finish(start: int, outputs) -> None:
+        height = min(chunk, q.shape[0] - start)
+        values, columns = _host_topk(outputs, height, k) if host else outputs
+        scores[start : start + height], indices[start : start + height] = (np.asarray(values)[:height],
+                                                                            np.asarray(columns)[:height])
+
+    map_chunks(launch, finish, q.shape[0], chunk, concurrent=host or mesh is None)
     return scores, indices
