@@ -78,12 +78,12 @@ def _keys_chunk(*arrays, exclude_self: bool) -> tuple[jax.Array, jax.Array]:
     return tuple(ranking_keys(s) for s in _chunk_scores(*arrays, exclude_self))
 
 
-def _host_scenario(keys: tuple[jax.Array, jax.Array], height: int, k: int) -> tuple[np.ndarray, ...]:
+def _host_scenario(outputs: tuple[jax.Array, jax.Array], height: int, k: int) -> tuple[np.ndarray, ...]:
     """The selection, ranks and sums of :func:`_scenario_scores` by numpy (``host_ranking``), faster on the CPU,
     from the ranking keys of :func:`_keys_chunk`, for the first ``height`` rows (the rest pad the last chunk: their
     tied zero scores would be the slowest to rank)."""
-    gt_keys, keys = keys
-    return scenario_metrics(np.asarray(gt_keys)[:height], np.asarray(keys)[:height], k)
+    gt_keys, keys = (np.asarray(x)[:height] for x in outputs)
+    return scenario_metrics(gt_keys, keys, k)
 
 
 @functools.lru_cache(maxsize=16)
