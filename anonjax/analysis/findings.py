@@ -94,7 +94,8 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
 
 def _correlation(entries) -> list[str]:
     """Per downstream accuracy, the retrieval metric that rises most with it, with its sign, points and interval
-    (adjusted for the number of correlations it was picked from)."""
+    (adjusted for the number of correlations it was picked from); where even that one falls beyond the noise, the
+    sentence says that every metric does."""
     out = []
     for accuracy in dict.fromkeys(e["accuracy"] for e in entries):
         top = next(e for e in entries if e["accuracy"] == accuracy)
@@ -109,7 +110,11 @@ def _correlation(entries) -> list[str]:
             tests = top.get("tests", 1)  # results written before the adjustment hold plain 95% intervals
             family = f", Bonferroni-adjusted for the {tests} correlations tested" if tests > 1 else ""
             text += f", 95% interval {interval[0]:+.2f} to {interval[1]:+.2f}{family})"
-            text += (": no correlation is distinguishable from zero at this size." if interval[0] <= 0 <= interval[1]
-                     else ".")
+            if interval[0] <= 0 <= interval[1]:
+                text += ": no correlation is distinguishable from zero at this size."
+            elif interval[1] < 0:  # even the highest is below zero beyond the noise, and so is every other
+                text += f": every retrieval metric falls as {accuracy} accuracy rises, beyond the noise."
+            else:
+                text += "."
         out.append(text)
     return out

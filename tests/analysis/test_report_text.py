@@ -64,6 +64,18 @@ def test_the_correlation_sentence_keeps_the_sign():
                       "correlations tested).")
 
 
+def test_a_highest_correlation_below_zero_says_every_metric_falls():
+    """The highest r is negative and its interval, adjusted for the family, excludes zero: so do the others'."""
+    summary = {**SUMMARY, "with_accuracy": [
+        dict(accuracy="k-NN", metric="mnDCG (original)", r=-0.72, n=15, interval=(-0.94, -0.12), tests=8),
+        dict(accuracy="k-NN", metric="mAP (original)", r=-0.9, n=15, interval=(-0.98, -0.55), tests=8)]}
+    knn = findings(summary)[-1]
+    assert knn == ("Across 15 model/method pairs, no retrieval metric rises with k-NN accuracy; the highest "
+                   "correlation is mnDCG (original)'s (Pearson r -0.72, 95% interval -0.94 to -0.12, "
+                   "Bonferroni-adjusted for the 8 correlations tested): every retrieval metric falls as k-NN "
+                   "accuracy rises, beyond the noise.")
+
+
 @pytest.mark.parametrize("adaptation", [
     dict(separated=False, beyond_retraining=None, expected=INDISTINGUISHABLE),
     dict(separated=True, beyond_retraining=False, expected="within the retraining noise (2.00 points)"),
