@@ -11,9 +11,3 @@ os.environ.setdefault(
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-
-def pytest_collection_modifyitems(items):
-    """The files with slow tests first: with each file on one worker (``--dist loadfile``), a long file that
-    started last would run on alone at the end."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)  # stable: each file's order is kept
