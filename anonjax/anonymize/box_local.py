@@ -24,12 +24,13 @@ def anonymize_boxes(images: np.ndarray, boxes: np.ndarray, box_mask: np.ndarray,
     height, width = images.shape[1:3]
     if method == "mask":
         boxes = np.clip(boxes, 0, [width, height, width, height])
+        paint = _paint(fill, width)
     out = np.empty_like(images)
     for image, result, image_boxes, selected in zip(images, out, boxes, box_mask, strict=True):
         result[...] = image  # image by image, so that its boxes are written while it is in cache
         chosen = image_boxes[selected].tolist()
         if method == "mask":
-            _mask(result, chosen, fill)
+            _mask(result, chosen, paint)
         elif method == "pixel":
             pixelate_boxes(image, result, chosen, cells)
         else:
@@ -37,11 +38,14 @@ def anonymize_boxes(images: np.ndarray, boxes: np.ndarray, box_mask: np.ndarray,
     return out
 
 
-def _mask(out: np.ndarray, boxes: Sequence[Sequence[int]], fill: np.ndarray) -> None:
-    """Fill ``boxes`` (clipped to the image) of ``out`` with ``fill`` (uint8 [3]): a grey as one value, a colour
-    as a row of the box's width (both much faster than broadcasting [3])."""
-    grey = bool((fill == fill[0]).all())
-    row = np.tile(fill, (out.shape[1], 1))
+def _paint(fill: np.ndarray, width: int) -> np.ndarray:
+    """What a mask writes into a box: a grey as one value, a colour as a row of the image's width (both much
+    faster than broadcasting ``fill``, uint8 [3])."""
+    return fill[0] if (fill == fill[0]).all() else np.tile(fill, (width, 1))
+
+
+def _mask(out: np.ndarray, boxes: Sequence[Sequence[int]], paint: np.ndarray) -> None:
+    """Fill ``boxes`` (clipped to the image) of ``out`` with ``paint`` (:func:`_paint`)."""
     for x0, y0, x1, y1 in boxes:
         if x1 > x0:
-            out[y0:y1, x0:x1] = fill[0] if grey else row[: x1 - x0]
+            out[y0:y1, x0:x1] = paint if paint.ndim == 0 else paint[: x1 - x0]
