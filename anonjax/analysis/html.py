@@ -1,6 +1,8 @@
 """A static HTML page from the report's Markdown (headings, paragraphs, lists, tables, images, emphasis).
 
-Only the subset the report writes is understood; everything is escaped, so result text cannot inject markup.
+Only the subset the report writes is understood, with CommonMark's backslash escapes (text from data arrives
+escaped by ``anonjax.analysis.markdown_text.literal``); everything is HTML-escaped, so result text cannot inject
+markup, and an image is shown only from a relative path beside the report: the page never loads a remote resource.
 """
 
 from __future__ import annotations
@@ -18,15 +20,27 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation: that character, as text
+_LOCAL = re.compile(r"[\w.-]+(/[\w.-]+)*")  # a relative path without a scheme, host or absolute root
+
+
 def _inline(text: str) -> str:
-    text = html.escape(text)
+    """``text`` with emphasis and code spans as HTML; escaped characters stay text."""
+    literals: list[str] = []
+
+    def hold(match: re.Match) -> str:
+        literals.append(html.escape(match.group(1)))
+        return f"\0{len(literals) - 1}\0"
+
+    text = html.escape(_ESCAPED.sub(hold, text.replace("\0", "\ufffd")))
     text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
     text = re.sub(r"\*(.+?)\*", r"<i>\1</i>", text)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    return re.sub(r"\0(\d+)\0", lambda m: literals[int(m.group(1))], text)
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
 def markdown_to_html(markdown: str, title: str) -> str:
@@ -55,11 +69,13 @@ def markdown_to_html(markdown: str, title: str) -> str:
             continue
         heading = re.match(r"^(#{1,4}) (.*)", line)
         image = re.match(r"^!\[(.*?)\]\((.*?)\)$", line.strip())
+        if image and not _LOCAL.fullmatch(image.group(2)):
+            image = None  # shown as text: only figures beside the report are loaded
         if heading:
             level = len(heading.group(1))
             body.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
         elif image:
-            alt, src = (html.escape(g, quote=True) for g in image.groups())
+            alt, src = html.escape(_ESCAPED.sub(r"\1", image.group(1))), html.escape(image.group(2))
             body.append(f'<figure><img src="{src}" alt="{alt}"><figcaption>{alt}</figcaption></figure>')
         elif line.strip():
             body.append(f"<p>{_inline(line)}</p>")

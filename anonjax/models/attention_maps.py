@@ -24,7 +24,8 @@ def attention_maps(params: dict, cfg: ViTConfig, images) -> np.ndarray:
 def render_attention(image: np.ndarray, maps: np.ndarray, path: str | os.PathLike, *, title: str = "") -> None:
     """Save a PNG sheet: the image, then one panel per head with its attention map stretched over the image.
 
-    ``image`` is HWC, uint8 RGB or ImageNet-normalized float; ``maps`` is (heads, rows, cols).
+    ``image`` is HWC, uint8 RGB or ImageNet-normalized float; ``maps`` is (heads, rows, cols). ``title`` is
+    drawn as plain text (it may hold an image id: ``$`` in a file name is not TeX).
     """
     import matplotlib
 
@@ -45,7 +46,7 @@ def render_attention(image: np.ndarray, maps: np.ndarray, path: str | os.PathLik
     for ax in axes.flat:
         ax.axis("off")
     axes.flat[0].imshow(image)
-    axes.flat[0].set_title(title or "image", fontsize=9)
+    axes.flat[0].set_title(title or "image", fontsize=9, parse_math=False)
     for head, amap in enumerate(maps):
         ax = axes.flat[head + 1]
         ax.imshow(image)

@@ -9,7 +9,9 @@ Writes under ``<workdir>/anonymize/``:
                                             models look (the training canvas, then the embedding input):
                                             text box heights and the share of box pixels each method changes
   example_sheet.png                         one image, each method (rows) at each degree (columns), after
-                                            the original unless ``report.originals`` is False
+                                            the original unless ``report.originals`` is False (then the
+                                            boxes a degree leaves as they are are covered, and report.md
+                                            counts the files left out without naming them)
   pairs/<variant>/<split>/*.png             with ``anonymize.materialize``; pairs/pairs_<split>.json lists them
   names_<split>.json                        with ``anonymize.opaque_names``: file names -> image ids
   DONE.json
@@ -35,6 +37,7 @@ from tqdm.auto import tqdm
 
 from anonjax import config_checks as cc
 from anonjax import hosts
+from anonjax.analysis.markdown_text import literal
 from anonjax.anonymize import box_cache
 from anonjax.anonymize.box_cache import BoxTable, assemble_table, detect_split
 from anonjax.anonymize.boxes import box_area_fraction
@@ -113,7 +116,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     params = plan.method_params
     degree_kinds = cc.as_tuple(a.degree_kinds)
     report: dict[str, Any] = {"seed": seed, "methods": methods, "degrees": degrees, "params": params,
-                              "degree_kinds": degree_kinds,
+                              "degree_kinds": degree_kinds, "originals": originals,
                               "detectors": Detectors(kinds, settings).describe(), "keep_empty": a.keep_empty,
                               "count_rule": "ceil(degree * boxes of the degree kinds), nested; other kinds always",
                               "splits": {}}
@@ -336,11 +339,16 @@ def _warnings(split: dict) -> list[str]:
 def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, degrees, params, seed: int,
                   degree_kinds, *, originals: bool = True) -> np.ndarray:
     """One image as a sheet: a row per method, each degree across (labelled), after the original when
-    ``originals`` (False gives a sheet that can be shared: no original pixels)."""
+    ``originals``. False gives a sheet that can be shared: no original pixels, and the boxes a degree below
+    100 % leaves as they are covered (``covered``), so that it shows only what the method does."""
     row = int(table.rows([image_id])[0])
     n = int(table.counts[row])
+    boxes = table.boxes[row, :n]
     masks = {d: table.selection(d, seed, [row], degree_kinds=degree_kinds)[0, :n] for d in degrees}
-    variants = anonymized_variants(image, table.boxes[row, :n], masks, methods, params)
+    variants = anonymized_variants(image, boxes, masks, methods, params)
+    if not originals:
+        variants = {variant_name(m, d): covered(variants[variant_name(m, d)], boxes[~masks[d]])
+                    for m in methods for d in degrees}
     scale = _SHEET_HEIGHT / image.shape[0]
     size = (max(1, round(image.shape[1] * scale)), _SHEET_HEIGHT)
 
@@ -354,6 +362,18 @@ def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, de
     rows = [np.concatenate(first + [cell(variants[variant_name(m, d)], f"{m} {percent(d)}%") for d in degrees],
                            axis=1) for m in methods]
     return np.concatenate(rows, axis=0)
+
+
+def covered(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` with each of ``boxes`` filled grey and crossed out: regions an example shows neither
+    as they are nor anonymized."""
+    out = image.copy()
+    for x0, y0, x1, y1 in np.asarray(boxes, np.int64).reshape(-1, 4):
+        out[y0:y1, x0:x1] = 160
+        width = max(1, min(x1 - x0, y1 - y0) // 12)
+        cv2.line(out, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), (90, 90, 90), width)
+        cv2.line(out, (int(x0), int(y1) - 1), (int(x1) - 1, int(y0)), (90, 90, 90), width)
+    return out
 
 
 def markdown(report: dict) -> str:
@@ -382,25 +402,31 @@ def markdown(report: dict) -> str:
             lines.append(f"| {degree}% | {d['boxes_per_image']['mean']:.2f} | {d['area_fraction']['mean']:.3f} | "
                          f"{changed} |")
         lines += [line for warning in s["warnings"] for line in ("", f"**Warning:** {warning}.")]
-        lines += _left_out_lines(s)
+        lines += _left_out_lines(s, names=report.get("originals", True))
     return "\n".join(lines) + "\n"
 
 
 _LISTED = 50
 
 
-def _left_out_lines(split: dict) -> list[str]:
-    """The files of a split that were left out, with their reasons, and the multi-page files."""
+def _left_out_lines(split: dict, names: bool = True) -> list[str]:
+    """The files of a split that were left out, with their reasons, and the multi-page files; without
+    ``names`` only their numbers (names and reasons, which hold paths, stay in report.json)."""
     left_out = [(e["file"], e["reason"]) for e in split["skipped"]] + list(split["failed"].items())
+    multi_page = split["multi_page"]
+    if not names:
+        return [line for what, count in (("Files left out", len(left_out)),
+                                         ("Multi-page files, first page used", len(multi_page))) if count
+                for line in ("", f"{what}: {count}, named in report.json.")]
     lines = []
     if left_out:
         lines += ["", f"Left out ({len(left_out)}):", ""]
-        lines += [f"- `{name}`: {reason}" for name, reason in left_out[:_LISTED]]
+        lines += [f"- {literal(name)}: {literal(reason)}" for name, reason in left_out[:_LISTED]]
         if len(left_out) > _LISTED:
             lines.append(f"- ... and {len(left_out) - _LISTED} more, listed in report.json")
-    if split["multi_page"]:
-        lines += ["", f"Multi-page files, first page used ({len(split['multi_page'])}):", ""]
-        lines += [f"- `{e['file']}`: {e['pages']} pages" for e in split["multi_page"][:_LISTED]]
+    if multi_page:
+        lines += ["", f"Multi-page files, first page used ({len(multi_page)}):", ""]
+        lines += [f"- {literal(e['file'])}: {e['pages']} pages" for e in multi_page[:_LISTED]]
     return lines
 
 

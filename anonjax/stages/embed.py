@@ -167,17 +167,19 @@ def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Pa
 
 def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, embed_fp: str) -> None:
     """Attention maps of the Unadapted model and the first adapted one for a few validation images, in
-    ``attention/<view>/<model>__<id>.png``.
+    ``attention/<view>/<model>__<n>.png``, numbered from 1 (no file name from data reaches a report).
 
     Each map is drawn on the input the models embed (the image fitted to the canvas, cut back to its
-    content): the original, or with ``report.originals`` False the grid's strongest anonymization (mask if
-    the grid has it, else its first method, at its highest degree) made from the cached boxes. Maps of an
-    earlier run are removed first, so none drawn on an original outlives a switch to anonymized views. The
-    maps have their own marker, so switching ``report.originals`` redraws them without embedding again.
+    content): the original, titled with its id, or with ``report.originals`` False the image with every
+    detected box masked (mask at 100 %, whatever the grid's degrees) made from the cached boxes, titled by
+    number only. Maps of an earlier run are removed first, so none drawn on an original outlives a switch to
+    anonymized views. The maps have their own marker, so switching ``report.originals`` redraws them without
+    embedding again.
     """
     out = workdir / "attention"
     originals = cc.report_originals(config)
-    fp = fingerprint(embed_fp, originals)
+    view = Variant() if originals else Variant("mask", 1.0)
+    fp = fingerprint(embed_fp, originals, view.name, "numbered")  # maps named by id before are redrawn
     if is_complete(out, fp):
         return
     for stale in out.rglob("*.png"):
@@ -187,21 +189,13 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     chosen = images.ids[:config.embed.attention_images]
     if not chosen:
         return
-    view = Variant() if originals else _strongest(plan.variants)
     inputs = [x for _, batch in images.views([view], plan, config.embed.image_size, len(chosen), chosen)
               for x in batch[view.name]]
     for model in (plan.unadapted, *[m for m in plan.models if not m.on_original][:1]):
         params, cfg = load_backbone(workdir / "train" / model.name)
-        for image_id, image in zip(chosen, inputs, strict=True):
+        for number, (image_id, image) in enumerate(zip(chosen, inputs, strict=True), start=1):
             maps = dinov2.attention_maps(params, cfg, image[None])[0]
-            safe = image_id.replace("/", "_")
-            dinov2.render_attention(image, maps, out / view.name / f"{model.name}__{safe}.png",
-                                    title=f"{model.name}: {image_id} ({view.name})")
+            shown = image_id if originals else f"image {number}"
+            dinov2.render_attention(image, maps, out / view.name / f"{model.name}__{number}.png",
+                                    title=f"{model.name}: {shown} ({view.name})")
     mark_complete(out, fp)
-
-
-def _strongest(variants: Sequence[Variant]) -> Variant:
-    """Mask if the grid has it (else its first method), at the highest degree."""
-    methods = [v.method for v in variants]
-    method = "mask" if "mask" in methods else methods[0]
-    return max((v for v in variants if v.method == method), key=lambda v: v.degree)

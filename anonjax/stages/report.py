@@ -8,9 +8,11 @@ and the "what this means" sentence on the most useful setting below ``report.max
 stage's summary and figures, the attention maps and the training logs follow. Every number is one the evaluate
 or privacy stage computed; this stage only lays it out (and picks the front and the setting it names).
 
-With ``report.originals`` False the report shows no original image: only an example sheet drawn without
-its original column and attention maps drawn on anonymized images; figures of an earlier report are
-removed, so the ``report/`` folder can be shared as it is.
+With ``report.originals`` False the report shows no original image and no source name: only an example sheet
+and an anonymize summary that the anonymize stage made for sharing (no original column, the boxes a degree
+leaves as they are covered, files left out counted, not named) and attention maps drawn on images with every
+detected box masked, named by number; figures of an earlier report are removed, so the ``report/`` folder can
+be shared as it is. Text from data (paths, reasons) enters the Markdown through ``literal``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from anonjax import hosts
 from anonjax.analysis import downstream_table, interval_table, load_correlation, scenario_table
 from anonjax.analysis.findings import findings
 from anonjax.analysis.html import markdown_to_html
+from anonjax.analysis.markdown_text import literal
 from anonjax.analysis.plots import correlation_heatmap, degree_trend, privacy_utility_chart, training_curves
 from anonjax.analysis.privacy_utility import (
     RESIDUALS,
@@ -90,7 +93,7 @@ def _write(config: ml_collections.ConfigDict, workdir: Path, results: Path) -> N
     reference = _load(results / "reference.json") if (results / "reference.json").is_file() else None
     privacy = _load(results / "privacy.json") if (results / "privacy.json").is_file() else None
 
-    md = [f"# {TITLE}", "", f"Work directory: `{workdir.resolve()}`", ""]
+    md = [f"# {TITLE}", "", f"Work directory: {literal(workdir.resolve())}", ""]
     md += _scale_section(summary["settings"])
     md += _findings_section(summary)
     if privacy is not None:
@@ -247,23 +250,29 @@ def _trends_section(scenarios: list[dict], downstream: list[dict], figures: Path
 
 
 def _anonymization_section(stage_dir: Path, figures: Path, originals: bool) -> list[str]:
-    """The anonymize stage's summary and figures; without ``originals`` only an example sheet that the stage
-    drew without its original column (as its report.json records)."""
+    """The anonymize stage's summary and figures; without ``originals`` only a summary and an example sheet
+    that the stage made for sharing (as its report.json records)."""
     if not stage_dir.is_dir():
         return []
     lines = ["## Anonymization", ""]
     summary = stage_dir / "report.md"
-    if summary.is_file():
+    details = stage_dir / "report.json"
+    made = json.loads(details.read_text()) if details.is_file() else {}
+    rerun = (f"delete `anonymize/{DONE}` and run the anonymize stage again with `--config.report.originals=False` "
+             "(the detections are cached).")
+    if summary.is_file() and (originals or made.get("originals") is False):
         lines += [summary.read_text().replace("# ", "### "), ""]
+    elif summary.is_file():
+        lines += [f"The anonymization summary names source files and is left out (`report.originals` is False). "
+                  f"To write one without names, {rerun}", ""]
     pngs = sorted(stage_dir.glob("*.png"))
     if not originals:
-        details = stage_dir / "report.json"
-        drawn_without = details.is_file() and json.loads(details.read_text()).get("example_sheet_originals") is False
-        shown = [p for p in pngs if p.name == _SHEET and drawn_without]
+        shown = [p for p in pngs if p.name == _SHEET and made.get("example_sheet_originals") is False]
         if len(shown) < len(pngs):
             lines += [f"The example sheet shows original images and is left out (`report.originals` is False). "
-                      f"To draw one without them, delete `anonymize/{DONE}` and run the anonymize stage again "
-                      "with `--config.report.originals=False` (the detections are cached).", ""]
+                      f"To draw one without them, {rerun}", ""]
+        if shown:
+            lines += ["Boxes that a degree below 100% leaves as they are are covered grey and crossed out.", ""]
         pngs = shown
     lines += [f"![{png.stem.replace('_', ' ')}]({_copy(png, figures)})" for png in pngs]
     return [*lines, ""]
@@ -340,7 +349,7 @@ def privacy_section(privacy: dict, scenarios: list[dict], figures: Path) -> list
     reasons = sorted({f"{r['method']} {percent(r['degree'])}%: {part}" for r in rows
                       for part in (r.get("missing") or "").split("; ") if part and not part.startswith("linkage")})
     if reasons:
-        lines += ["Missing or empty:", "", *(f"- {reason}" for reason in reasons), ""]
+        lines += ["Missing or empty:", "", *(f"- {literal(reason)}" for reason in reasons), ""]
     linked = [r for r in rows if r.get("model")]
     if linked:
         lines += ["Linkage rate (the evaluate stage's: anonymized images whose nearest original is their own):", "",
@@ -370,7 +379,7 @@ def privacy_section(privacy: dict, scenarios: list[dict], figures: Path) -> list
                 f"{100 * r['value']:.1f} [{100 * r['value_lo']:.1f}, {100 * r['value_hi']:.1f}] ({r['n']})"
             lines.append(f"| {label} | {value} |")
         lines.append("")
-        lines += [f"- {r['measure']} {r['method']}: {r['missing']}".replace("  ", " ") for r in privacy["recall"]
-                  if r["missing"]]
+        lines += ["- " + literal(f"{r['measure']} {r['method']}: {r['missing']}".replace("  ", " "))
+                  for r in privacy["recall"] if r["missing"]]
         lines.append("")
     return lines

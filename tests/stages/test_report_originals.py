@@ -73,7 +73,7 @@ def test_stage_sheet_has_no_original_column(workdir):
     assert not any(np.array_equal(tile, resized) for tile in tiles(sheet, width + 8, width))
 
 
-def test_sheet_without_originals_is_the_sheet_less_its_first_column(workdir):
+def test_sheet_without_originals_is_the_sheet_less_its_first_column_its_open_boxes_covered(workdir):
     config = tiny_config(False)
     image_id, image = example(workdir)
     args = (image, load_box_table(workdir, "val"), image_id, ("pixel", "mask"), (0.5, 1.0),
@@ -82,15 +82,18 @@ def test_sheet_without_originals_is_the_sheet_less_its_first_column(workdir):
     width = round(image.shape[1] * HEIGHT / image.shape[0])
     resized = cv2.resize(image, (width, HEIGHT), interpolation=cv2.INTER_AREA)
     assert np.array_equal(tiles(shown, width + 8, width)[0], resized)  # the comparison does find an original
-    np.testing.assert_array_equal(hidden, shown[:, width + 8:])
+    tile = width + 8
+    assert hidden.shape == shown[:, tile:].shape
+    np.testing.assert_array_equal(hidden[:, tile:], shown[:, 2 * tile:])  # 100 %: every box anonymized
+    assert not np.array_equal(hidden[:, :tile], shown[:, tile:2 * tile])  # 50 %: the boxes left are covered
 
 
 @pytest.fixture
 def rendered(monkeypatch):
-    """Attention maps drawn by ``embed._attention`` without models: ``{path: input image}``."""
+    """Attention maps drawn by ``embed._attention`` without models: ``{path: (input image, title)}``."""
     drawn = {}
     fake = SimpleNamespace(attention_maps=lambda params, cfg, x: np.zeros((len(x), 2, 2, 2), np.float32),
-                           render_attention=lambda image, maps, path, title: drawn.__setitem__(path, image))
+                           render_attention=lambda image, maps, path, title: drawn.__setitem__(path, (image, title)))
     monkeypatch.setattr(embed, "dinov2", fake)
     monkeypatch.setattr(embed, "load_backbone", lambda run_dir: (None, None))
     return drawn
@@ -112,23 +115,28 @@ def model_views(config, workdir: Path, masked: bool) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize(("originals", "view"), [(False, "mask_100"), (True, "original")])
-def test_attention_is_drawn_on_the_view_the_report_may_show(workdir, rendered, originals, view):
+@pytest.mark.parametrize(("originals", "degrees", "view"), [(False, (0.5, 1.0), "mask_100"),
+                                                             (False, (0.5,), "mask_100"),
+                                                             (True, (0.5, 1.0), "original")])
+def test_attention_is_drawn_on_the_view_the_report_may_show(workdir, rendered, originals, degrees, view):
     config = tiny_config(originals)
+    config.grid.degrees = degrees
+    embed_fp = f"embeddings of grid {degrees}"  # the embed stage's fingerprint covers the grid
     stale = workdir / "attention" / "original" / "unadapted__old.png"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"")
-    embed._attention(config, study_plan(config), workdir, "embeddings-fingerprint")
+    embed._attention(config, study_plan(config), workdir, embed_fp)
     assert not stale.exists()
     expected, other = model_views(config, workdir, not originals), model_views(config, workdir, originals)
-    assert sorted(rendered) == sorted(workdir / "attention" / view / f"{model}__{i}.png"
-                                      for model in ("unadapted", "A_pixel_50") for i in expected)
-    for path, image in rendered.items():
-        image_id = path.stem.split("__", 1)[1]
+    assert sorted(rendered) == sorted(workdir / "attention" / view / f"{model}__{n}.png"
+                                      for model in ("unadapted", "A_pixel_50") for n in (1, 2))
+    for path, (image, title) in rendered.items():
+        image_id = list(expected)[int(path.stem.split("__", 1)[1]) - 1]  # numbered in the order chosen
         np.testing.assert_allclose(image, expected[image_id], atol=1e-5)
+        assert (image_id.split("/")[-1].split(".")[0] in title.replace("/", "_")) == originals
         assert not np.allclose(image, other[image_id], atol=1e-3)
     rendered.clear()
-    embed._attention(config, study_plan(config), workdir, "embeddings-fingerprint")
+    embed._attention(config, study_plan(config), workdir, embed_fp)
     assert not rendered  # drawn for this view already: the marker keeps them
 
 
