@@ -11,3 +11,9 @@ class DatasetError(ValueError):
 
 class MissingInputError(DatasetError, FileNotFoundError):
     """A file that a stage needs does not exist: an earlier stage has not run, or a download failed."""
+
+
+class OutputError(DatasetError):
+    """An output cannot be written: the disk or quota is full, the file system is read-only, the work
+    directory is unusable or in use by another run. The message names the path, the reason and what to do;
+    nothing half-written is kept and no stage is marked done."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -14,6 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from anonjax.errors import OutputError
+
+# Errors of the storage rather than of the data: whatever code raised them, they say a write failed.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+STORAGE_ERRNOS = _NO_ROOM | {errno.EROFS}
 
 
 def _proc_umask() -> int | None:
@@ -47,21 +54,39 @@ def new_file_mode() -> int:
     return 0o666 & ~(_UMASK_AT_IMPORT if umask is None else umask)
 
 
+def write_error(path: str | os.PathLike, error: OSError) -> OutputError:
+    """The one-line error for a failed write of ``path``: the file, the system's reason and what to do."""
+    reason = error.strerror or str(error)
+    todo = ("free space on its file system (or raise the quota) and rerun" if error.errno in _NO_ROOM
+            else "make it writable or choose another work directory, and rerun")
+    return OutputError(f"cannot write {path}: {reason}; {todo}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     The file gets the mode of a plain ``open()`` rather than ``mkstemp``'s 0o600, so that others sharing a
-    work directory can read the outputs as the umask allows."""
+    work directory can read the outputs as the umask allows. A failure to create, fill or rename the file
+    for lack of space or a read-only file system raises :func:`write_error`'s ``OutputError``. The temporary
+    name keeps only the first 64 bytes of the name, so any name that fits the file system has one that fits."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    stem = os.fsencode(path.name)[:64].decode(errors="ignore")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise write_error(path, e) from e
     os.close(fd)
     tmp = Path(tmp)
     try:
         tmp.chmod(new_file_mode())
         yield tmp
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in STORAGE_ERRNOS:
+            raise write_error(path, e) from e
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

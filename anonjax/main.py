@@ -2,9 +2,10 @@
 
 Runs the stages the config selects, in order; every selected stage checks the config before any stage
 starts, so a wrong value stops the run with one message naming its key. Bad data (an unusable folder,
-image, cache or embedding file) stops it with one message naming the file. The console shows a line per
-stage, progress bars, warnings and a closing summary; the full log is in ``<workdir>/logs/run.log``
-(``--verbosity=1`` shows it on the console too).
+image, cache or embedding file) stops it with one message naming the file, and so does a work directory
+that cannot be written or is in use by another run (``--wait_for_workdir`` waits for that run instead).
+The console shows a line per stage, progress bars, warnings and a closing summary; the full log is in
+``<workdir>/logs/run.log`` (``--verbosity=1`` shows it on the console too).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
-from anonjax import console, hosts
+from anonjax import console, hosts, workdir_guard
 from anonjax.config_checks import ConfigError, as_tuple
 from anonjax.errors import DatasetError
 from anonjax.stages import ORDER
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Study config file (ml_collections).", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (default: config.workdir).")
+_WAIT = flags.DEFINE_boolean("wait_for_workdir", False,
+                             "Wait while another run uses the work directory, instead of stopping.")
 # absl defines --verbosity (-v) for its own logger; here it says how much of the run log the console shows.
 flags.FLAGS.set_default("verbosity", 0)
 flags.FLAGS["verbosity"].help = (
@@ -57,24 +60,27 @@ def validated_stages(config) -> dict[str, ModuleType]:
     return modules
 
 
-def run(config, workdir: Path, modules: dict[str, ModuleType] | None = None) -> list[console.StageRun]:
+def run(config, workdir: Path, modules: dict[str, ModuleType] | None = None, *,
+        wait_for_workdir: bool = False) -> list[console.StageRun]:
     """Validate every selected stage (unless ``modules`` were validated already), then run them in order;
     returns what each did and its wall time.
 
     A stage's ``run`` may return a one-line account of what it did (``"up to date"`` when it skipped all
     its work); one that returns nothing is reported as ``done``. With ``train.distributed`` the process joins
-    the multi-host run first (:func:`anonjax.hosts.initialize`); every process runs every stage.
+    the multi-host run first (:func:`anonjax.hosts.initialize`); every process runs every stage. The work
+    directory is checked and locked for the run (:func:`anonjax.workdir_guard.claimed`): when another run
+    holds it, this one stops with an ``OutputError`` naming the holder, or waits with ``wait_for_workdir``.
     """
     modules = validated_stages(config) if modules is None else modules
     hosts.initialize(config)
-    workdir.mkdir(parents=True, exist_ok=True)
     done = []
-    for i, (name, module) in enumerate(modules.items(), 1):
-        console.say(f"stage {i}/{len(modules)}: {name}")
-        start = time.perf_counter()
-        result = module.run(config, workdir)
-        done.append(console.StageRun(name, result if isinstance(result, str) and result else "done",
-                                     time.perf_counter() - start))
+    with workdir_guard.claimed(workdir, wait=wait_for_workdir):
+        for i, (name, module) in enumerate(modules.items(), 1):
+            console.say(f"stage {i}/{len(modules)}: {name}")
+            start = time.perf_counter()
+            result = module.run(config, workdir)
+            done.append(console.StageRun(name, result if isinstance(result, str) and result else "done",
+                                         time.perf_counter() - start))
     return done
 
 
@@ -129,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(_WORKDIR.value or config.get("workdir") or "workdir")
     try:
         modules = validated_stages(config)  # a wrong setting stops here, before anything is written
+        workdir_guard.check_writable(workdir)  # before the run log is opened in it
     except (ConfigError, DatasetError) as e:
         sys.exit(f"error: {e}")
     hosts.initialize(config)  # validation touches no device, so this is still before any computation
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     with console.routed_logs(workdir, flags.FLAGS.verbosity, log_name):
         log.info("run with arguments: %s", " ".join(argv[1:]))
         try:
-            stages = run(config, workdir, modules)
+            stages = run(config, workdir, modules, wait_for_workdir=_WAIT.value)
         except (ConfigError, DatasetError) as e:  # bad settings or bad data: the message names the key or file
             log.error("%s", e)
             sys.exit(1)

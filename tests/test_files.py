@@ -1,11 +1,14 @@
 """Atomic writes: outputs get the mode a plain ``open()`` gives, and a failed write leaves nothing behind."""
 
+import errno
 import os
 import stat
 
+import numpy as np
 import pytest
 
 from anonjax import files
+from anonjax.errors import OutputError
 
 
 @pytest.fixture
@@ -52,3 +55,25 @@ def test_failed_block_keeps_the_old_file(tmp_path):
         raise RuntimeError
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
     assert (tmp_path / "out.txt").read_text() == "old\n"
+
+
+@pytest.mark.parametrize(("code", "todo"), [
+    (errno.ENOSPC, "free space on its file system (or raise the quota) and rerun"),
+    (errno.EDQUOT, "free space on its file system (or raise the quota) and rerun"),
+    (errno.EROFS, "make it writable or choose another work directory, and rerun"),
+])
+def test_a_full_or_read_only_file_system_is_one_line_naming_the_file(tmp_path, monkeypatch, code, todo):
+    def refuse(src, dst):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(files.os, "replace", refuse)
+    with pytest.raises(OutputError) as stopped:
+        files.save_npy(tmp_path / "val.npy", np.zeros(3, np.float32))
+    assert str(stopped.value) == f"cannot write {tmp_path / 'val.npy'}: {os.strerror(code)}; {todo}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_name_that_fits_has_a_temporary_name_that_fits(tmp_path):
+    name = "案" * 80 + ".json"  # 245 bytes
+    files.save_json(tmp_path / name, {"a": 1})
+    assert [p.name for p in tmp_path.iterdir()] == [name]

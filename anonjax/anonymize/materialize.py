@@ -9,11 +9,17 @@ never written, nor is an image whose pixels are not those its boxes were detecte
 
 File names are the image ids, quoted, so that personal data in a source file's name travels with it;
 ``opaque_names`` numbers the files instead and writes the mapping to ids apart (``names_file``), so that
-the pairs folder can be shared without it.
+the pairs folder can be shared without it. A quoted id too long for a file name (255 bytes) is shortened
+(:func:`file_name`); ``pairs_<split>.json`` lists the ids and the files in the same order.
+
+A failure to write (a full disk, a quota, a read-only file system) is not the image's fault: it removes
+what was written of that image and stops with an ``OutputError`` naming the file, so the stage is not
+marked done and a rerun writes every image.
 """
 
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,13 +30,26 @@ import numpy as np
 
 from anonjax.anonymize.box_cache import BoxTable
 from anonjax.anonymize.methods import apply
-from anonjax.files import atomic_open, save_json
+from anonjax.errors import OutputError
+from anonjax.files import atomic_open, save_json, write_error
 from anonjax.layout import ORIGINAL, variant_name
+
+MAX_NAME_BYTES = 255  # the longest file name (one path component) of common file systems
+_DIGEST_CHARS = 16
 
 
 def file_name(image_id: str) -> str:
-    """A file name for an image id: reversible, no separators (``urllib.parse.unquote`` gives the id)."""
-    return urllib.parse.quote(image_id, safe="") + ".png"
+    """A file name for an image id, with no separators: the quoted id (``urllib.parse.unquote`` gives it
+    back). One longer than ``MAX_NAME_BYTES`` keeps the start of the quoted id, then ``+`` and 16 hex digits
+    of the id's SHA-256: still readable, unique and stable (quoting never leaves a ``+``, so a shortened name
+    cannot equal a whole one)."""
+    quoted = urllib.parse.quote(image_id, safe="")
+    if len(quoted) + len(".png") <= MAX_NAME_BYTES:
+        return quoted + ".png"
+    digest = hashlib.sha256(image_id.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
+    stem = quoted[:MAX_NAME_BYTES - len(".png") - 1 - _DIGEST_CHARS]
+    stem = stem[:stem.rfind("%")] if "%" in stem[-2:] else stem  # never cut an escape in half
+    return f"{stem}+{digest}.png"
 
 
 def anonymized_variants(
@@ -94,9 +113,11 @@ def materialize_pairs(
                 path = out_dir / variant / split / name
                 paths.append(path)
                 write_png(path, pixels)
+        except OutputError:  # the storage failed, not the image: stop, keeping nothing of it
+            _remove(paths)
+            raise
         except Exception as e:  # fail closed: nothing of this image stays in any output
-            for path in paths:
-                path.unlink(missing_ok=True)
+            _remove(paths)
             excluded[image_id] = f"not written: {type(e).__name__}: {e}"
             continue
         written.append(image_id)
@@ -112,10 +133,19 @@ def materialize_pairs(
     return result
 
 
+def _remove(paths: Sequence[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def write_png(path: Path, image: np.ndarray) -> None:
-    """Encode RGB pixels as a fresh PNG and write it atomically; OSError if encoding fails."""
+    """Encode RGB pixels as a fresh PNG and write it atomically; ValueError if encoding fails, OutputError
+    naming the file if writing it does."""
     ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
     if not ok:
-        raise OSError(f"could not encode {path.name} as PNG")
-    with atomic_open(path, "wb") as f:
-        f.write(data.tobytes())
+        raise ValueError(f"could not encode {path.name} as PNG")
+    try:
+        with atomic_open(path, "wb") as f:
+            f.write(data.tobytes())
+    except OSError as e:
+        raise write_error(path, e) from e

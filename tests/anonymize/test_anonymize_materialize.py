@@ -1,6 +1,9 @@
 """Paired datasets on disk: every variant or none, fresh PNGs without metadata, fail closed."""
 
+import contextlib
+import errno
 import json
+import os
 import struct
 import urllib.parse
 
@@ -10,6 +13,7 @@ from PIL import Image
 
 from anonjax.anonymize import BoxTable, apply, file_name, materialize, materialize_pairs
 from anonjax.data import pixel_digest
+from anonjax.errors import OutputError
 
 METHODS, DEGREES = ("pixel", "mask"), (0.5, 1.0)
 PARAMS = {"pixel": {"cells": 4}, "mask": {"fill": 0}}
@@ -62,21 +66,80 @@ def test_pairs_hold_every_variant_as_fresh_pngs(tmp_path, images, table):
     np.testing.assert_array_equal(np.array(Image.open(tmp_path / "original" / "val" / path.name)), images[IDS[0]])
 
 
-def test_a_write_error_leaves_nothing_of_that_image(tmp_path, images, table, monkeypatch):
+def test_an_image_that_cannot_be_encoded_leaves_nothing_of_it(tmp_path, images, table, monkeypatch):
     real = materialize.write_png
 
     def failing(path, pixels):
         if "mask_50" in str(path) and path.name == file_name("case-2"):
-            raise OSError("disk full")
+            raise ValueError("could not encode")
         real(path, pixels)
 
     monkeypatch.setattr(materialize, "write_png", failing)
     result = materialize_pairs(images.items(), table, tmp_path, "val", methods=METHODS, degrees=DEGREES,
                                params=PARAMS, seed=0)
     assert result["ids"] == [IDS[0], IDS[2]]
-    assert "disk full" in result["excluded"]["case-2"]
+    assert "could not encode" in result["excluded"]["case-2"]
     assert not list(tmp_path.rglob(file_name("case-2")))
     assert len(list(tmp_path.rglob(file_name("case-3")))) == 5
+
+
+def full_disk_at(monkeypatch, name: str) -> None:
+    """Writing the file ``name`` of ``mask_50`` fails as on a full disk (ENOSPC from ``write``)."""
+    real = materialize.atomic_open
+
+    class Full:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    @contextlib.contextmanager
+    def atomic_open(path, mode="w", **kwargs):
+        with real(path, mode, **kwargs) as f:
+            yield Full() if path.parent.parent.name == "mask_50" and path.name == name else f
+
+    monkeypatch.setattr(materialize, "atomic_open", atomic_open)
+
+
+def test_a_full_disk_stops_with_one_line_naming_the_file(tmp_path, images, table, monkeypatch):
+    full_disk_at(monkeypatch, file_name("case-2"))
+    with pytest.raises(OutputError) as stopped:
+        materialize_pairs(images.items(), table, tmp_path, "val", methods=METHODS, degrees=DEGREES,
+                          params=PARAMS, seed=0)
+    message = str(stopped.value)
+    assert message == (f"cannot write {tmp_path / 'mask_50' / 'val' / file_name('case-2')}: No space left on "
+                       "device; free space on its file system (or raise the quota) and rerun")
+    assert not list(tmp_path.rglob(file_name("case-2")))  # nothing of that image, and no temporary file
+    assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "pairs_val.json").exists()
+
+
+LONG = "案件" * 36 + "/正面.png"  # 74 CJK characters: 666 bytes once quoted
+
+
+@pytest.mark.parametrize("opaque", [False, True])
+def test_long_names_fit_the_file_system(tmp_path, images, table, opaque):
+    ids = [LONG, LONG.replace("正面", "背面"), "case-3"]
+    renamed = {ids[i]: images[IDS[i]] for i in range(3)}
+    long_table = BoxTable(**{**table.__dict__, "ids": ids, "failed": {}})
+    result = materialize_pairs(renamed.items(), long_table, tmp_path / "pairs", "val", methods=METHODS,
+                               degrees=DEGREES, params=PARAMS, seed=0, opaque_names=opaque,
+                               names_file=tmp_path / "names_val.json")
+    assert result["ids"] == ids and not result["excluded"]
+    names = sorted(p.name for p in (tmp_path / "pairs" / "mask_100" / "val").iterdir())
+    assert len(names) == 3 and all(len(os.fsencode(n)) <= 255 for n in names)
+    if not opaque:
+        assert names == sorted(file_name(i) for i in ids)
+        assert urllib.parse.unquote(file_name(LONG)).startswith("案件" * 10)  # still readable
+        listing = json.loads((tmp_path / "pairs" / "pairs_val.json").read_text())
+        assert dict(zip(listing["files"], listing["ids"], strict=True))[file_name(ids[1])] == ids[1]
+
+
+def test_shortened_names_are_stable_unique_and_never_a_whole_name():
+    ids = ["x" * 300, "x" * 299 + "y", "%" * 100, "x" + "%" * 100, "a" * 251]
+    names = [file_name(i) for i in ids]
+    assert names == [file_name(i) for i in ids] and len(set(names)) == len(ids)
+    assert all(len(n) <= 255 for n in names)
+    assert names[4] == "a" * 251 + ".png"  # one that fits is kept whole
+    assert all("+" in n for n in names[:4]) and "+" not in file_name("a+b")
+    assert all(n.split("+")[0].endswith(("x", "%25")) for n in names[:4])  # no escape cut in half
 
 
 @pytest.mark.parametrize("change", ["resized", "same size, text elsewhere"])
