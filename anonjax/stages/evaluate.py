@@ -159,10 +159,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     if hosts.main_value(is_complete(out, fp)):
         log.info("evaluate: results in %s are up to date", out)
         return "up to date"
-    parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
-    data = Inputs(np.concatenate([a for a, _ in parts]), _joined_ids(root, splits, [i for _, i in parts]), splits,
-                  tuple(len(i) for _, i in parts), _exclude_self(config.evaluate, sum(len(i) for _, i in parts)),
-                  _devices())
+    data = _inputs(config.evaluate, root, splits)
     results, scenarios, downstream = evaluate_grid(config, root, grid, probes, data)
     kept = keep_original_embeddings(config, data)
     n_test = len(_read(root, UNADAPTED, ORIGINAL, test_split(config.evaluate))[1]) if probes else None
@@ -175,6 +172,36 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
 
     hosts.on_main("evaluate", write)
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
+
+
+def _inputs(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str]) -> Inputs:
+    """The ground truth of ``splits`` and what follows from it; a DatasetError naming its files where it is too
+    small to rank."""
+    files = [embedding_path(root, UNADAPTED, ORIGINAL, s) for s in splits]
+    parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
+    _same_width(list(zip(files, (a for a, _ in parts), strict=True)))
+    gt = np.concatenate([a for a, _ in parts])
+    exclude_self = _exclude_self(ev, len(gt))
+    named = ", ".join(map(str, files))
+    ranked = len(gt) - exclude_self
+    k = relevant_count(ev.fraction, ranked)
+    if k >= ranked:  # every ranked image relevant: any ranking scores 100%
+        own = " besides its own" if exclude_self else ""
+        what = (f"each query ranks {ranked} image(s){own}, and all are in its relevant set (k = {k})" if ranked
+                else "a query has no image to rank besides its own")
+        fix = f"at least {2 + exclude_self} rows are needed" if ev.fraction < 1 else "lower evaluate.fraction"
+        raise DatasetError(f"{named}: {len(gt)} row(s) are too few to score retrieval: {what}; {fix}")
+    return Inputs(gt, _joined_ids(root, splits, [i for _, i in parts]), tuple(splits),
+                  tuple(len(i) for _, i in parts), exclude_self, _devices())
+
+
+def _same_width(named: Sequence[tuple[Path, np.ndarray]]) -> None:
+    """Embeddings compared with one another have one dimension; a DatasetError names two files that differ."""
+    (first, reference), *rest = named
+    for path, array in rest:
+        if array.shape[1] != reference.shape[1]:
+            raise DatasetError(f"{path} has dimension {array.shape[1]}, {first} has {reference.shape[1]}: every "
+                               "variant and split of a model must be embedded by that one model")
 
 
 def _devices() -> Mesh | None:
@@ -296,6 +323,8 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         if model not in originals_of:
             originals_of[model] = (sc.model, _aligned(root, model, ORIGINAL, data))
         originals = originals_of[model][1]
+        _same_width([(embedding_path(root, model, v, data.splits[0]), a)
+                     for v, a in ((ORIGINAL, originals), (variant, database))])
         linkage = linkage_rate(database, originals, mesh=data.mesh)
         for kind in QUERY_KINDS:
             r = _score(config, data, originals if kind == ORIGINAL else database, database)
@@ -307,6 +336,8 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         if probes:
             train = _aligned_split(root, model, variant, ev.train_split, probe_ids[ev.train_split])
             test = _aligned_split(root, model, variant, probe_splits[1], probe_ids[probe_splits[1]])
+            _same_width([(embedding_path(root, model, variant, s), a) for s, a in zip(probe_splits, (train, test),
+                                                                                     strict=True)])
             downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
                                                          labels[probe_splits[1]], ev, data.mesh)))
     for model, originals in originals_of.values():
@@ -359,8 +390,10 @@ def _joined_ids(root: Path, splits: Sequence[str], ids: Sequence[list[str]]) -> 
 def _aligned(root: Path, model: str, variant: str, data: Inputs) -> np.ndarray:
     """Embeddings of the retrieval set whose rows are the images of the ground truth, in its order."""
     ends = np.cumsum(data.sizes)
-    return np.concatenate([_aligned_split(root, model, variant, split, data.ids[end - size:end])
-                           for split, size, end in zip(data.splits, data.sizes, ends, strict=True)])
+    parts = [_aligned_split(root, model, variant, split, data.ids[end - size:end])
+             for split, size, end in zip(data.splits, data.sizes, ends, strict=True)]
+    _same_width([(embedding_path(root, model, variant, s), a) for s, a in zip(data.splits, parts, strict=True)])
+    return np.concatenate(parts)
 
 
 def _aligned_split(root: Path, model: str, variant: str, split: str, reference_ids: list[str]) -> np.ndarray:

@@ -505,3 +505,46 @@ def test_split_all_evaluates_every_embedded_split_and_probes_test_on_val(tmp_pat
     config.evaluate.test_split = "train"  # the probes cannot be tested on the split they are fitted on
     with pytest.raises(ConfigError, match=r"evaluate\.train_split: is 'train', the split the probes are tested on"):
         evaluate.validate(config)
+
+
+def _rewrite(root: Path, change, models=None) -> None:
+    """Apply ``change`` to the val embeddings of every model (or of ``models``) and variant."""
+    for path in sorted(root.glob("*/*/val.npy")):
+        if path.parent.parent.name != "labels" and (models is None or path.parent.parent.name in models):
+            np.save(path, change(np.load(path)))
+
+
+@pytest.mark.parametrize(("rows", "why"), [(1, "a query has no image to rank besides its own; at least 3 rows"),
+                                           (2, "each query ranks 1 image(s) besides its own, and all are in its "
+                                               "relevant set (k = 1); at least 3 rows")], ids=["1 row", "2 rows"])
+def test_too_few_rows_stop_with_one_line_naming_the_file(tmp_path, rows, why):
+    root = _user_set(tmp_path)
+    _rewrite(root, lambda a: a[:rows])
+    for path in root.glob("*/*/val.ids.json"):
+        path.write_text(json.dumps(json.loads(path.read_text())[:rows]))
+    gt = layout.embedding_path(root, "unadapted", "original", "val")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(gt))}: {rows} row\\(s\\) are too few to score "
+                                           f"retrieval: {re.escape(why)}"):
+        run(_user_config(root), tmp_path / "w")
+    assert not (tmp_path / "w" / "results").exists()
+
+
+def test_a_variant_of_another_dimension_names_both_files(tmp_path):
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "A_blur_100", "blur_100", "val")
+    np.save(path, np.tile(np.load(path), (1, 2)))
+    original = layout.embedding_path(root, "A_blur_100", "original", "val")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(path))} has dimension 32, {re.escape(str(original))} "
+                                           "has 16: every variant and split of a model"):
+        run(_user_config(root), tmp_path / "w")
+
+
+def test_splits_of_another_dimension_name_both_files(tmp_path):
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "unadapted", "original", "val")
+    np.save(path, np.load(path)[:, :8])
+    config = _user_config(root)
+    config.evaluate.split = "all"
+    train = layout.embedding_path(root, "unadapted", "original", "train")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(path))} has dimension 8, {re.escape(str(train))} has 16"):
+        run(config, tmp_path / "w")
