@@ -7,7 +7,6 @@ import functools
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
@@ -27,12 +26,12 @@ from anonjax.retrieval.inputs import (
     unit_rows,
 )
 from anonjax.retrieval.metrics import average_precision, ndcg
-from anonjax.retrieval.topk import cosine_scores
+from anonjax.retrieval.topk import cosine_scores, without_self
 
 
 @dataclass(frozen=True, eq=False)
 class ScenarioResult:
-    """Scores of one scenario. ``ap``/``ndcg`` are per query (float64, read-only); ``map``/``mndcg``
+    """Scores of one scenario. ``ap``/``ndcg`` are per scored query (float64, read-only); ``map``/``mndcg``
     their means; ``*_ci`` 95% percentile-bootstrap intervals over queries; ``k`` the size of each
     query's relevant set; ``*_chance`` the exact expected mAP and mnDCG of a uniformly random ranking
     of the database against the same ground truth (see ``anonjax.retrieval.chance``)."""
@@ -54,10 +53,7 @@ def _chunk_scores(gt_queries, gt_database, queries, database, first_row, exclude
     gt_scores = cosine_scores(gt_queries, gt_database)
     scores = cosine_scores(queries, database)
     if exclude_self:
-        rows = first_row + jax.lax.broadcasted_iota(jnp.int32, scores.shape, 0)
-        is_self = rows == jax.lax.broadcasted_iota(jnp.int32, scores.shape, 1)
-        gt_scores = jnp.where(is_self, -jnp.inf, gt_scores)
-        scores = jnp.where(is_self, -jnp.inf, scores)
+        return without_self(gt_scores, first_row), without_self(scores, first_row)
     return gt_scores, scores
 
 
@@ -108,6 +104,7 @@ def evaluate_scenario(
     n_bootstrap: int = 1000,
     seed: int = 0,
     mesh: Mesh | None = None,
+    scored: np.ndarray | None = None,
 ) -> ScenarioResult:
     """mAP and mnDCG of retrieving ``database`` with ``queries``, against the ground-truth retrieval
     of ``gt_database`` with ``gt_queries``.
@@ -135,6 +132,9 @@ def evaluate_scenario(
     resample queries ``n_bootstrap`` times with ``seed``. The chance levels are the expectations of mAP and
     mnDCG when each query's ranking is a uniformly random order of the items it ranks, computed exactly in
     closed form.
+
+    ``scored`` (bool per query; None: all) picks the queries that the means, intervals and chance levels
+    cover, e.g. those whose relevant set the ground truth decides (``ties.tied_queries``); at least one.
     """
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     chunk_size = check_chunk_size(chunk_size)
@@ -179,16 +179,18 @@ def evaluate_scenario(
 
     parts = map_chunks(launch, finish, q_padded.shape[0], chunk, concurrent=host or mesh is None)
     ap, ndcg_values, idcg = (np.concatenate([p[j] for p in parts])[:n_queries] for j in range(3))
+    rows = np.arange(n_queries) if scored is None else _scored_rows(scored, n_queries)
+    ap, ndcg_values, idcg = ap[rows], ndcg_values[rows], idcg[rows]
     if not (idcg > 0).all():
-        bad = int(np.flatnonzero(~(idcg > 0))[0])
+        bad = np.flatnonzero(~(idcg > 0))[0]
         raise ValueError(
-            f"gt_queries row {bad}: the ground-truth cosines of its top {k} items sum (discounted) to "
+            f"gt_queries row {rows[bad]}: the ground-truth cosines of its top {k} items sum (discounted) to "
             f"{idcg[bad]:.3g} <= 0, so its nDCG is undefined"
         )
     ap = ap.astype(np.float64)
     ndcg_values = ndcg_values.astype(np.float64)
     map_ci, mndcg_ci = bootstrap_mean_cis([ap, ndcg_values], n_bootstrap, seed)
-    ndcg_chance = expected_ndcg(mean_relevance(gq, gdb, exclude_self), idcg, k)
+    ndcg_chance = expected_ndcg(mean_relevance(gq, gdb, exclude_self)[rows], idcg, k)
     ap.setflags(write=False)
     ndcg_values.setflags(write=False)
     return ScenarioResult(
@@ -202,3 +204,13 @@ def evaluate_scenario(
         map_chance=expected_average_precision(n_ranked, k),
         mndcg_chance=float(ndcg_chance.mean()),
     )
+
+
+def _scored_rows(scored, n_queries: int) -> np.ndarray:
+    """The indices of the scored queries; a ValueError unless ``scored`` is one bool per query, some True."""
+    mask = np.asarray(scored)
+    if mask.dtype != bool or mask.shape != (n_queries,):
+        raise ValueError(f"scored must be one bool per query ({n_queries}), got {mask.dtype} of shape {mask.shape}")
+    if not mask.any():
+        raise ValueError("scored leaves no query to score")
+    return np.flatnonzero(mask)

@@ -24,6 +24,12 @@ def cosine_scores(queries: jax.Array, database: jax.Array) -> jax.Array:
     return canonical_zeros(jnp.dot(queries, database.T, precision=lax.Precision.HIGHEST))
 
 
+def without_self(scores: jax.Array, first_row) -> jax.Array:
+    """``scores`` of the query rows ``first_row ...`` against the same images, each query's own item at -inf."""
+    rows = first_row + lax.broadcasted_iota(jnp.int32, scores.shape, 0)
+    return jnp.where(rows == lax.broadcasted_iota(jnp.int32, scores.shape, 1), -jnp.inf, scores)
+
+
 @functools.partial(jax.jit, static_argnames="k")
 def _topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
     return exact_topk(cosine_scores(queries, database), k)

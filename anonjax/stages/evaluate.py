@@ -10,7 +10,7 @@ writes it) and replaces ``<workdir>/results/`` with:
 - ``scenarios.csv`` / ``.json``: one row per model x method x degree x query kind (``SCENARIO_COLUMNS``), and
   per model one row without anonymization (method ``none``, degree 0: original queries and database), which
   separates "the model changed" from "the data changed"; ``map_chance``/``mndcg_chance`` are the expected
-  scores of a random ranking;
+  scores of a random ranking; ``scored`` the number of queries the scores cover;
 - ``downstream.csv`` / ``.json``: k-NN and linear probe accuracy per model x method x degree
   (``DOWNSTREAM_COLUMNS``), when the probes ran;
 - ``reference.json``: the scores of keeping the original embeddings (``map, mndcg, linkage, k, n``);
@@ -22,7 +22,9 @@ writes it) and replaces ``<workdir>/results/`` with:
 Retrieval runs on ``evaluate.split``, or on every embedded split with ``"all"`` (a user's folder is a retrieval
 database; the self-supervised training uses no labels); the probes are fitted on ``train_split`` and tested
 on ``test_split``. With ``self_matches="auto"`` a query's own image leaves its ranking when it would be more
-than 5% of its relevant set.
+than 5% of its relevant set. A query whose ground truth ties across its relevant set's boundary (the k-th and
+(k+1)-th cosines equal: :mod:`anonjax.retrieval.ties`) has no defined relevant set: it is left out of every score
+and counted; when more than ``MAX_TIED_SHARE`` of the queries are, the stage stops.
 
 Every embedding file read must list, in its ids file, the images of the Unadapted model's original embeddings of
 the same split in the same order; the results are up to date while the contents of every file read are unchanged.
@@ -64,6 +66,7 @@ from anonjax.parallel import make_mesh, mesh_size
 from anonjax.plan import Model, StudyPlan, Variant, study_plan, validate_grid
 from anonjax.retrieval import ScenarioResult, evaluate_scenario, linkage_rate, paired_difference_ci
 from anonjax.retrieval.inputs import real_rows, relevant_count
+from anonjax.retrieval.ties import tied_queries
 from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
@@ -71,15 +74,16 @@ log = logging.getLogger(__name__)
 
 SCENARIO_COLUMNS = ("model", "model_name", "method", "degree", "queries", "map", "mndcg",
                     "map_low", "map_high", "mndcg_low", "mndcg_high", "map_chance", "mndcg_chance",
-                    "linkage", "k", "n")
+                    "linkage", "k", "n", "scored")
 DOWNSTREAM_COLUMNS = ("model", "model_name", "method", "degree", "knn", "linear")
 ALL = "all"  # evaluate.split: retrieval over every embedded split
 SELF_SHARE_LIMIT = 0.05  # self_matches "auto": a self-match above this share of the relevant set is left out
 MIN_SEPARABLE_K = 10  # below this many relevant items per query the metrics cannot separate settings
+MAX_TIED_SHARE = 0.5  # above this share of queries without a defined relevant set the split is not scored
 TOY_QUERIES = 1000  # fewer queries, or a backbone trained for fewer steps, is a demonstration at toy scale
 TOY_STEPS = 10_000
 # The layout of the results folder; part of the fingerprint, so results written in another layout are redone.
-RESULTS_LAYOUT = 3
+RESULTS_LAYOUT = 4
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -130,14 +134,16 @@ class Scenario(NamedTuple):
 
 class Inputs(NamedTuple):
     """What the scores are computed on: the Unadapted original embeddings of the retrieval set (the ground
-    truth), their ids, the splits they come from, whether a query's own image leaves its ranking, and the
-    devices (of every process) the work is split over (None: one device)."""
+    truth), their ids, the splits they come from, whether a query's own image leaves its ranking, the queries
+    whose relevant set the ground truth leaves undecided (left out of every score), and the devices (of every
+    process) the work is split over (None: one device)."""
 
     gt: np.ndarray
     ids: list[str]
     splits: tuple[str, ...]
     sizes: tuple[int, ...]
     exclude_self: bool
+    tied: np.ndarray
     mesh: Mesh | None
 
 
@@ -159,10 +165,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     if hosts.main_value(is_complete(out, fp)):
         log.info("evaluate: results in %s are up to date", out)
         return "up to date"
-    parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
-    data = Inputs(np.concatenate([a for a, _ in parts]), _joined_ids(root, splits, [i for _, i in parts]), splits,
-                  tuple(len(i) for _, i in parts), _exclude_self(config.evaluate, sum(len(i) for _, i in parts)),
-                  _devices())
+    data = _inputs(config.evaluate, root, splits)
     results, scenarios, downstream = evaluate_grid(config, root, grid, probes, data)
     kept = keep_original_embeddings(config, data)
     n_test = len(_read(root, UNADAPTED, ORIGINAL, test_split(config.evaluate))[1]) if probes else None
@@ -175,6 +178,43 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
 
     hosts.on_main("evaluate", write)
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
+
+
+def _inputs(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str]) -> Inputs:
+    """The ground truth of ``splits`` and what follows from it; a DatasetError naming its files where it is too
+    small to rank or where it leaves most relevant sets undecided."""
+    files = [embedding_path(root, UNADAPTED, ORIGINAL, s) for s in splits]
+    parts = [_read(root, UNADAPTED, ORIGINAL, s) for s in splits]
+    _same_width(list(zip(files, (a for a, _ in parts), strict=True)))
+    gt = np.concatenate([a for a, _ in parts])
+    exclude_self = _exclude_self(ev, len(gt))
+    named = ", ".join(map(str, files))
+    ranked = len(gt) - exclude_self
+    k = relevant_count(ev.fraction, ranked)
+    if k >= ranked:  # every ranked image relevant: any ranking scores 100%
+        own = " besides its own" if exclude_self else ""
+        what = (f"each query ranks {ranked} image(s){own}, and all are in its relevant set (k = {k})" if ranked
+                else "a query has no image to rank besides its own")
+        fix = f"at least {2 + exclude_self} rows are needed" if ev.fraction < 1 else "lower evaluate.fraction"
+        raise DatasetError(f"{named}: {len(gt)} row(s) are too few to score retrieval: {what}; {fix}")
+    tied = tied_queries(gt, gt, fraction=ev.fraction, exclude_self=exclude_self)
+    if tied.mean() > MAX_TIED_SHARE:
+        flat = " (dimension 1: every cosine is +1 or -1)" if gt.shape[1] == 1 else ""
+        raise DatasetError(
+            f"{named}: {tied.sum()} of {len(gt)} queries (more than {MAX_TIED_SHARE:.0%}) have no defined relevant "
+            f"set: their k-th and (k+1)-th most similar images (k = {k}) have the same cosine{flat}, so row order, "
+            "not the embeddings, would decide what is relevant. Check that the ground-truth rows differ")
+    return Inputs(gt, _joined_ids(root, splits, [i for _, i in parts]), tuple(splits),
+                  tuple(len(i) for _, i in parts), exclude_self, tied, _devices())
+
+
+def _same_width(named: Sequence[tuple[Path, np.ndarray]]) -> None:
+    """Embeddings compared with one another have one dimension; a DatasetError names two files that differ."""
+    (first, reference), *rest = named
+    for path, array in rest:
+        if array.shape[1] != reference.shape[1]:
+            raise DatasetError(f"{path} has dimension {array.shape[1]}, {first} has {reference.shape[1]}: every "
+                               "variant and split of a model must be embedded by that one model")
 
 
 def _devices() -> Mesh | None:
@@ -269,7 +309,7 @@ def _score(config: ml_collections.ConfigDict, data: Inputs, queries: np.ndarray,
     ev = config.evaluate
     return evaluate_scenario(data.gt, data.gt, queries, database, fraction=ev.fraction,
                              exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed,
-                             mesh=data.mesh)
+                             mesh=data.mesh, scored=~data.tied)
 
 
 def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) -> dict:
@@ -296,6 +336,8 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         if model not in originals_of:
             originals_of[model] = (sc.model, _aligned(root, model, ORIGINAL, data))
         originals = originals_of[model][1]
+        _same_width([(embedding_path(root, model, v, data.splits[0]), a)
+                     for v, a in ((ORIGINAL, originals), (variant, database))])
         linkage = linkage_rate(database, originals, mesh=data.mesh)
         for kind in QUERY_KINDS:
             r = _score(config, data, originals if kind == ORIGINAL else database, database)
@@ -307,6 +349,8 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         if probes:
             train = _aligned_split(root, model, variant, ev.train_split, probe_ids[ev.train_split])
             test = _aligned_split(root, model, variant, probe_splits[1], probe_ids[probe_splits[1]])
+            _same_width([(embedding_path(root, model, variant, s), a) for s, a in zip(probe_splits, (train, test),
+                                                                                     strict=True)])
             downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
                                                          labels[probe_splits[1]], ev, data.mesh)))
     for model, originals in originals_of.values():
@@ -326,7 +370,7 @@ def row_key(row: dict) -> tuple:
 
 def _columns(r: ScenarioResult) -> dict:
     return dict(map=r.map, mndcg=r.mndcg, map_low=r.map_ci[0], map_high=r.map_ci[1], mndcg_low=r.mndcg_ci[0],
-                mndcg_high=r.mndcg_ci[1], map_chance=r.map_chance, mndcg_chance=r.mndcg_chance)
+                mndcg_high=r.mndcg_ci[1], map_chance=r.map_chance, mndcg_chance=r.mndcg_chance, scored=len(r.ap))
 
 
 def _pairing(results: dict[tuple, ScenarioResult], config: ml_collections.ConfigDict):
@@ -359,8 +403,10 @@ def _joined_ids(root: Path, splits: Sequence[str], ids: Sequence[list[str]]) -> 
 def _aligned(root: Path, model: str, variant: str, data: Inputs) -> np.ndarray:
     """Embeddings of the retrieval set whose rows are the images of the ground truth, in its order."""
     ends = np.cumsum(data.sizes)
-    return np.concatenate([_aligned_split(root, model, variant, split, data.ids[end - size:end])
-                           for split, size, end in zip(data.splits, data.sizes, ends, strict=True)])
+    parts = [_aligned_split(root, model, variant, split, data.ids[end - size:end])
+             for split, size, end in zip(data.splits, data.sizes, ends, strict=True)]
+    _same_width([(embedding_path(root, model, variant, s), a) for s, a in zip(data.splits, parts, strict=True)])
+    return np.concatenate(parts)
 
 
 def _aligned_split(root: Path, model: str, variant: str, split: str, reference_ids: list[str]) -> np.ndarray:
@@ -424,8 +470,9 @@ def _scale(config: ml_collections.ConfigDict) -> dict | None:
 
 
 def _settings(config: ml_collections.ConfigDict, data: Inputs, scenarios: list[dict], n_test: int | None) -> dict:
-    """What the scores mean: the retrieval set and its size, the relevant set, self-matches, the intervals'
-    resamples, the probes' splits, the scale of the models and the warnings a reader must see first."""
+    """What the scores mean: the retrieval set and its size, the relevant set, the queries left out for want of
+    one, self-matches, the intervals' resamples, the probes' splits, the scale of the models and the warnings a
+    reader must see first."""
     ev, n = config.evaluate, len(data.gt)
     k = scenarios[0]["k"] if scenarios else relevant_count(ev.fraction, n - 1 if data.exclude_self else n)
     scale = _scale(config)
@@ -438,7 +485,12 @@ def _settings(config: ml_collections.ConfigDict, data: Inputs, scenarios: list[d
                         "metrics cannot separate settings; evaluate on more images (evaluate.split='all' uses every "
                         "embedded split)")
         log.warning("evaluate: %s", warnings[-1])
-    return dict(split=ev.split, splits=list(data.splits), n=n, k=k, fraction=ev.fraction,
+    if tied := int(data.tied.sum()):
+        warnings.append(f"{tied} of {n} queries have no defined relevant set (their k-th and (k+1)-th most similar "
+                        f"images, k = {k}, have the same cosine in the ground truth): they are left out of every "
+                        f"score, which covers the other {n - tied}")
+        log.warning("evaluate: %s", warnings[-1])
+    return dict(split=ev.split, splits=list(data.splits), n=n, k=k, tied=tied, fraction=ev.fraction,
                 exclude_self=data.exclude_self, self_matches=ev.self_matches,
                 self_share=None if data.exclude_self else 1 / k, n_bootstrap=ev.n_bootstrap,
                 train_split=ev.train_split if n_test else None, test_split=test_split(ev) if n_test else None,

@@ -505,3 +505,111 @@ def test_split_all_evaluates_every_embedded_split_and_probes_test_on_val(tmp_pat
     config.evaluate.test_split = "train"  # the probes cannot be tested on the split they are fitted on
     with pytest.raises(ConfigError, match=r"evaluate\.train_split: is 'train', the split the probes are tested on"):
         evaluate.validate(config)
+
+
+def _rewrite(root: Path, change, models=None) -> None:
+    """Apply ``change`` to the val embeddings of every model (or of ``models``) and variant."""
+    for path in sorted(root.glob("*/*/val.npy")):
+        if path.parent.parent.name != "labels" and (models is None or path.parent.parent.name in models):
+            np.save(path, change(np.load(path)))
+
+
+@pytest.mark.parametrize(("rows", "why"), [(1, "a query has no image to rank besides its own; at least 3 rows"),
+                                           (2, "each query ranks 1 image(s) besides its own, and all are in its "
+                                               "relevant set (k = 1); at least 3 rows")], ids=["1 row", "2 rows"])
+def test_too_few_rows_stop_with_one_line_naming_the_file(tmp_path, rows, why):
+    root = _user_set(tmp_path)
+    _rewrite(root, lambda a: a[:rows])
+    for path in root.glob("*/*/val.ids.json"):
+        path.write_text(json.dumps(json.loads(path.read_text())[:rows]))
+    gt = layout.embedding_path(root, "unadapted", "original", "val")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(gt))}: {rows} row\\(s\\) are too few to score "
+                                           f"retrieval: {re.escape(why)}"):
+        run(_user_config(root), tmp_path / "w")
+    assert not (tmp_path / "w" / "results").exists()
+
+
+def test_a_variant_of_another_dimension_names_both_files(tmp_path):
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "A_blur_100", "blur_100", "val")
+    np.save(path, np.tile(np.load(path), (1, 2)))
+    original = layout.embedding_path(root, "A_blur_100", "original", "val")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(path))} has dimension 32, {re.escape(str(original))} "
+                                           "has 16: every variant and split of a model"):
+        run(_user_config(root), tmp_path / "w")
+
+
+def test_splits_of_another_dimension_name_both_files(tmp_path):
+    root = _user_set(tmp_path)
+    path = layout.embedding_path(root, "unadapted", "original", "val")
+    np.save(path, np.load(path)[:, :8])
+    config = _user_config(root)
+    config.evaluate.split = "all"
+    train = layout.embedding_path(root, "unadapted", "original", "train")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(path))} has dimension 8, {re.escape(str(train))} has 16"):
+        run(config, tmp_path / "w")
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    (lambda a: np.tile(a[:1], (len(a), 1)), "40 of 40 queries"),  # every row the same vector
+    (lambda a: a[:, :1], "40 of 40 queries (more than 50%) have no defined relevant set: their k-th and (k+1)-th "
+                         "most similar images (k = 1) have the same cosine (dimension 1: every cosine is +1 or -1)"),
+], ids=["identical rows", "dimension 1"])
+def test_a_ground_truth_of_ties_is_not_scored(tmp_path, change, why):
+    """Identical rows, or one dimension, leave the relevant sets to row order: no 100% and no index-order score."""
+    root = _user_set(tmp_path)
+    _rewrite(root, change)
+    gt = layout.embedding_path(root, "unadapted", "original", "val")
+    with pytest.raises(DatasetError, match=f"^{re.escape(str(gt))}: {re.escape(why)}"):
+        run(_user_config(root), tmp_path / "w")
+    assert not (tmp_path / "w" / "results").exists()
+
+
+def _nearest_others(gt: np.ndarray) -> np.ndarray:
+    """Every query's most similar other row, in float64."""
+    unit = gt / np.linalg.norm(gt, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    np.fill_diagonal(cos, -np.inf)
+    return cos.argmax(axis=1)
+
+
+def test_tied_queries_are_left_out_counted_and_reported(tmp_path):
+    """Six copies of one row: their queries, and those whose nearest image is that row, tie at k = 1."""
+    root = _user_set(tmp_path)
+    _rewrite(root, lambda a: np.concatenate([np.tile(a[:1], (6, 1)), a[6:]]), models={"unadapted"})
+    gt, _ = layout.load_embeddings(root, "unadapted", "original", "val")
+    tied = np.isin(_nearest_others(gt), range(6))
+    assert 6 < tied.sum() < 20
+    run(_user_config(root), tmp_path / "w")
+    results = tmp_path / "w" / "results"
+    settings = json.loads((results / "summary.json").read_text())["settings"]
+    assert (settings["k"], settings["tied"]) == (1, tied.sum())
+    db, _ = layout.load_embeddings(root, "A_blur_100", "blur_100", "val")
+    direct = evaluate_scenario(gt, gt, db, db, exclude_self=True, n_bootstrap=50)
+    row = next(r for r in json.loads((results / "scenarios.json").read_text())
+               if (r["model"], r["queries"]) == ("A", "anonymized"))
+    assert row["scored"] == 40 - tied.sum()
+    assert row["map"] == pytest.approx(direct.ap[~tied].mean(), abs=1e-12)
+    text = (tmp_path / "w" / "report" / "report.md").read_text()
+    assert (f"**Warning:** {tied.sum()} of 40 queries have no defined relevant set (their k-th and (k+1)-th most "
+            "similar images, k = 1, have the same cosine in the ground truth): they are left out of every score, "
+            f"which covers the other {40 - tied.sum()}") in text
+
+
+def test_duplicate_rows_off_the_boundary_score_as_before(tmp_path):
+    """Two rows that no other image has as its nearest are made one vector: their queries find each other, no
+    query ties, and every score is the direct evaluation's over all queries."""
+    root = _user_set(tmp_path)
+    gt, _ = layout.load_embeddings(root, "unadapted", "original", "val")
+    a, b = sorted(set(range(40)) - set(_nearest_others(gt)))[:2]
+    _rewrite(root, lambda x: np.where(np.arange(len(x))[:, None] == b, x[a], x), models={"unadapted"})
+    gt, _ = layout.load_embeddings(root, "unadapted", "original", "val")
+    run(_user_config(root), tmp_path / "w")
+    results = tmp_path / "w" / "results"
+    assert json.loads((results / "summary.json").read_text())["settings"]["tied"] == 0
+    for model in ("unadapted", "A_blur_100"):
+        db, _ = layout.load_embeddings(root, model, "blur_100", "val")
+        direct = evaluate_scenario(gt, gt, db, db, exclude_self=True, n_bootstrap=50)
+        row = next(r for r in json.loads((results / "scenarios.json").read_text())
+                   if (r["model_name"], r["queries"]) == (model, "anonymized"))
+        assert (row["map"], row["mndcg"], row["scored"]) == (direct.map, direct.mndcg, 40)
