@@ -75,3 +75,17 @@ def test_scored_must_name_some_queries(exact, scored, message):
     x = exact(np.random.default_rng(0), 40)
     with pytest.raises(ValueError, match=message):
         evaluate_scenario(x, x, x, x, n_bootstrap=5, scored=scored)
+
+
+def test_a_near_tie_at_float32_resolution_is_decided_by_the_embeddings():
+    """Query 0's 2nd and 3rd cosines are two float32 ulps apart: a float32 candidate, distinct in float64."""
+    angles = np.linspace(1.4, 1.55, 40)  # every other row far from query 0
+    rows = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    a = np.float32(0.6)
+    b = np.nextafter(np.nextafter(a, np.float32(0)), np.float32(0))
+    rows[0], rows[1], rows[2] = (1, 0), (a, np.sqrt(1 - a * a)), (b, np.sqrt(1 - b * b))
+    gq = unit_rows(rows, "")
+    assert 0 < gq[0] @ gq[1] - gq[0] @ gq[2] <= 4 * np.spacing(np.float32(a))
+    assert not tied_queries(rows, rows)[0]  # k = 2: itself, then row 1 before row 2
+    rows[2] = rows[1]
+    assert tied_queries(rows, rows)[0]
