@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,6 +33,7 @@ from anonjax import hosts
 from anonjax.anonymize.boxes import check_boxes, check_image
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.selection import select_boxes
+from anonjax.anonymize.worker_pool import WorkerPool
 from anonjax.data.identity import pixel_digest
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.errors import DatasetError
@@ -318,12 +318,14 @@ def _complete(plan: list[_Record | None], span: range, ids: Sequence[str], stamp
 
 def _mapper(stack: contextlib.ExitStack, kinds: Sequence[str], settings: Mapping, workers: int,
             max_pixels: int) -> Callable:
-    """``map`` over detection: a pool of ``workers`` processes, or this process with every core."""
+    """``map`` over detection: a pool of ``workers`` processes, or this process with every core.
+
+    An image whose process is killed (the out-of-memory killer) is recorded as failed, and detection goes on.
+    """
     if workers > 1:
-        context = multiprocessing.get_context("spawn")
-        pool = stack.enter_context(context.Pool(workers, _init_worker,
-                                                (tuple(kinds), _plain(settings), max_pixels)))
-        return pool.imap
+        pool = WorkerPool(workers, _init_worker, (tuple(kinds), _plain(settings), max_pixels), died=_killed)
+        stack.callback(pool.close)
+        return pool.map
     _init_worker(tuple(kinds), _plain(settings), max_pixels, threads=0)
     return map
 
@@ -355,6 +357,11 @@ def _detect(item: tuple[str, np.ndarray | str]) -> _Record:
         return _failure(image_id, f"detection failed: {type(e).__name__}: {e}")
     return _Record(image_id, boxes.astype(np.int32), np.asarray(found.scores, np.float32),
                    np.asarray(found.kinds, np.int8), tuple(image.shape[:2]), "", pixel_digest(image), "")
+
+
+def _killed(item: tuple[str, np.ndarray | str]) -> _Record:
+    return _failure(item[0], "detection failed: its process was killed (perhaps out of memory: lower "
+                             "anonymize.workers or data.max_pixels)")
 
 
 def _read(load_image: Callable[[int], np.ndarray], ids: Sequence[str], i: int) -> tuple[str, np.ndarray | str]:
