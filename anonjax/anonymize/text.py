@@ -14,6 +14,11 @@ to a rectangle), mapped back to the image and returned as its axis-aligned bound
 Every region is filtered before ``max_candidates`` is applied, and an image with more text regions than
 that is an error (the detection cache then leaves it out): a dense page is never half anonymized.
 
+The model's input holds at most ``max_pixels`` pixels (``data.max_pixels``): its memory grows with the
+area, and ``limit_type="min"`` would blow a thin strip up by its short side (a 16 x 4000 strip to 736 x 184,000).
+Such an image is detected at the largest scale that fits; one that does not fit even at its own scale is an
+error (detected shrunk, small text could be missed), so the detection cache leaves it out.
+
 DB boxes can end on the last column of a glyph's anti-aliased ink, so every box is grown by ``margin``
 times its height on each side (default 0.1, about two pixels on a 17-pixel line); 0 gives PaddleOCR's boxes.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 from pathlib import Path
 
 import cv2
@@ -30,6 +36,7 @@ import numpy as np
 from anonjax import downloads
 from anonjax.anonymize.boxes import check_image, clean_boxes
 from anonjax.anonymize.model_files import model_record, package_version
+from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.data.transforms import normalize
 
 DEFAULT_MODEL = "ch_PP-OCRv3_det_infer.onnx"
@@ -73,7 +80,7 @@ class TextDetector:
     """PP-OCR DB text boxes of a uint8 RGB image as clipped int32 xyxy boxes and their mean probability.
 
     ``threads`` is onnxruntime's intra-op thread count (0: one per core); the default of 1 suits the
-    detection cache, which runs one detector per process.
+    detection cache, which runs one detector per process. ``max_pixels`` bounds the model's input.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class TextDetector:
         use_dilation: bool = True,
         margin: float = 0.1,
         threads: int = 1,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ):
         import onnxruntime as ort
 
@@ -115,6 +123,7 @@ class TextDetector:
         self.thresh, self.box_thresh, self.unclip_ratio = float(thresh), float(box_thresh), float(unclip_ratio)
         self.max_candidates, self.use_dilation = int(max_candidates), bool(use_dilation)
         self.margin = float(margin)
+        self.max_pixels = int(max_pixels)
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         image = check_image(image)
@@ -128,13 +137,23 @@ class TextDetector:
         return clean_boxes(boxes, scores, height, width)
 
     def _resize(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
+        new_h, new_w = self._input_size(*image.shape[:2])
+        return cv2.resize(image, (new_w, new_h))
+
+    def _input_size(self, h: int, w: int) -> tuple[int, int]:
+        """The model input's (height, width): PaddleOCR's rule, scaled down to at most ``max_pixels`` pixels."""
         side = min(h, w) if self.limit_type == "min" else max(h, w)
         grow = side < self.limit_side_len if self.limit_type == "min" else side > self.limit_side_len
         ratio = self.limit_side_len / side if grow else 1.0
-        new_h = max(round(int(h * ratio) / 32) * 32, 32)
-        new_w = max(round(int(w * ratio) / 32) * 32, 32)
-        return cv2.resize(image, (new_w, new_h))
+        new_h, new_w = (max(round(int(n * ratio) / 32) * 32, 32) for n in (h, w))
+        if new_h * new_w <= self.max_pixels:
+            return new_h, new_w
+        ratio = math.sqrt(self.max_pixels / (h * w))
+        new_h, new_w = (max(int(n * ratio) // 32 * 32, 32) for n in (h, w))
+        if h * w > self.max_pixels or new_h * new_w > self.max_pixels:
+            raise ValueError(f"the text model's input for this {w}x{h} image would hold more than data.max_pixels = "
+                             f"{self.max_pixels} pixels even at the image's own scale; the image is left out")
+        return new_h, new_w
 
     def _boxes(self, prob: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         bitmap = (prob > self.thresh).astype(np.uint8)

@@ -56,10 +56,12 @@ class _Records:
         record: dict[str, Any] = {"id": listing.ids[i], "label": np.int32(listing.labels[i])}
         try:
             record["image"] = listing.load(listing.items[i])
-        except ImageError as e:
+        except Exception as e:  # a hostile file can make a decoder raise any type: it is left out, never a crash
+            error = e if isinstance(e, ImageError) else ImageError(
+                f"{listing.names[i]}: cannot decode image: {type(e).__name__}: {e}")
             if self._strict:
-                raise
-            record["error"] = (listing.names[i], str(e))
+                raise error from None
+            record["error"] = (listing.names[i], str(error))
         return record
 
 

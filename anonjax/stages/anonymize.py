@@ -47,6 +47,7 @@ from anonjax.anonymize.methods import METHODS
 from anonjax.anonymize.model_input import box_pixels, model_inputs
 from anonjax.anonymize.settings_checks import check_detector_settings
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
+from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text
 from anonjax.layout import ORIGINAL, percent, variant_name
@@ -124,7 +125,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         shutil.rmtree(stage_dir / "pairs", ignore_errors=True)  # never leave a pair of an older run behind
     loads = {name: _loader(split) for name, split in splits.items()}
     computed = {name: detect_split(split.ids, loads[name], kinds, settings, cache_dirs[name], stamps=split.stamps,
-                                   shard_size=a.shard_size, workers=a.workers, desc=f"detect {name}")
+                                   shard_size=a.shard_size, workers=a.workers, desc=f"detect {name}",
+                                   max_pixels=int(config.data.get("max_pixels", DEFAULT_MAX_PIXELS)))
                 for name, split in splits.items()}
     hosts.barrier("anonymize: detected")
     sheet_done = False
