@@ -82,6 +82,22 @@ def test_changed_files_are_never_up_to_date(cases, tmp_path):
     assert cached_boxes(config, workdir, "train").changed(0, moved) is None
 
 
+def test_an_added_or_removed_unreadable_file_is_never_up_to_date(cases, tmp_path):
+    """Files left out are part of the split: the report must count the ones there are now."""
+    from anonjax.stages import anonymize
+
+    workdir = tmp_path / "work"
+    config = study(cases)
+    run(config, workdir)
+    report = workdir / "anonymize" / "report.json"
+    (cases / "letters" / "b.png").write_bytes(b"not an image")
+    assert anonymize.run(config, workdir) != "up to date"
+    train = json.loads(report.read_text())["splits"]["train"]
+    assert train["images_unreadable"] == 1 and train["skipped"][0]["file"].endswith("b.png")
+    (cases / "letters" / "b.png").unlink()
+    assert anonymize.run(config, workdir) != "up to date"
+    assert json.loads(report.read_text())["splits"]["train"]["images_unreadable"] == 0
+
 def test_a_replaced_image_with_the_old_stamp_is_left_out(cases, tmp_path):
     """Same size and modification time: the stamp cannot tell, the pixel digest does."""
     path = cases / "letters" / "a.tif"  # uncompressed: the replacement has the same byte count
