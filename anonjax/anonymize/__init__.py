@@ -3,7 +3,7 @@
 Images are uint8 RGB [H, W, 3] numpy arrays; boxes int32 [n, 4] xyxy, half-open, clipped to the image.
 """
 
-from anonjax.anonymize.box_cache import BoxTable, detect_split, load_box_table
+from anonjax.anonymize.box_cache import BoxTable, detect_split, load_box_table, load_split_boxes
 from anonjax.anonymize.boxes import BoxError, box_area_fraction, clean_boxes
 from anonjax.anonymize.codes import CodeDetector, detect_codes
 from anonjax.anonymize.detection import KINDS, Detections, Detectors
@@ -38,6 +38,7 @@ __all__ = [
     "detect_text",
     "file_name",
     "load_box_table",
+    "load_split_boxes",
     "materialize_pairs",
     "select_boxes",
 ]

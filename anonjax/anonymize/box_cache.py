@@ -7,6 +7,10 @@ of the split's id list and is written atomically, so a shard on disk is always w
 skips the shards that exist. An image whose reading or detection failed is recorded with the reason and
 is never part of a ``BoxTable``: what could not be detected cannot be anonymized, so it is left out.
 
+Each detector set has its own cache directory, ``<workdir>/anonymize/boxes/<split>/<fingerprint>``
+(``cache_dir``), and a stage other than the anonymize stage opens the one of its own config
+(``load_split_boxes``): boxes found by another detector set are never used.
+
 In a run of several processes (``anonjax.hosts``) sharing the cache directory, each detects only its own
 shards (``own_shards``: every ``count``-th, from its index). The table is whole only once all of them have
 finished; ``assemble_table`` checks that every shard of the split is there and intact, and names any that
@@ -24,7 +28,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -38,8 +42,11 @@ from anonjax.data.identity import pixel_digest
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.errors import DatasetError
 from anonjax.files import atomic_open
+from anonjax.stages.fingerprint import fingerprint
 
-CURRENT = "current.txt"
+if TYPE_CHECKING:
+    from anonjax.data.reader import Split
+
 CHANGED = "the image changed after its detection (its pixels are not the detected ones): run the anonymize stage again"
 
 
@@ -206,11 +213,10 @@ def assemble_table(ids: Sequence[str], cache_dir: str | Path, *, shard_size: int
     return _table(records, keep_empty)
 
 
-def load_box_table(path: str | Path, split: str | None = None, *, keep_empty: bool = False) -> BoxTable:
-    """The box table of a cache directory, or of ``split`` in a work directory whose anonymize stage
-    ran (``<workdir>/anonymize/boxes/<split>/current.txt`` names the cache in use). A damaged shard is a
-    ``DatasetError`` that asks to run the anonymize stage again (which recomputes it)."""
-    path = cache_path(path, split) if split is not None else Path(path)
+def load_box_table(path: str | Path, *, keep_empty: bool = False) -> BoxTable:
+    """The box table of a cache directory. A damaged shard is a ``DatasetError`` that asks to run the
+    anonymize stage again (which recomputes it)."""
+    path = Path(path)
     shards = sorted(path.glob("shard_*.npz"))
     if not shards:
         raise DatasetError(f"no detection shards in {path}: run the anonymize stage")
@@ -228,6 +234,33 @@ def load_box_table(path: str | Path, split: str | None = None, *, keep_empty: bo
     return _table(records, keep_empty)
 
 
+def cache_dir(workdir: str | Path, data: Any, split: str, kinds: Sequence[str],
+              settings: Mapping[str, Mapping[str, Any]]) -> Path:
+    """The cache directory of ``split`` (of the data config ``data``) detected with ``kinds`` and their
+    ``settings`` in a work directory: named by the fingerprint of all four, one per detector set."""
+    return Path(workdir) / "anonymize" / "boxes" / split / fingerprint(data, split, kinds, settings)
+
+
+def load_split_boxes(workdir: str | Path, data: Any, split: Split, kinds: Sequence[str],
+                     settings: Mapping[str, Mapping[str, Any]], *, keep_empty: bool = False) -> BoxTable:
+    """The box table of ``split`` detected with exactly this detector set (``cache_dir``), for the stages
+    after the anonymize stage. A cache that is missing, or lacks any image of the split, is a
+    ``DatasetError`` naming the split and the detectors: never boxes of another detector set or of
+    fewer images."""
+    path = cache_dir(workdir, data, split.name, kinds, settings)
+    absent = f"split {split.name!r} has no detections with anonymize.detectors={tuple(kinds)} and these settings"
+    todo = f"run the anonymize stage with these detectors (cache {path})"
+    if not any(path.glob("shard_*.npz")):
+        raise DatasetError(f"{absent}: {todo}")
+    table = load_box_table(path, keep_empty=keep_empty)
+    detected = {*table.ids, *table.failed, *table.empty}
+    missing = [image_id for image_id in split.ids if image_id not in detected]
+    if missing:
+        raise DatasetError(f"{absent} for {len(missing)} of its {len(split.ids)} images, e.g. {missing[0]!r}: "
+                           f"{todo}")
+    return table
+
+
 def _table(records: list[_Record], keep_empty: bool) -> BoxTable:
     """The records of a split, in order, as a padded table (failed images left out, empty ones unless kept)."""
     failed = {r.id: r.error for r in records if r.error}
@@ -243,18 +276,6 @@ def _table(records: list[_Record], keep_empty: bool) -> BoxTable:
         table["valid"][row, :n] = True
     return BoxTable(ids=[r.id for r in keep], sizes=np.array([r.size for r in keep], np.int32).reshape(-1, 2),
                     digests=[r.digest for r in keep], failed=failed, empty=empty, **table)
-
-
-def cache_path(workdir: str | Path, split: str) -> Path:
-    """The cache directory in use for ``split`` of a work directory (named by ``current.txt``)."""
-    pointer = Path(workdir) / "anonymize" / "boxes" / split / CURRENT
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except (OSError, ValueError):
-        name = ""
-    if not name or "/" in name or name in (".", ".."):
-        raise DatasetError(f"{pointer} is missing or unreadable: run the anonymize stage for split {split!r}")
-    return pointer.parent / name
 
 
 def intact(cache_dir: str | Path, n_images: int) -> bool:

@@ -12,8 +12,10 @@ An image's id is its path relative to ``root`` with ``/`` separators, e.g. ``pas
 
 If ``root/splits/`` exists, ``<split>.txt`` lists the split's images, one relative path a line (blank
 lines and lines starting with ``#`` are ignored); a listed file that does not exist is skipped like an
-unreadable one. Otherwise every class is shuffled with ``data.seed`` and cut by ``data.split_ratios``
-(train, val, test fractions summing to 1), so the split is stratified and the same on every machine.
+unreadable one. A list that names a file twice, a file of another suffix than ``IMAGE_SUFFIXES``, or a
+file that another list names too is refused before any work, naming the list and the line. Otherwise
+every class is shuffled with ``data.seed`` and cut by ``data.split_ratios`` (train, val, test fractions
+summing to 1), so the split is stratified and the same on every machine.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
 
 def validate(root_config: ml_collections.ConfigDict) -> None:
-    """Check ``data.root`` and, when no split lists exist, ``data.split_ratios`` and ``data.seed``."""
+    """Check ``data.root`` and either its split lists (see ``_check_split_lists``) or, when it has none,
+    ``data.split_ratios`` and ``data.seed``."""
     root = check_path(root_config, "data.root", kind="dir")
-    if not (root / SPLITS_DIR).is_dir():
+    if (root / SPLITS_DIR).is_dir():
+        _check_split_lists(root / SPLITS_DIR)
+    else:
         _ratios(root_config)
         check_nonnegative_int(root_config, "data.seed")
 
@@ -91,15 +96,47 @@ def _read_split_list(path: Path, label_of: dict[str, int]) -> list[str]:
     if not path.is_file():
         raise DatasetError(f"{path}: split list missing (root/{SPLITS_DIR}/ exists, list each split there)")
     rel_paths = []
+    for line_no, rel in _list_lines(path).items():
+        if rel.split("/", 1)[0] not in label_of or "/" not in rel or ".." in rel.split("/"):
+            raise DatasetError(f"{path}:{line_no}: {rel!r} is not <class>/<file> for a class folder of root")
+        rel_paths.append(rel)
+    return rel_paths
+
+
+def _list_lines(path: Path) -> dict[int, str]:
+    """Line number -> listed path (``/``-separated) of a split list, without blank and ``#`` lines. A path
+    listed twice or whose suffix is not in ``IMAGE_SUFFIXES`` is a ``DatasetError`` naming the list and its
+    lines."""
+    lines, first = {}, {}
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         rel = line.strip()
         if not rel or rel.startswith("#"):
             continue
         rel = Path(rel).as_posix()
-        if rel.split("/", 1)[0] not in label_of or "/" not in rel or ".." in rel.split("/"):
-            raise DatasetError(f"{path}:{line_no}: {rel!r} is not <class>/<file> for a class folder of root")
-        rel_paths.append(rel)
-    return rel_paths
+        suffix = Path(rel).suffix
+        if suffix.lower() not in IMAGE_SUFFIXES:
+            raise DatasetError(f"{path}:{line_no}: {rel!r} has the suffix {suffix!r}; only image files "
+                               f"({', '.join(IMAGE_SUFFIXES)}, any case) can be listed: convert it or remove the line")
+        if rel in first:
+            raise DatasetError(f"{path}: lines {first[rel]} and {line_no} both list {rel!r}; remove one")
+        lines[line_no], first[rel] = rel, line_no
+    return lines
+
+
+def _check_split_lists(splits_dir: Path) -> None:
+    """Check each split list there is (``_list_lines``) and that no two list the same file: a file in two
+    splits would be trained on and evaluated on."""
+    owner: dict[str, tuple[Path, int]] = {}
+    for split in _SPLIT_CODES:
+        path = splits_dir / f"{split}.txt"
+        if not path.is_file():
+            continue
+        for line_no, rel in _list_lines(path).items():
+            if rel in owner:
+                other, other_line = owner[rel]
+                raise DatasetError(f"{rel!r} is in two split lists, {other}:{other_line} and {path}:{line_no}: "
+                                   "a file belongs to one split; remove it from one list")
+            owner[rel] = (path, line_no)
 
 
 def _ratio_split(root: Path, class_names: list[str], split: str, ratios: tuple[float, ...],

@@ -4,7 +4,7 @@ An image's ``pixel_digest`` is the SHA-256 of its decoded pixels and shape: it c
 detector saw changes, whatever the file's name, size or time, so boxes are only ever applied to the
 pixels they were detected on. A file's ``file_stamp`` (size and modification time) is cheap to read for
 every file of a split; it decides which cached images must be read again and compared by digest, and
-the split's ``listing_digest`` over ids and stamps tells a stage that its data changed.
+the split's ``listing_digest`` over ids, stamps and the files left out tells a stage that its data changed.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def file_stamp(path: str | os.PathLike) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def listing_digest(ids: Sequence[str], stamps: Sequence[str]) -> str:
-    """SHA-256 (hex, 16 digits) of a split's ids and file stamps, for stage fingerprints."""
-    text = json.dumps([list(ids), list(stamps)], ensure_ascii=True)
+def listing_digest(ids: Sequence[str], stamps: Sequence[str], skipped: Sequence[tuple[str, str]] = ()) -> str:
+    """SHA-256 (hex, 16 digits) of a split's ids, file stamps and the (file, reason) of each file left out,
+    for stage fingerprints: adding, removing or fixing an unreadable file changes it too."""
+    text = json.dumps([list(ids), list(stamps), [list(s) for s in skipped]], ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,7 +37,8 @@ class Listing:
         if not len(self.labels) == len(self.items) == len(self.names) == n:
             raise ValueError("a listing's ids, labels, items and names must have one entry per image")
         if len(set(self.ids)) != n:
-            raise DatasetError("image ids are not unique")
+            twice = next(i for i, count in Counter(self.ids).items() if count > 1)
+            raise DatasetError(f"image id {twice!r} is listed more than once: ids must be unique")
 
     def take(self, keep: Sequence[int]) -> Listing:
         """The listing restricted to positions ``keep`` (in that order)."""

@@ -78,7 +78,8 @@ class Split:
       skipped: (file or id, reason) for every image left out, at index time or when read.
       stamps: ``identity.file_stamp`` of each image's file, aligned with ``ids`` ("" for generated images).
       multi_page: (file, pages) of the multi-page files, of which only the first page is read.
-      digest: ``identity.listing_digest`` of ids and stamps, for the fingerprints of stages that read it.
+      digest: ``identity.listing_digest`` of ids, stamps and the files left out at index time, for the
+        fingerprints of stages that read it.
       records: the unfiltered grain.MapDataset, where a file that failed to decode is a marker record
         ``{"id", "label", "error": (file, reason)}``; ``accept(record)`` files a marker under
         ``skipped``. Markers survive worker processes, so a reader that uses processes filters with
@@ -92,7 +93,7 @@ class Split:
         self.ids = list(listing.ids)
         self.stamps = list(stamps)
         self.multi_page = list(multi_page)
-        self.digest = listing_digest(self.ids, self.stamps)
+        self.digest = listing_digest(self.ids, self.stamps, skipped)
         self.labels = np.asarray(listing.labels, dtype=np.int32)
         self.class_names = list(listing.class_names)
         self.skipped = list(skipped)

@@ -2,8 +2,8 @@
 and degree anonymizes, draw an example sheet, and, if asked, write the paired datasets.
 
 Writes under ``<workdir>/anonymize/``:
-  boxes/<split>/<fingerprint>/shard_*.npz   detections (see ``anonjax.anonymize.box_cache``)
-  boxes/<split>/current.txt                 the fingerprint in use, for ``load_box_table(workdir, split)``
+  boxes/<split>/<fingerprint>/shard_*.npz   detections, one directory per detector set (see
+                                            ``anonjax.anonymize.box_cache``; ``load_split_boxes`` reads them)
   report.json, report.md                    counts before/after exclusion, boxes per image, anonymized
                                             area per method and degree, detectors used, and where the
                                             models look (the training canvas, then the embedding input):
@@ -48,7 +48,6 @@ from anonjax.anonymize.model_input import box_pixels, model_inputs
 from anonjax.anonymize.settings_checks import check_detector_settings
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
-from anonjax.errors import DatasetError
 from anonjax.files import save_json, save_text
 from anonjax.layout import ORIGINAL, percent, variant_name
 from anonjax.plan import study_plan
@@ -101,14 +100,13 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     seed = plan.seed
     kinds, settings = plan.detectors, plan.detector_settings
     splits = {name: open_split(config.data, name) for name in cc.as_tuple(a.splits)}
-    cache_dirs = {name: stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings)
-                  for name in splits}
+    cache_dirs = {name: box_cache.cache_dir(workdir, config.data, name, kinds, settings) for name in splits}
     originals = cc.report_originals(config)
     canvas, image_size = model_input_size(config) or (None, None)
     fp = fingerprint(config.data, results_settings("anonymize", a), seed, originals,
                      {name: split.digest for name, split in splits.items()},
                      {"canvas_size": canvas, "image_size": image_size})
-    if is_complete(stage_dir, fp) and all(_cache_ready(workdir, name, cache_dirs[name], len(split))
+    if is_complete(stage_dir, fp) and all(box_cache.intact(cache_dirs[name], len(split))
                                           for name, split in splits.items()):
         log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
         return "up to date"
@@ -141,7 +139,6 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                  name, len(split.ids), len(table.ids), computed[name])
         if not hosts.is_main():
             continue
-        save_text(cache_dir.parent / box_cache.CURRENT, cache_dir.name + "\n")
         _log_left_out(name, split.skipped, table.failed)
         report["splits"][name] = split_report(split, unreadable, table, load, methods, degrees, params, seed,
                                               a.stats_images, degree_kinds, canvas=canvas, image_size=image_size)
@@ -184,15 +181,6 @@ def model_input_size(config: ml_collections.ConfigDict) -> tuple[int, int] | Non
     if train is None or embed is None or "canvas_size" not in train or "image_size" not in embed:
         return None
     return cc.check_positive_int(config, "train.canvas_size"), cc.check_positive_int(config, "embed.image_size")
-
-
-def _cache_ready(workdir: Path, split: str, cache_dir: Path, n_images: int) -> bool:
-    """Whether the cache in use for ``split`` is ``cache_dir`` and holds readable shards for every image."""
-    try:
-        in_use = box_cache.cache_path(workdir, split)
-    except DatasetError:
-        return False
-    return in_use == cache_dir and box_cache.intact(cache_dir, n_images)
 
 
 def _log_left_out(split: str, skipped: list[tuple[str, str]], failed: dict[str, str]) -> None:

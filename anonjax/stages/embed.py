@@ -24,7 +24,7 @@ import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax import hosts
-from anonjax.anonymize import BoxTable, box_cache, load_box_table
+from anonjax.anonymize import BoxTable, box_cache, load_split_boxes
 from anonjax.anonymize.model_input import model_inputs
 from anonjax.data import SPLITS, DatasetError, Split, open_split
 from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
@@ -81,7 +81,9 @@ class _SplitImages:
 
     def __init__(self, split: Split, workdir: Path, config: ml_collections.ConfigDict):
         self.split = split
-        self.table: BoxTable = load_box_table(workdir, split.name, keep_empty=config.anonymize.keep_empty)
+        plan = study_plan(config)
+        self.table: BoxTable = load_split_boxes(workdir, config.data, split, plan.detectors, plan.detector_settings,
+                                                keep_empty=plan.keep_empty)
         self.position = {image_id: i for i, image_id in enumerate(split.ids)}
         self.ids = [i for i in self.table.ids if i in self.position]
         self.fitted = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.embed.cache_mb)

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from anonjax import config_checks as cc
 from anonjax import hosts
 from anonjax.anonymize import box_cache
-from anonjax.anonymize.box_cache import BoxTable, load_box_table
+from anonjax.anonymize.box_cache import BoxTable, load_split_boxes
 from anonjax.anonymize.detection import KINDS
 from anonjax.anonymize.materialize import anonymized_variants
 from anonjax.files import csv_text, save_json, save_text, sha256_file
@@ -100,7 +100,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         from anonjax.data import open_split
 
         split = open_split(config.data, SPLIT)
-        cache = box_cache.cache_path(workdir, SPLIT).name  # DatasetError: run the anonymize stage
+        cache = box_cache.cache_dir(workdir, config.data, SPLIT, plan.detectors, plan.detector_settings).name
     measures_fp = fingerprint(LAYOUT, config.data, split.digest if split else None, cache,
                               [v.name for v in plan.variants], plan.method_params, plan.seed, plan.degree_kinds,
                               plan.keep_empty, dict(plan.detector_settings.get("faces", {})), count, ocr_installed())
@@ -197,7 +197,8 @@ def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: P
     recall: dict[str, list[Outcome]] = {}
     sample: list[str] = []
     if count:
-        table = load_box_table(workdir, SPLIT, keep_empty=plan.keep_empty)
+        table = load_split_boxes(workdir, config.data, split, plan.detectors, plan.detector_settings,
+                                 keep_empty=plan.keep_empty)
         sample = [table.ids[i] for i in privacy_sample(plan.seed, table.ids, count)]
         pages = _pages(config.data)
         probe = make_probe(plan) if probe is None else probe

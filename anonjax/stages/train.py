@@ -33,7 +33,7 @@ import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax import hosts
-from anonjax.anonymize.box_cache import BoxTable, load_box_table
+from anonjax.anonymize.box_cache import BoxTable, load_split_boxes
 from anonjax.anonymize.detection import KINDS
 from anonjax.data.canvas import FittedImages
 from anonjax.errors import DatasetError
@@ -134,7 +134,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     stage_dir = Path(workdir) / "train"
     plan = study_plan(config)
     split = open_split(config.data, "train")
-    table = load_box_table(workdir, "train", keep_empty=plan.keep_empty) if plan.detectors else None
+    table = load_split_boxes(workdir, config.data, split, plan.detectors, plan.detector_settings,
+                             keep_empty=plan.keep_empty) if plan.detectors else None
     kept = _kept_positions(split, table)
     runs = [(m.name, m.seed(config.train.seed)) for m in plan.models]
     stage_fp = fingerprint(results_settings("train", config.train), config.data, runs, plan.method_params, plan.seed,

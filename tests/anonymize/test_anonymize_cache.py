@@ -130,9 +130,9 @@ def test_a_degree_chooses_among_its_kind_only():
         np.testing.assert_array_equal(mask[text], select_boxes(4, degree, seed=4, image_id="card"))
 
 
-def test_work_directory_lookup_needs_the_stage(tmp_path):
+def test_a_cache_without_shards_needs_the_stage(tmp_path):
     with pytest.raises(DatasetError, match="run the anonymize stage"):
-        load_box_table(tmp_path, "val")
+        load_box_table(tmp_path)
 
 
 def test_detection_processes_give_the_same_boxes(tmp_path):

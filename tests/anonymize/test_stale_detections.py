@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,10 @@ import pytest
 from anon_test_images import rendered_page
 from PIL import Image
 
-from anonjax.anonymize import load_box_table
+from anonjax.anonymize.box_cache import cache_dir, load_box_table
 from anonjax.anonymize.materialize import file_name
 from anonjax.main import load_config, run
+from anonjax.plan import study_plan
 from configs import data as presets
 
 pytest.importorskip("rapidocr_onnxruntime")
@@ -27,6 +29,12 @@ def study(root: Path):
     a.splits, a.detectors, a.methods, a.degrees = ("train",), ("text",), ("mask",), (1.0,)
     a.stats_images, a.workers = 1, 1
     return config
+
+
+def cached_boxes(config, workdir, split: str):
+    """The box table the anonymize stage cached for ``split`` with the config's detector set."""
+    plan = study_plan(config)
+    return load_box_table(cache_dir(workdir, config.data, split, plan.detectors, plan.detector_settings))
 
 
 def page(top: bool) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -57,7 +65,7 @@ def test_a_replaced_image_is_detected_again_before_it_is_anonymized(cases, tmp_p
     config.anonymize.materialize = True
     run(config, workdir)
     assert (_masked(workdir)[y0:y1, x0:x1] == 0).all()  # the new name line is masked, not left readable
-    assert load_box_table(workdir, "train").changed(0, moved) is None
+    assert cached_boxes(config, workdir, "train").changed(0, moved) is None
 
 
 def test_changed_files_are_never_up_to_date(cases, tmp_path):
@@ -71,8 +79,24 @@ def test_changed_files_are_never_up_to_date(cases, tmp_path):
     moved, _ = page(top=False)
     Image.fromarray(moved).save(cases / "letters" / "a.png")
     assert anonymize.run(config, workdir) != "up to date"
-    assert load_box_table(workdir, "train").changed(0, moved) is None
+    assert cached_boxes(config, workdir, "train").changed(0, moved) is None
 
+
+def test_an_added_or_removed_unreadable_file_is_never_up_to_date(cases, tmp_path):
+    """Files left out are part of the split: the report must count the ones there are now."""
+    from anonjax.stages import anonymize
+
+    workdir = tmp_path / "work"
+    config = study(cases)
+    run(config, workdir)
+    report = workdir / "anonymize" / "report.json"
+    (cases / "letters" / "b.png").write_bytes(b"not an image")
+    assert anonymize.run(config, workdir) != "up to date"
+    train = json.loads(report.read_text())["splits"]["train"]
+    assert train["images_unreadable"] == 1 and train["skipped"][0]["file"].endswith("b.png")
+    (cases / "letters" / "b.png").unlink()
+    assert anonymize.run(config, workdir) != "up to date"
+    assert json.loads(report.read_text())["splits"]["train"]["images_unreadable"] == 0
 
 def test_a_replaced_image_with_the_old_stamp_is_left_out(cases, tmp_path):
     """Same size and modification time: the stamp cannot tell, the pixel digest does."""
@@ -94,14 +118,14 @@ def test_a_replaced_image_with_the_old_stamp_is_left_out(cases, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["zero-byte shard", "truncated shard", "DONE.json []", "DONE.json not UTF-8",
-                                    "current.txt not UTF-8"])
+                                    "cache removed"])
 def test_a_damaged_cache_under_a_done_marker_is_recomputed(cases, tmp_path, damage):
     workdir = tmp_path / "work"
     config = study(cases)
     run(config, workdir)
     stage = workdir / "anonymize"
     shard = next((stage / "boxes" / "train").rglob("shard_*.npz"))
-    boxes = load_box_table(workdir, "train").boxes
+    boxes = cached_boxes(config, workdir, "train").boxes
     if damage == "zero-byte shard":
         shard.write_bytes(b"")
     elif damage == "truncated shard":
@@ -111,9 +135,9 @@ def test_a_damaged_cache_under_a_done_marker_is_recomputed(cases, tmp_path, dama
     elif damage == "DONE.json not UTF-8":
         (stage / "DONE.json").write_bytes(b"\xff\xfe{")
     else:
-        (stage / "boxes" / "train" / "current.txt").write_bytes(b"\xff\xfe")
+        shutil.rmtree(shard.parent)
     run(config, workdir)
-    np.testing.assert_array_equal(load_box_table(workdir, "train").boxes, boxes)
+    np.testing.assert_array_equal(cached_boxes(config, workdir, "train").boxes, boxes)
     assert json.loads((stage / "DONE.json").read_text())["fingerprint"]
 
 

@@ -53,8 +53,8 @@ def trained(tmp_path_factory):
     table = _box_table(config)
     calls = []
 
-    def fake_load(workdir, split, keep_empty=False):
-        calls.append((split, keep_empty))
+    def fake_load(workdir, data, split, kinds, settings, *, keep_empty=False):
+        calls.append((split.name, tuple(kinds), keep_empty))
         keep = [i for i, image_id in enumerate(table.ids) if keep_empty or image_id not in table.empty]
         return box_cache.BoxTable(ids=[table.ids[i] for i in keep], boxes=table.boxes[keep], valid=table.valid[keep],
                                   scores=table.scores[keep], kinds=table.kinds[keep], sizes=table.sizes[keep],
@@ -62,7 +62,7 @@ def trained(tmp_path_factory):
 
     workdir = tmp_path_factory.mktemp("study")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stage, "load_box_table", fake_load)
+        patch.setattr(stage, "load_split_boxes", fake_load)
         stage.validate(config)
         stage.run(config, workdir)
         yield config, workdir, list(calls)
@@ -71,7 +71,7 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_stage_trains_every_model_and_skips_finished_ones(trained, tmp_path):
     config, trained_dir, calls = trained
-    assert calls == [("train", False)]
+    assert calls == [("train", ("faces", "text", "codes"), False)]
     workdir = shutil.copytree(trained_dir, tmp_path / "work")
     plan = study_plan(config)
     # Every model trains on the pages with detections: the failed page and the page without any are left out.

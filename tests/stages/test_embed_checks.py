@@ -22,8 +22,8 @@ def test_an_image_changed_after_detection_stops_the_embedding(tmp_path, monkeypa
     table = BoxTable(ids=split.ids, boxes=np.zeros((2, 1, 4), np.int32), valid=np.ones((2, 1), bool),
                      scores=np.ones((2, 1), np.float32), kinds=np.ones((2, 1), np.int8),
                      sizes=np.array([[20, 30]] * 2, np.int32), digests=digests, failed={}, empty=[])
-    monkeypatch.setattr(embed, "load_box_table", lambda workdir, split, keep_empty: table)
-    config = ml_collections.ConfigDict({"train": {"canvas_size": 32}, "embed": {"cache_mb": 0},
+    monkeypatch.setattr(embed, "load_split_boxes", lambda *args, keep_empty: table)
+    config = ml_collections.ConfigDict({"data": {}, "train": {"canvas_size": 32}, "embed": {"cache_mb": 0},
                                         "anonymize": {"keep_empty": False}})
     images = embed._SplitImages(split, tmp_path, config)
     batches = images.views([Variant()], study_plan(config), image_size=14, batch_size=1)

@@ -9,11 +9,13 @@ import jax
 import numpy as np
 import pytest
 
-from anonjax.anonymize import apply, load_box_table
+from anonjax.anonymize import apply
+from anonjax.anonymize.box_cache import cache_dir, load_box_table
 from anonjax.data import EvalTransform, open_split
 from anonjax.layout import embedding_path, ids_path
 from anonjax.main import load_config
 from anonjax.models import dinov2
+from anonjax.plan import study_plan
 from anonjax.ssl.loop import backbone_config, export_backbone, load_backbone
 from anonjax.stages import anonymize, embed
 from configs import data as presets
@@ -46,9 +48,15 @@ def embedded(tmp_path_factory):
     return config, workdir
 
 
+def cached_boxes(config, workdir, split: str):
+    """The box table the anonymize stage cached for ``split`` with the config's detector set."""
+    plan = study_plan(config)
+    return load_box_table(cache_dir(workdir, config.data, split, plan.detectors, plan.detector_settings))
+
+
 def reference(config, workdir, method):
     """Rows computed without the stage: fit by hand, anonymize the scaled boxes, crop, resize, embed."""
-    split, table = open_split(config.data, "val"), load_box_table(workdir, "val")
+    split, table = open_split(config.data, "val"), cached_boxes(config, workdir, "val")
     canvas = config.train.canvas_size
     images = []
     for row, image_id in enumerate(table.ids):

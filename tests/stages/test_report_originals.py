@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anonjax.anonymize import load_box_table
+from anonjax.anonymize.box_cache import cache_dir, load_box_table
 from anonjax.config_checks import ConfigError
 from anonjax.data import EvalTransform, open_split
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
@@ -39,6 +39,12 @@ def tiny_config(originals: bool) -> ml_collections.ConfigDict:
     config.embed.splits, config.embed.attention_images, config.embed.image_size = ("val",), 2, 28
     config.report.originals = originals
     return config
+
+
+def cached_boxes(config, workdir, split: str):
+    """The box table the anonymize stage cached for ``split`` with the config's detector set."""
+    plan = study_plan(config)
+    return load_box_table(cache_dir(workdir, config.data, split, plan.detectors, plan.detector_settings))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def test_stage_sheet_has_no_original_column(workdir):
 def test_sheet_without_originals_is_the_sheet_less_its_first_column_its_open_boxes_covered(workdir):
     config = tiny_config(False)
     image_id, image = example(workdir)
-    args = (image, load_box_table(workdir, "val"), image_id, ("pixel", "mask"), (0.5, 1.0),
+    args = (image, cached_boxes(config, workdir, "val"), image_id, ("pixel", "mask"), (0.5, 1.0),
             method_params(config.anonymize), config.seed, ("text",))
     shown, hidden = anonymize.example_sheet(*args), anonymize.example_sheet(*args, originals=False)
     width = round(image.shape[1] * HEIGHT / image.shape[0])
@@ -103,7 +109,7 @@ def model_views(config, workdir: Path, masked: bool) -> dict[str, np.ndarray]:
     """What each chosen validation image looks like to the models, by the id in its file name: fitted to the
     canvas, every box blacked out when ``masked`` (mask at 100 % covers all boxes), cut back, resized and
     normalized."""
-    split, table = open_split(config.data, "val"), load_box_table(workdir, "val")
+    split, table = open_split(config.data, "val"), cached_boxes(config, workdir, "val")
     out = {}
     for row, image_id in enumerate(table.ids[:2]):
         canvas, (h, w), scale, _ = fit_to_canvas(split.dataset[split.ids.index(image_id)]["image"],
