@@ -38,7 +38,7 @@ from anonjax import hosts
 from anonjax.anonymize import box_cache
 from anonjax.anonymize.box_cache import BoxTable, assemble_table, detect_split
 from anonjax.anonymize.boxes import box_area_fraction
-from anonjax.anonymize.detection import KINDS, Detectors
+from anonjax.anonymize.detection import DETECTOR_INPUT, KINDS, Detectors
 from anonjax.anonymize.materialize import anonymized_variants, materialize_pairs, write_png
 from anonjax.anonymize.methods import METHODS
 from anonjax.anonymize.model_input import box_pixels, model_inputs
@@ -97,7 +97,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     seed = plan.seed
     kinds, settings = plan.detectors, plan.detector_settings
     splits = {name: open_split(config.data, name) for name in cc.as_tuple(a.splits)}
-    cache_dirs = {name: stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings)
+    cache_dirs = {name: stage_dir / "boxes" / name / fingerprint(config.data, name, kinds, settings,
+                                                                 DETECTOR_INPUT)
                   for name in splits}
     originals = cc.report_originals(config)
     canvas, image_size = model_input_size(config) or (None, None)
