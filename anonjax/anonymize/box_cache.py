@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from anonjax import hosts
 from anonjax.anonymize.boxes import check_boxes, check_image
-from anonjax.anonymize.detection import KINDS, Detectors
+from anonjax.anonymize.detection import DETECTOR_INPUT, KINDS, Detectors
 from anonjax.anonymize.selection import select_boxes
 from anonjax.anonymize.worker_pool import WorkerPool
 from anonjax.data.identity import pixel_digest
@@ -237,8 +237,9 @@ def load_box_table(path: str | Path, *, keep_empty: bool = False) -> BoxTable:
 def cache_dir(workdir: str | Path, data: Any, split: str, kinds: Sequence[str],
               settings: Mapping[str, Mapping[str, Any]]) -> Path:
     """The cache directory of ``split`` (of the data config ``data``) detected with ``kinds`` and their
-    ``settings`` in a work directory: named by the fingerprint of all four, one per detector set."""
-    return Path(workdir) / "anonymize" / "boxes" / split / fingerprint(data, split, kinds, settings)
+    ``settings`` in a work directory: named by the fingerprint of all four and of what the detectors read
+    (``DETECTOR_INPUT``), one per detector set."""
+    return Path(workdir) / "anonymize" / "boxes" / split / fingerprint(data, split, kinds, settings, DETECTOR_INPUT)
 
 
 def load_split_boxes(workdir: str | Path, data: Any, split: Split, kinds: Sequence[str],

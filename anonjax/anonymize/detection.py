@@ -1,4 +1,8 @@
-"""The detectors a study runs, as one callable: faces, text and codes of an image, boxes tagged by kind."""
+"""The detectors a study runs, as one callable: faces, text and codes of an image, boxes tagged by kind.
+
+Every detector reads the image with its levels equalized (``contrast.equalize_levels``), so what a contrast
+stretch would make readable is detected, however dark or faint it is in the pixels.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from anonjax.anonymize.boxes import check_image
+from anonjax.anonymize.contrast import equalize_levels
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 
 KINDS = ("faces", "text", "codes")
+DETECTOR_INPUT = "levels equalized"  # what the detectors read; part of the detection cache's fingerprint
 
 
 class Detections(NamedTuple):
@@ -46,6 +53,7 @@ class Detectors:
         self._detectors = {k: make[k](dict(settings.get(k, {}))) for k in self.kinds}
 
     def __call__(self, image: np.ndarray) -> Detections:
+        image = equalize_levels(check_image(image))
         boxes, scores, kinds = [], [], []
         for kind, detect in self._detectors.items():
             b, s = detect(image)

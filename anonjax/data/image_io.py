@@ -122,8 +122,9 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     """Pixels of a PIL image as uint8 RGB [H, W, 3].
 
     Grayscale is replicated to three channels, palettes are expanded, transparency is composited
-    on white (a scanned page's background), 16-bit images (and 32-bit integer ones, read as 16-bit
-    values) are scaled from 0..65535 to 0..255, and the EXIF orientation is applied so faces stand upright.
+    on white (a scanned page's background), 16-bit and 32-bit integer images are scaled from their own
+    range (lowest to highest value) to 0..255, so 12-bit data in a 16-bit file is not left dark, and the
+    EXIF orientation is applied so faces stand upright.
     """
     img.load()
     img = ImageOps.exif_transpose(img)
@@ -135,8 +136,7 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     elif mode == "L" and "transparency" in img.info:
         img = img.convert("LA")
     elif mode.startswith("I;16") or mode == "I":
-        wide = np.asarray(img).astype(np.float64)
-        gray = np.rint(np.clip(wide, 0, 65535) * (255.0 / 65535)).astype(np.uint8)
+        gray = _own_range(np.asarray(img).astype(np.float64))
         return np.repeat(gray[:, :, None], 3, axis=2)
     elif mode not in ("L", "LA", "RGB", "RGBA", "PA"):
         raise ImageError(f"unsupported image mode {mode!r}")
@@ -148,3 +148,10 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
     return np.ascontiguousarray(pixels)
+
+
+def _own_range(wide: np.ndarray) -> np.ndarray:
+    """High-bit-depth values scaled linearly from their lowest to their highest value onto 0..255 (a
+    constant image becomes 0)."""
+    low, high = wide.min(), wide.max()
+    return np.rint((wide - low) * (255.0 / max(high - low, 1.0))).astype(np.uint8)

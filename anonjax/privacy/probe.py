@@ -2,7 +2,9 @@
 anonymized image still gives away, compared with its original.
 
 Measures run on the whole anonymized image, so they catch a method that fails inside its boxes and personal
-data the detectors missed alike. The models are created on first use, or passed in (any callables with the
+data the detectors missed alike. Every model reads the image with its levels equalized
+(``anonjax.anonymize.contrast``), as the detectors do: a dark or faint word that a contrast stretch makes
+readable counts as read. The models are created on first use, or passed in (any callables with the
 same results), so the original's observation can be computed once and compared with many anonymized twins.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from anonjax.anonymize.contrast import equalize_levels
 from anonjax.privacy.decodable_codes import CodeReader, code_survival
 from anonjax.privacy.ocr import Ocr, OcrLine
 from anonjax.privacy.outcome import Missing, Outcome, attempt
@@ -45,9 +48,11 @@ class PrivacyProbe:
         self._ocr, self._faces, self._codes = ocr, face_detector, code_reader
 
     def observe(self, image: np.ndarray | Missing) -> Observation:
-        """Run every model on ``image``; a ``Missing`` image (one that could not be read) makes all missing."""
+        """Run every model on ``image`` with its levels equalized; a ``Missing`` image (one that could not be
+        read) makes all missing."""
         if isinstance(image, Missing):
             return Observation(image, image, image)
+        image = equalize_levels(image)
         return Observation(text=attempt("OCR", self._read_text, image),
                            faces=attempt("face detector", self._find_faces, image),
                            codes=attempt("code decoder", self._decode, image))

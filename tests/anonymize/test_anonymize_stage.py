@@ -55,8 +55,9 @@ def test_report_counts_and_statistics(done):
     # No train and embed blocks in this config: measured at the images' own resolution, without warnings.
     assert train["model_input"] is None and train["warnings"] == []
     assert train["text_box_height_px"]["image"]["median"] > 8 and train["text_box_height_px"]["model_input"] is None
-    # Masked in black: all but the box pixels that were black already (text strokes, code modules) change.
-    assert 0.999 < d100["box_pixels_changed"]["mask"]["pixels"] <= 1.0
+    # Masked in black: all but the box pixels that were black already (text strokes, and the modules of the part
+    # of the ID card's QR code that the text detector boxes on its equalized levels) change.
+    assert 0.97 < d100["box_pixels_changed"]["mask"]["pixels"] <= 1.0
     models = report["detectors"]["text"]["models"]
     assert models[0]["file"] == "ch_PP-OCRv3_det_infer.onnx" and len(models[0]["sha256"]) == 64
     text = (workdir / "anonymize" / "report.md").read_text()

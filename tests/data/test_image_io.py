@@ -40,8 +40,25 @@ def test_16bit_tiff(tmp_path):
     tifffile = pytest.importorskip("tifffile")
     wide = (np.arange(20, dtype=np.uint16) * 3000).reshape(4, 5)
     tifffile.imwrite(tmp_path / "w.tif", wide)
-    expected = np.rint(wide / 257.0).astype(np.uint8)
+    expected = np.rint(wide * (255 / 57000)).astype(np.uint8)  # its own range, 0..57000
     np.testing.assert_array_equal(read_image(tmp_path / "w.tif")[:, :, 1], expected)
+
+
+@pytest.mark.parametrize("bits", [10, 12])
+def test_partial_bit_depth_in_a_16bit_png_uses_its_own_range(tmp_path, bits):
+    """Data of fewer bits (a background and a brighter name) spans 0..255, not a few dark levels."""
+    top = 2**bits - 1
+    wide = np.array([[top // 2, top // 2, top], [top // 2, top, top // 2]], dtype=np.uint16)
+    out = read_image(save(tmp_path / "w.png", wide))
+    np.testing.assert_array_equal(out[:, :, 2], np.where(wide == top, 255, 0))
+
+
+def test_32bit_integer_tiff_uses_its_own_range(tmp_path):
+    wide = np.array([[-5000, 100000], [200000, 47500]], dtype=np.int32)
+    path = tmp_path / "i.tif"
+    Image.fromarray(wide).save(path)
+    assert Image.open(path).mode == "I"
+    np.testing.assert_array_equal(read_image(path)[:, :, 0], [[0, 131], [255, 65]])
 
 
 def test_palette_png_with_transparency_composites_on_white(tmp_path):
