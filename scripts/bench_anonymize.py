@@ -7,23 +7,21 @@ Prints, in one run on this machine:
     and boxes, per method, with the ratio of the OpenCV loop's time to the box-local path's;
   * the detector packages and model files (SHA-256) that ran.
 
-    python scripts/bench_anonymize.py                       # full size
-    python scripts/bench_anonymize.py --pages 8 --batch 8   # quick check
+    python -m scripts.bench_anonymize                       # full size
+    python -m scripts.bench_anonymize --pages 8 --batch 8   # quick check
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from timing import best_of
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "anonymize")]  # configs/, and the OpenCV reference of the tests
+from scripts import benchmark_docs
+from scripts.opencv_reference import anonymize as opencv_anonymize
+from scripts.timing import best_of
 
 
 def pages(n: int) -> list[np.ndarray]:
@@ -78,10 +76,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="detection processes")
     parser.add_argument("--batch", type=int, default=16, help="images per anonymization batch")
     parser.add_argument("--repeats", type=int, default=20, help="alternating rounds of box-local and OpenCV")
+    benchmark_docs.add_flag(parser)
     args = parser.parse_args()
+    with benchmark_docs.recorded("bench_anonymize", "Detection and anonymization", args.write_docs):
+        run(args)
 
+
+def run(args: argparse.Namespace) -> None:
+    """Time detection, then each method against the OpenCV loop."""
     import jax
-    from anon_cv_reference import anonymize as opencv_anonymize
 
     from anonjax.anonymize import Detectors, apply, detect_text
     from anonjax.anonymize.methods import BLUR_SIGMA, PIXEL_CELLS

@@ -4,14 +4,14 @@ CPU (default): for each model, the same random weights in both, the same float32
 ``torch.inference_mode``. Prints images/s of each, the ratio anonjax / PyTorch, and achieved GFLOP/s
 against a matmul peak measured in the same process.
 
-    python scripts/bench_backbone.py                       # ViT-S/14 and ViT-B/14, 224 px, batch 32
-    python scripts/bench_backbone.py --models vits14 --batch 8 --iters 2    # quick check
-    python scripts/bench_backbone.py --cpu-devices 2      # one JAX CPU device per core, the batch split over them
+    python -m scripts.bench_backbone                       # ViT-S/14 and ViT-B/14, 224 px, batch 32
+    python -m scripts.bench_backbone --models vits14 --batch 8 --iters 2    # quick check
+    python -m scripts.bench_backbone --cpu-devices 2      # one JAX CPU device per core, the batch split over them
 
 Accelerator (``--device``): anonjax only, ViT-L/14 at 224 px in bfloat16 by default; images/s and model
 FLOP utilization against the chip's peak (``--peak-tflops``, default the H100 SXM dense bf16 989).
 
-    python scripts/bench_backbone.py --device --batch 256
+    python -m scripts.bench_backbone --device --batch 256
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from timing import best_of
 
 from anonjax import parallel
 from anonjax.models import dinov2
+from scripts import benchmark_docs
+from scripts.timing import best_of
 
 
 def model_flops(cfg: dinov2.ViTConfig, size: int) -> float:
@@ -140,7 +141,14 @@ def main() -> None:
     parser.add_argument("--dtype", default="bfloat16", help="--device compute dtype")
     parser.add_argument("--peak-size", type=int, default=8192, help="--device: side of the peak matmul")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="--device nominal peak for MFU")
+    benchmark_docs.add_flag(parser)
     args = parser.parse_args()
+    with benchmark_docs.recorded("bench_backbone", "DINOv2 embedding", args.write_docs):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Time the embedding on the CPU against PyTorch, or alone on an accelerator."""
     jax.config.update("jax_num_cpu_devices", args.cpu_devices)  # before the first use of a device
     args.models = args.models or ("vitl14" if args.device else "vits14,vitb14")
     args.batch = args.batch or (256 if args.device else 32)

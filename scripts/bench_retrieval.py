@@ -6,8 +6,8 @@ scikit-learn ``average_precision_score`` plus a numpy nDCG. Every peer runs on t
 the same process, in alternation, best of ``--repeats`` rounds each (on a shared machine, the least
 disturbed run of every side); the script prints seconds and ratios.
 
-    python scripts/bench_retrieval.py            # the sizes of the issue (takes minutes)
-    python scripts/bench_retrieval.py --small    # a quick check
+    python -m scripts.bench_retrieval            # the sizes of the issue (takes minutes)
+    python -m scripts.bench_retrieval --small    # a quick check
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import os
 from functools import partial
 
 import numpy as np
-from timing import best_of
 
 from anonjax.retrieval import evaluate_scenario, topk_cosine
 from anonjax.retrieval.chunks import rows_per_chunk
 from anonjax.retrieval.inputs import relevant_count
+from scripts import benchmark_docs
+from scripts.timing import best_of
 
 
 def clustered(rng: np.random.Generator, n: int, dim: int, clusters: int = 50) -> np.ndarray:
@@ -137,7 +138,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds; each side's best time counts")
     parser.add_argument("--small", action="store_true", help="small sizes for a quick check")
     parser.add_argument("--seed", type=int, default=0)
+    benchmark_docs.add_flag(parser)
     args = parser.parse_args()
+    with benchmark_docs.recorded("bench_retrieval", "Exact top-k and mAP/mnDCG", args.write_docs):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Time each side of the comparison; print the times, ratios and agreement."""
     if args.small:
         args.n, args.queries, args.dims, args.k = 4_000, 2_000, [64, 256], 200
         args.metric_queries, args.metric_items, args.sklearn_queries = 400, 4_000, 100

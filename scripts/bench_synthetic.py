@@ -1,7 +1,7 @@
 """Time the synthetic document set: pages per second drawn in parallel processes, against decoding the
 same pages from PNG files with Pillow (what a stored dataset would cost to read).
 
-    python scripts/bench_synthetic.py --pages 1000 --workers 2
+    python -m scripts.bench_synthetic --pages 1000 --workers 2
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from anonjax.data import open_split, synthetic
+from scripts import benchmark_docs
 
 
 def _config(pages: int, seed: int) -> ml_collections.ConfigDict:
@@ -45,7 +46,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
+    benchmark_docs.add_flag(parser)
     args = parser.parse_args()
+    with benchmark_docs.recorded("bench_synthetic", "Synthetic documents", args.write_docs):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Time drawing the pages, reading them through grain, and decoding them from PNG."""
 
     config = _config(args.pages, args.seed)
     listing = synthetic.list_split(config, "train")

@@ -1,7 +1,7 @@
 """Benchmark of the DINOv2 train step: images/s and model FLOP utilization (MFU), against a PyTorch peer.
 
-    PYTHONPATH=. python scripts/bench_train.py          # tiny ViT, small crops, CPU
-    PYTHONPATH=. python scripts/bench_train.py --model vitl14 --official --batch 32 --dtype bfloat16  # accelerator
+    python -m scripts.bench_train          # tiny ViT, small crops, CPU
+    python -m scripts.bench_train --model vitl14 --official --batch 32 --dtype bfloat16  # accelerator
 
 anonjax: the compiled train step (teacher on 2 global crops, student on global + local crops, DINO and
 iBOT heads, losses, AdamW, EMA) on random crops, data pipeline excluded. FLOPs are XLA's count of the
@@ -27,6 +27,7 @@ from anonjax import parallel
 from anonjax.ssl.loop import backbone_config, compiled_programs, program_key
 from anonjax.ssl.masking import batch_masks
 from configs.training import get_config
+from scripts import benchmark_docs
 
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}  # dense bf16
 
@@ -135,7 +136,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--peak-tflops", type=float, default=None)
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    benchmark_docs.add_flag(parser)
     args = parser.parse_args()
+    with benchmark_docs.recorded("bench_train", "Training step", args.write_docs):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Time the train step, and the PyTorch peer unless ``--no-peer``."""
 
     c = config(args)
     batch = views(c, np.random.default_rng(0))

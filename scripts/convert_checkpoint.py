@@ -1,9 +1,9 @@
 """Convert DINOv2 weights between PyTorch checkpoints and anonjax parameter files.
 
     # official .pth or Hugging Face .safetensors/.bin -> anonjax (safetensors keyed by parameter path)
-    python scripts/convert_checkpoint.py to-anonjax dinov2_vitl14_pretrain.pth vitl14.anonjax.safetensors
+    python -m scripts.convert_checkpoint to-anonjax dinov2_vitl14_pretrain.pth vitl14.anonjax.safetensors
     # anonjax -> PyTorch, official naming (DinoVisionTransformer) or transformers' Dinov2Model naming
-    python scripts/convert_checkpoint.py to-torch vitl14.anonjax.safetensors out.safetensors --model vitl14 --naming hf
+    python -m scripts.convert_checkpoint to-torch vitl14.anonjax.safetensors out.safetensors --model vitl14 --naming hf
 
 The anonjax file stores each array under its path in the parameter tree, e.g. ``blocks_0/attn/qkv/kernel``,
 and its architecture (the ``ViTConfig`` fields) as JSON in the safetensors metadata.

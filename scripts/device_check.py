@@ -1,7 +1,7 @@
 """Accelerator check: the tests of the accelerator attention path, then throughput and model FLOP utilization.
 
-    python scripts/device_check.py           # one GPU or TPU: at most --budget (450 s); one JSON object on stdout
-    python scripts/device_check.py --tiny    # CPU sizes: the same parts on a tiny ViT, small arrays and batches
+    python -m scripts.device_check           # one GPU or TPU: at most --budget (450 s); one JSON object on stdout
+    python -m scripts.device_check --tiny    # CPU sizes: the same parts on a tiny ViT, small arrays and batches
                                              # (a few minutes: each compile of the tiny train step takes ~30 s)
 
 Parts, each under its own time budget (``--budgets``) and all under ``--budget`` seconds:
@@ -19,27 +19,23 @@ Random weights and data of the right shapes; nothing is downloaded. FLOPs are XL
 program (``cost_analysis()``, per device); MFU = that count / seconds / the device's peak dense bfloat16
 FLOP/s from ``PEAK_BF16`` (null, with the device kind named, where the peak is unknown, e.g. on a CPU).
 
-The device parts run in a child process that reports each result as it finishes. A part that fails is
-reported with ``skipped`` and the reason; one that overruns its budget or ends the child keeps what it had
-finished and says why under ``stopped`` (``skipped`` if nothing was), the child is replaced for the parts
-left, and the JSON always comes out. The tests run first, with the device to themselves (alongside the other
+The device parts run in a child process (``scripts/supervisor.py``) that reports each result as it finishes. A
+part that fails is reported with ``skipped`` and the reason; one that overruns its budget or ends the child keeps
+what it had finished and says why under ``stopped`` (``skipped`` if nothing was), the child is replaced for the
+parts left, and the JSON always comes out. The tests run first, with the device to themselves (alongside the other
 parts with ``--tiny``). Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
-import dataclasses
 import gc
 import importlib.metadata
 import json
 import math
 import os
-import queue
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,15 +45,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+from scripts import supervisor
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # anonjax and configs/ when run from a checkout
 
 PARTS = ("tests", "embed", "train", "topk", "anonymize")
 DEVICE_PARTS = ("embed", "topk", "anonymize", "train")  # run order in the child: the longest and riskiest last
 BUDGETS = {"tests": 75, "embed": 50, "train": 215, "topk": 70, "anonymize": 30}  # seconds
 STARTUP_BUDGET = 90  # seconds for a child to import JAX and report its device
 MIN_PART_S = 5  # a part is not started with less time left than this
-MARK = "@@device_check "  # prefix of the child's event lines on stdout
 UNFINISHED = "not finished: the part ran out of time or its process ended first"
 LARGER_UNFINISHED = "larger batches not finished: the part ran out of time or its process ended first"
 FLOPS_SOURCE = "XLA cost_analysis() of the compiled program, per device"
@@ -149,16 +145,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------------------------------- child side
-
-
-_EMIT_LOCK = threading.Lock()
-
-
-def _emit(event: str, **fields) -> None:
-    """One event line for the parent on stdout (flushed at once: the parent reads it while the child runs)."""
-    with _EMIT_LOCK:
-        sys.stdout.write(MARK + json.dumps({"event": event, **fields}) + "\n")
-        sys.stdout.flush()
 
 
 def _log(message: str) -> None:
@@ -489,21 +475,22 @@ PART_FUNCTIONS = {"embed": part_embed, "train": part_train, "topk": part_topk, "
 
 
 def worker(args: argparse.Namespace) -> None:
-    """The child: report the device, then run each part and report its result."""
+    """The worker: report the device, then run each part and report its result."""
     import jax
 
-    _emit("info", device=device_info())
+    supervisor.emit("info", device=device_info())
     for part in args.worker.split(","):
-        _emit("start", part=part)
+        supervisor.emit("start", part=part)
         _log(f"{part}: start")
         deadline = min(time.time() + args.part_budgets[part], args.deadline)
         start = time.perf_counter()
         try:
-            result = PART_FUNCTIONS[part](args, deadline, lambda r, part=part: _emit("partial", part=part, result=r))
+            result = PART_FUNCTIONS[part](args, deadline,
+                                          lambda r, part=part: supervisor.emit("partial", part=part, result=r))
         except Exception as error:
             result = {"skipped": _short(error)}
         result["wall_s"] = time.perf_counter() - start
-        _emit("done", part=part, result=result)
+        supervisor.emit("done", part=part, result=result)
         _log(f"{part}: done in {result['wall_s']:.1f} s")
         gc.collect()
         jax.clear_caches()
@@ -540,7 +527,7 @@ class PytestRun:
         try:
             output, _ = self.proc.communicate(timeout=max(until - time.time(), 0.0))
         except subprocess.TimeoutExpired:
-            _kill(self.proc)
+            supervisor.kill(self.proc)
             self.report = {"skipped": "pytest ran past its time budget", "command": self.shown,
                            "wall_s": time.perf_counter() - self.start}
             return
@@ -576,127 +563,22 @@ def _junit_counts(path: Path) -> dict | None:
             "failed": total["failures"], "errors": total["errors"], "skipped": total["skipped"]}
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """End a child started in its own session, and what it started."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-@dataclasses.dataclass
-class Child:
-    """A worker process, its event queue and the tail of its stderr."""
-
-    proc: subprocess.Popen
-    events: queue.Queue
-    stderr_tail: collections.deque
-    stderr_reader: threading.Thread
-
-
-def _start_child(args: argparse.Namespace, argv: list[str], parts: list[str], deadline: float) -> Child:
-    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--worker", ",".join(parts),
-               "--deadline", str(deadline)]
-    env = dict(os.environ)
-    if args.tiny:  # nothing is measured to the last percent on a CPU: compile fast, as the tests do
-        env.setdefault("XLA_FLAGS", TINY_XLA_FLAGS)
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    events: queue.Queue = queue.Queue()
-    tail: collections.deque = collections.deque(maxlen=20)
-
-    def read_stdout() -> None:
-        for line in proc.stdout:
-            if line.startswith(MARK):
-                events.put(json.loads(line[len(MARK):]))
-            else:
-                sys.stderr.write(line)
-        events.put(None)  # the child closed its stdout: it ended
-
-    def read_stderr() -> None:
-        for line in proc.stderr:
-            sys.stderr.write(line)
-            tail.append(line.rstrip())
-
-    threading.Thread(target=read_stdout, daemon=True).start()
-    stderr_reader = threading.Thread(target=read_stderr, daemon=True)
-    stderr_reader.start()
-    return Child(proc, events, tail, stderr_reader)
-
-
-def _next_event(child: Child, until: float) -> dict | None:
-    """The child's next event; None if it ended first; TimeoutError if none came before ``until``."""
-    try:
-        return child.events.get(timeout=max(until - time.time(), 0.0))
-    except queue.Empty:
-        raise TimeoutError from None
-
-
-def _crash_reason(child: Child) -> str:
-    child.proc.wait()
-    child.stderr_reader.join(timeout=5)  # its last lines say why
-    tail = " | ".join(list(child.stderr_tail)[-3:])
-    return f"the worker process ended (exit code {child.proc.returncode}): {tail[-400:]}"
-
-
 def run_device_parts(args: argparse.Namespace, argv: list[str], parts: list[str], deadline: float,
                      report: dict) -> None:
     """Run ``parts`` in worker processes; results go to ``report['parts']``, the device to ``report``."""
-    pending = list(parts)
-    while pending:
-        if deadline - time.time() < MIN_PART_S:
-            for part in pending:
-                report["parts"][part] = {"skipped": f"not started: the overall budget of {args.budget:.0f} s "
-                                                    "was spent", "wall_s": 0.0}
-            return
-        child = _start_child(args, argv, pending, deadline)
-        try:
-            pending = _follow(child, args, pending, deadline, report)
-        finally:
-            if child.proc.poll() is None:
-                _kill(child.proc)
+    env = dict(os.environ)
+    if args.tiny:  # nothing is measured to the last percent on a CPU: compile fast, as the tests do
+        env.setdefault("XLA_FLAGS", TINY_XLA_FLAGS)
 
+    def command(pending: list[str]) -> list[str]:
+        return [sys.executable, "-m", "scripts.device_check", *argv, "--worker", ",".join(pending),
+                "--deadline", str(deadline)]
 
-def _follow(child: Child, args: argparse.Namespace, pending: list[str], deadline: float, report: dict) -> list[str]:
-    """Collect a worker's events; returns the parts still to run (after a crash or an overrun)."""
-    pending = list(pending)
-    try:
-        info = _next_event(child, min(time.time() + STARTUP_BUDGET, deadline))
-    except TimeoutError:
-        info = {"event": "timeout"}
-    if info is None or info.get("event") != "info":
-        reason = _crash_reason(child) if info is None else "the worker did not start in time"
-        for part in pending:
-            report["parts"][part] = {"skipped": reason, "wall_s": 0.0}
-        return []
-    report["device"] = report["device"] or info["device"]
-    part, started, partial = None, 0.0, None
-    while pending:
-        until = deadline if part is None else min(started + args.part_budgets[part], deadline)
-        try:
-            event = _next_event(child, until)
-        except TimeoutError:
-            reason = f"ran past its time budget of {until - started:.0f} s"
-            stopped = {"stopped": reason} if partial else {"skipped": reason}  # finished pieces are kept
-            report["parts"][part] = {**(partial or {}), **stopped, "wall_s": time.time() - started}
-            pending.remove(part)
-            return pending
-        if event is None:
-            if part is None:
-                return pending
-            reason = _crash_reason(child)
-            stopped = {"stopped": reason} if partial else {"skipped": reason}
-            report["parts"][part] = {**(partial or {}), **stopped, "wall_s": time.time() - started}
-            pending.remove(part)
-            return pending
-        if event["event"] == "start":
-            part, started, partial = event["part"], time.time(), None
-        elif event["event"] == "partial":
-            partial = event["result"]
-        elif event["event"] == "done":
-            report["parts"][part] = event["result"]
-            pending.remove(part)
-            part = None
-    return pending
+    budgets = supervisor.Budgets(parts=args.part_budgets, startup=STARTUP_BUDGET, min_part=MIN_PART_S)
+    spent = f"not started: the overall budget of {args.budget:.0f} s was spent"
+    info, results = supervisor.run_parts(command, parts, deadline, budgets, ROOT, env, spent)
+    report["device"] = report["device"] or (info or {}).get("device")
+    report["parts"].update(results)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -1,10 +1,10 @@
 """Per-device memory and FLOPs of the DINOv2 training step, from compiling it ahead of time (never running it)
 for simulated CPU devices: which global batch, ``fsdp`` and ``remat`` fit a chip, before renting one.
 
-    python scripts/plan_memory.py --jobs 2    # ViT-L/14, official preset, 8 devices: batch 8 and 32 per device,
+    python -m scripts.plan_memory --jobs 2    # ViT-L/14, official preset, 8 devices: batch 8 and 32 per device,
                                               # fsdp 1 and 8, remat off and on (8 compiles)
-    python scripts/plan_memory.py --devices 16 --batch 64 --fsdp 16 --remat on
-    python scripts/plan_memory.py --preset tiny --batch 16 --fsdp 1 2 --json
+    python -m scripts.plan_memory --devices 16 --batch 64 --fsdp 16 --remat on
+    python -m scripts.plan_memory --preset tiny --batch 16 --fsdp 1 2 --json
 
 The step is the one training runs (``anonjax.ssl.loop.compiled_programs``): teacher on the 2 global crops,
 student on the global and local crops, DINO and iBOT heads, losses, AdamW, EMA, the input state donated;

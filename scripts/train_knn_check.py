@@ -1,7 +1,7 @@
 """Does training help? k-NN accuracy on held-out synthetic pages of a tiny ViT before and after DINOv2
 training, and of a model continued from trained weights with fresh heads, with and without head warm-up.
 
-    PYTHONPATH=. python scripts/train_knn_check.py --steps 300 --continue-steps 60 --warmup 30
+    python -m scripts.train_knn_check --steps 300 --continue-steps 60 --warmup 30
 
 1. Train the tiny ViT from scratch on the synthetic train split (unadapted recipe, ``tiny`` preset).
 2. Embed train and val pages (whole page resized to the canvas size) with the random-init backbone and

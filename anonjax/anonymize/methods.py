@@ -26,12 +26,12 @@ never spreads its content outside:
   ``floor((x - x0) * n / w)``; when ``n`` divides ``w`` each cell value is the mean that
   ``cv2.resize(INTER_AREA)`` computes (otherwise INTER_AREA weighs the pixels on a cell's edge
   fractionally, a few grey levels of difference on average). With the default of 4 cells PP-OCRv3
-  recognition reads nothing of a rendered text line; with 8 it still read most words in our check, with 16
-  it reads them (a test).
+  recognition reads nothing of a rendered text line; with 8 it still reads most words, with 16 it reads them
+  (a test).
 - ``blur``: a Gaussian of standard deviation ``sigma * short_side`` in both directions, restricted to the
   box with reflect-101 borders (``cv2.GaussianBlur`` on the cropped box). With the default ``sigma`` of
   0.2 the kernel spans about 1.2 short sides, more than a text line's character height: PP-OCRv3
-  recognition reads nothing (at 0.1 it still read every word in our check); a face box is blurred by a
+  recognition reads nothing (at 0.1 it still reads every word); a face box is blurred by a
   fifth of its size. The Gaussian is computed as three extended box filters per axis (Gwosdek et al.,
   2011; what Pillow's GaussianBlur does), which match its variance exactly with O(1) work per pixel for
   any sigma; against OpenCV's truncated Gaussian kernel the tests allow 0.5 grey levels on average and 8

@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 import skimage.data
-from anon_cv_reference import anonymize, pixel_cells
 
 from anonjax.anonymize import apply
 from anonjax.parallel import batch_sharding, make_mesh
+from scripts.opencv_reference import anonymize, pixel_cells
 
 H, W = 96, 128
 # Disjoint boxes of varied shapes; the first three have sides divisible by their pixel grids at cells=4.

@@ -1,4 +1,5 @@
-"""A plain per-image, per-box OpenCV reference of the anonymization methods (the trusted peer)."""
+"""A plain per-image, per-box OpenCV loop of the anonymization methods: the trusted peer of the tests and of
+``scripts/bench_anonymize.py``."""
 
 from __future__ import annotations
 

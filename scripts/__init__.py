@@ -1,0 +1,1 @@
+"""Benchmarks and tools, run from the repository root as ``python -m scripts.<name>``."""
