@@ -42,7 +42,8 @@ from anonjax.data.identity import pixel_digest
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.errors import DatasetError
 from anonjax.files import atomic_open
-from anonjax.stages.fingerprint import fingerprint
+from anonjax.fingerprint import fingerprint
+from anonjax.layout import WorkDir
 
 if TYPE_CHECKING:
     from anonjax.data.reader import Split
@@ -239,7 +240,7 @@ def cache_dir(workdir: str | Path, data: Any, split: str, kinds: Sequence[str],
     """The cache directory of ``split`` (of the data config ``data``) detected with ``kinds`` and their
     ``settings`` in a work directory: named by the fingerprint of all four and of what the detectors read
     (``DETECTOR_INPUT``), one per detector set."""
-    return Path(workdir) / "anonymize" / "boxes" / split / fingerprint(data, split, kinds, settings, DETECTOR_INPUT)
+    return WorkDir(workdir).boxes(split) / fingerprint(data, split, kinds, settings, DETECTOR_INPUT)
 
 
 def load_split_boxes(workdir: str | Path, data: Any, split: Split, kinds: Sequence[str],

@@ -49,9 +49,9 @@ from anonjax.anonymize.settings_checks import check_detector_settings
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.files import save_json, save_text
+from anonjax.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 from anonjax.layout import ORIGINAL, percent, variant_name
 from anonjax.plan import study_plan
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 
 log = logging.getLogger(__name__)
 

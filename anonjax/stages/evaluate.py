@@ -50,6 +50,7 @@ from anonjax.data import SPLITS
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
 from anonjax.files import csv_text, save_json, save_text, sha256_file
+from anonjax.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.layout import (
     NO_ANONYMIZATION,
     ORIGINAL,
@@ -67,7 +68,6 @@ from anonjax.plan import Model, StudyPlan, Variant, study_plan, validate_grid
 from anonjax.retrieval import ScenarioResult, evaluate_scenario, linkage_rate, paired_difference_ci
 from anonjax.retrieval.inputs import real_rows, relevant_count
 from anonjax.retrieval.ties import tied_queries
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.synthetic_embeddings import write_synthetic_embeddings
 
 log = logging.getLogger(__name__)

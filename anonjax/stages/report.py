@@ -43,8 +43,8 @@ from anonjax.analysis.tables import model_label
 from anonjax.config_checks import ConfigError, report_originals
 from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import save_text
+from anonjax.fingerprint import DONE
 from anonjax.layout import NO_ANONYMIZATION, ORIGINAL, percent
-from anonjax.stages.fingerprint import DONE
 
 log = logging.getLogger(__name__)
 _SHEET = "example_sheet.png"
