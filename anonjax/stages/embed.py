@@ -24,7 +24,8 @@ import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax import hosts
-from anonjax.anonymize import BoxTable, box_cache, load_split_boxes
+from anonjax.anonymize import BoxTable, load_split_boxes
+from anonjax.anonymize.box_table import CHANGED
 from anonjax.anonymize.model_input import model_inputs
 from anonjax.data import SPLITS, DatasetError, Split, open_split
 from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
@@ -96,7 +97,7 @@ class _SplitImages:
         if fitted is None:
             raise DatasetError("{}: {}".format(*self.split.records[self.position[image_id]]["error"]))
         if fitted.digest != self.table.digests[self.table.rows([image_id])[0]]:
-            raise DatasetError(f"image {image_id!r} of split {self.split.name!r}: {box_cache.CHANGED}")
+            raise DatasetError(f"image {image_id!r} of split {self.split.name!r}: {CHANGED}")
         return fitted
 
     def views(self, variants: Sequence[Variant], plan: StudyPlan, image_size: int, batch_size: int,
