@@ -160,8 +160,18 @@ class WorkDir:
         return self.root / "report"
 
     @property
+    def report_markdown(self) -> Path:
+        return self.report / "report.md"
+
+    @property
     def report_html(self) -> Path:
+        """The report as a static page that opens from disk."""
         return self.report / "index.html"
+
+    @property
+    def report_figures(self) -> Path:
+        """The figures the report links, replaced with every report."""
+        return self.report / "figures"
 
     def log(self, process: int = 0) -> Path:
         """The run log of a process: ``logs/run.log`` for the main one, ``logs/run.<i>.log`` for process i."""
