@@ -95,10 +95,18 @@ class WorkDir:
         """Embeddings in the layout of this module (:func:`embedding_path`)."""
         return self.root / "embeddings"
 
+    def embedded(self, model: str, split: str) -> Path:
+        """The marker folder saying that ``model``'s embeddings of ``split`` are finished."""
+        return self.embeddings / model / f".{split}"
+
     @property
     def attention(self) -> Path:
-        """Attention maps, ``<view>/<model>__<n>.png``."""
+        """Attention maps, ``<view>/<model>__<n>.png`` (:meth:`attention_map`)."""
         return self.root / "attention"
+
+    def attention_map(self, view: str, model: str, number: int) -> Path:
+        """The ``number``-th attention map of ``model``, drawn on images in ``view``."""
+        return self.attention / view / f"{model}__{number}.png"
 
     @property
     def builtin_embeddings(self) -> Path:

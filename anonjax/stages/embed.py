@@ -156,7 +156,7 @@ def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Pa
     rows = process_rows(mesh, batch_size)
     dtype = jnp.bfloat16 if config.embed.dtype == "bfloat16" else jnp.float32
     for model in plan.models:
-        done_marker = out / model.name / f".{split.name}"
+        done_marker = WorkDir(workdir).embedded(model.name, split.name)
         if hosts.main_value(is_complete(done_marker, fp)):
             continue
         params, cfg = load_backbone(WorkDir(workdir).model(model.name))
@@ -179,7 +179,8 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     anonymized views. The maps have their own marker, so switching ``report.originals`` redraws them without
     embedding again.
     """
-    out = WorkDir(workdir).attention
+    work = WorkDir(workdir)
+    out = work.attention
     originals = cc.report_originals(config)
     view = Variant() if originals else Variant("mask", 1.0)
     fp = fingerprint(embed_fp, originals, view.name, "numbered")  # maps named by id before are redrawn
@@ -195,10 +196,10 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     inputs = [x for _, batch in images.views([view], plan, config.embed.image_size, len(chosen), chosen)
               for x in batch[view.name]]
     for model in (plan.unadapted, *[m for m in plan.models if not m.on_original][:1]):
-        params, cfg = load_backbone(WorkDir(workdir).model(model.name))
+        params, cfg = load_backbone(work.model(model.name))
         for number, (image_id, image) in enumerate(zip(chosen, inputs, strict=True), start=1):
             maps = dinov2.attention_maps(params, cfg, image[None])[0]
             shown = image_id if originals else f"image {number}"
-            dinov2.render_attention(image, maps, out / view.name / f"{model.name}__{number}.png",
+            dinov2.render_attention(image, maps, work.attention_map(view.name, model.name, number),
                                     title=f"{model.name}: {shown} ({view.name})")
     mark_complete(out, fp)
