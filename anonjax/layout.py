@@ -119,9 +119,13 @@ class WorkDir:
         """The numbers the report renders: the evaluate stage's and the privacy stage's files."""
         return self.root / "results"
 
+    def correlation(self, degree: float) -> Path:
+        """The Pearson matrix of all metrics across models at ``degree``."""
+        return self.results / f"correlation_{percent(degree)}.csv"
+
     @property
     def scenarios_csv(self) -> Path:
-        return self.results / "scenarios.csv"
+        return self.scenarios.with_suffix(".csv")
 
     @property
     def scenarios(self) -> Path:
@@ -130,7 +134,7 @@ class WorkDir:
 
     @property
     def downstream_csv(self) -> Path:
-        return self.results / "downstream.csv"
+        return self.downstream.with_suffix(".csv")
 
     @property
     def downstream(self) -> Path:
@@ -146,10 +150,6 @@ class WorkDir:
     def summary(self) -> Path:
         """Settings, warnings and per-degree comparisons of the evaluation."""
         return self.results / "summary.json"
-
-    def correlation(self, degree: float) -> Path:
-        """The Pearson matrix of all metrics across models at ``degree``."""
-        return self.results / f"correlation_{percent(degree)}.csv"
 
     @property
     def privacy_results(self) -> Path:
