@@ -157,9 +157,23 @@ class WorkDir:
         return self.results / "privacy.json"
 
     @property
+    def privacy_csv(self) -> Path:
+        return self.privacy_results.with_suffix(".csv")
+
+    @property
+    def privacy_recall_csv(self) -> Path:
+        """The detectors' recall against the drawn ground truth of synthetic pages, when measured."""
+        return self.results / "privacy_recall.csv"
+
+    @property
     def privacy(self) -> Path:
-        """The privacy stage's own folder (its stored measures)."""
+        """The privacy stage's own folder."""
         return self.root / "privacy"
+
+    @property
+    def privacy_measures(self) -> Path:
+        """The privacy measures stored with their fingerprint, reused while it matches."""
+        return self.privacy / "measures.json"
 
     # report stage and the run log
     @property
