@@ -19,14 +19,17 @@ from pathlib import Path
 from absl import logging as absl_logging
 from tqdm import tqdm
 
-LOG_FILE = Path("logs") / "run.log"
+from anonjax.layout import WorkDir
+
+_NAMES = WorkDir(Path())  # paths relative to the work directory
+LOG_FILE = _NAMES.log()
 
 
 def log_file(process: int = 0) -> Path:
     """The run log of a process, relative to the work directory: ``logs/run.log`` for the main process."""
-    return LOG_FILE if process == 0 else LOG_FILE.with_name(f"run.{process}.log")
+    return _NAMES.log(process)
 
-REPORT = Path("report") / "index.html"
+REPORT = _NAMES.report_html
 UP_TO_DATE = "up to date"  # what a stage returns when it skipped all its work
 _SAID = "anonjax_console"  # set on the records of say(): shown whatever the verbosity, as the bare message
 _FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s %(filename)s:%(lineno)d] %(message)s"

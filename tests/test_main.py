@@ -100,7 +100,7 @@ def test_run_log_keeps_the_info_lines_of_every_run(two_runs):
     workdir, _, _ = two_runs
     kept = (workdir / "logs" / "run.log").read_text()
     assert kept.count("INFO anonjax main.py") == 2  # one "run with arguments" line per run
-    assert "INFO anonjax.stages.evaluate" in kept and " mAP " in kept
+    assert "INFO anonjax.retrieval.study_grid" in kept and " mAP " in kept
     assert kept.count("stage 1/2: evaluate") == 2
 
 

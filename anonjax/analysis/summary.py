@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from anonjax.analysis.correlation import correlation_csv, metrics_across_models, pearson_matrix, with_accuracy
 from anonjax.analysis.intervals import wilson_interval
-from anonjax.layout import ADAPTATIONS, CONTROL, UNADAPTED
+from anonjax.layout import ADAPTATIONS, CONTROL, NO_ANONYMIZATION, UNADAPTED
 
 Row = Mapping[str, Any]
 # (row a, row b, metric) -> (mean of a - b over queries, 95% low, 95% high), paired over the same queries.
@@ -165,3 +166,26 @@ def nested_degrees(scenarios: Sequence[Row], paired: Paired) -> list[dict[str, A
             out.append(dict(method=method, degree=rows[-1]["degree"], lower=lower["degree"],
                             **difference(paired, rows[-1], lower, "map")))
     return out
+
+
+def study_summary(scenarios: Sequence[Row], downstream: Sequence[Row], settings: dict[str, Any], paired: Paired, *,
+                  correlation_file: Callable[[float], str]) -> tuple[dict[str, Any], dict[float, str]]:
+    """The content of ``summary.json`` (the settings, per degree the comparisons the findings state, the nested
+    degrees) and, per degree with probe results of at least three (model, method) pairs, the CSV text of the
+    Pearson matrix of all metrics across models, which the degree's entry names by ``correlation_file``."""
+    anonymized = [r for r in scenarios if r["method"] != NO_ANONYMIZATION]
+    none_rows = [r for r in scenarios if r["method"] == NO_ANONYMIZATION]
+    degrees, correlations = [], {}
+    for degree in sorted({r["degree"] for r in anonymized}):
+        rows = [r for r in anonymized if r["degree"] == degree]
+        down = [r for r in downstream if r["degree"] == degree]
+        entry, correlation = dict(degree=degree, correlation=None), []
+        if len(down) >= 3:
+            metrics = metrics_across_models(rows, down)
+            names, matrix = pearson_matrix(metrics)
+            entry["correlation"] = correlation_file(degree)
+            correlations[degree] = correlation_csv(names, matrix)
+            correlation = with_accuracy(names, matrix, len(metrics["k-NN"]))
+        degrees.append({**entry, **degree_summary(rows, paired, none_rows=none_rows, downstream=down,
+                                                  n_test=settings["n_test"] or 0, correlation=correlation)})
+    return dict(settings=settings, degrees=degrees, nested=nested_degrees(anonymized, paired)), correlations

@@ -3,7 +3,9 @@
 Images are uint8 RGB [H, W, 3] numpy arrays; boxes int32 [n, 4] xyxy, half-open, clipped to the image.
 """
 
-from anonjax.anonymize.box_cache import BoxTable, detect_split, load_box_table, load_split_boxes
+from anonjax.anonymize.box_cache import detect_split, load_split_boxes
+from anonjax.anonymize.box_shards import load_box_table
+from anonjax.anonymize.box_table import BoxTable
 from anonjax.anonymize.boxes import BoxError, box_area_fraction, clean_boxes
 from anonjax.anonymize.codes import CodeDetector, detect_codes
 from anonjax.anonymize.detection import KINDS, Detections, Detectors

@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from anonjax.anonymize.box_cache import BoxTable
+from anonjax.anonymize.box_table import BoxTable
 from anonjax.anonymize.methods import apply
 from anonjax.errors import OutputError
 from anonjax.files import atomic_open, save_json, write_error

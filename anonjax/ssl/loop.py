@@ -27,7 +27,7 @@ from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from anonjax import hosts, parallel
-from anonjax.anonymize.methods import apply as anonymize
+from anonjax.anonymize.methods import apply as anonymize_boxes
 from anonjax.data.multicrop import CropConfig, multicrop
 from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import atomic_path, save_json
@@ -99,7 +99,7 @@ def make_views(rng, batch: dict, *, crops: CropConfig, adaptation: str, method: 
     views."""
     twin = batch.get("twins")
     if adaptation != UNADAPTED and twin is None:
-        twin = anonymize(batch["images"], batch["boxes"], batch["selected"], method, **dict(method_params))
+        twin = anonymize_boxes(batch["images"], batch["boxes"], batch["selected"], method, **dict(method_params))
     views = multicrop(rng, batch["images"], twin, batch["sizes"], crops, adaptation)
     return {**views, "masks": batch["masks"]}
 

@@ -9,7 +9,7 @@ host, each host reading and anonymizing only its rows of the batch (``embed.batc
 multiple of the device count). The main process writes ``<workdir>/embeddings/`` in the layout of
 :mod:`anonjax.layout` and ``<workdir>/attention/``; each model's files are finished (and skipped on a rerun) as
 a whole. The fingerprint leaves out the operational keys (batch size, caches, workers, device layout:
-``anonjax.stages.fingerprint.OPERATIONAL``).
+``anonjax.fingerprint.OPERATIONAL``).
 """
 
 from __future__ import annotations
@@ -24,18 +24,19 @@ import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax import hosts
-from anonjax.anonymize import BoxTable, box_cache, load_split_boxes
+from anonjax.anonymize import BoxTable, load_split_boxes
+from anonjax.anonymize.box_table import CHANGED
 from anonjax.anonymize.model_input import model_inputs
 from anonjax.data import SPLITS, DatasetError, Split, open_split
 from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
 from anonjax.data.transforms import normalize
 from anonjax.files import save_npy
-from anonjax.layout import embedding_path, labels_path
+from anonjax.fingerprint import fingerprint, is_complete, mark_complete, results_settings
+from anonjax.layout import WorkDir, embedding_path, labels_path
 from anonjax.models import dinov2
 from anonjax.parallel import make_mesh, mesh_size, process_rows
 from anonjax.plan import StudyPlan, Variant, study_plan
 from anonjax.ssl.loop import load_backbone
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     """Embed every split with every model of the plan; draw the attention maps."""
     plan = study_plan(config)
-    out = workdir / "embeddings"
+    out = WorkDir(workdir).embeddings
     splits = {name: open_split(config.data, name) for name in cc.as_tuple(config.embed.splits)}
     fp = fingerprint(config.data, config.grid, *(results_settings(block, config[block])
                                                  for block in ("anonymize", "train", "embed")),
@@ -96,7 +97,7 @@ class _SplitImages:
         if fitted is None:
             raise DatasetError("{}: {}".format(*self.split.records[self.position[image_id]]["error"]))
         if fitted.digest != self.table.digests[self.table.rows([image_id])[0]]:
-            raise DatasetError(f"image {image_id!r} of split {self.split.name!r}: {box_cache.CHANGED}")
+            raise DatasetError(f"image {image_id!r} of split {self.split.name!r}: {CHANGED}")
         return fitted
 
     def views(self, variants: Sequence[Variant], plan: StudyPlan, image_size: int, batch_size: int,
@@ -146,7 +147,7 @@ class _SplitImages:
 def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, images: _SplitImages,
                  fp: str) -> None:
     """Every model's embeddings of one split, in every variant the model is scored on."""
-    out, split = workdir / "embeddings", images.split
+    out, split = WorkDir(workdir).embeddings, images.split
     hosts.on_main(f"labels {split.name}", save_npy, labels_path(out, split.name),
                   split.labels[[images.position[i] for i in images.ids]])
     mesh = make_mesh()
@@ -155,10 +156,10 @@ def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Pa
     rows = process_rows(mesh, batch_size)
     dtype = jnp.bfloat16 if config.embed.dtype == "bfloat16" else jnp.float32
     for model in plan.models:
-        done_marker = out / model.name / f".{split.name}"
+        done_marker = WorkDir(workdir).embedded(model.name, split.name)
         if hosts.main_value(is_complete(done_marker, fp)):
             continue
-        params, cfg = load_backbone(workdir / "train" / model.name)
+        params, cfg = load_backbone(WorkDir(workdir).model(model.name))
         variants = plan.embedded_variants(model)
         batches = images.views(variants, plan, config.embed.image_size, batch_size, rows=rows)
         paths = {v.name: embedding_path(out, model.name, v.name, split.name) for v in variants}
@@ -178,7 +179,8 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     anonymized views. The maps have their own marker, so switching ``report.originals`` redraws them without
     embedding again.
     """
-    out = workdir / "attention"
+    work = WorkDir(workdir)
+    out = work.attention
     originals = cc.report_originals(config)
     view = Variant() if originals else Variant("mask", 1.0)
     fp = fingerprint(embed_fp, originals, view.name, "numbered")  # maps named by id before are redrawn
@@ -194,10 +196,10 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     inputs = [x for _, batch in images.views([view], plan, config.embed.image_size, len(chosen), chosen)
               for x in batch[view.name]]
     for model in (plan.unadapted, *[m for m in plan.models if not m.on_original][:1]):
-        params, cfg = load_backbone(workdir / "train" / model.name)
+        params, cfg = load_backbone(work.model(model.name))
         for number, (image_id, image) in enumerate(zip(chosen, inputs, strict=True), start=1):
             maps = dinov2.attention_maps(params, cfg, image[None])[0]
             shown = image_id if originals else f"image {number}"
-            dinov2.render_attention(image, maps, out / view.name / f"{model.name}__{number}.png",
+            dinov2.render_attention(image, maps, work.attention_map(view.name, model.name, number),
                                     title=f"{model.name}: {shown} ({view.name})")
     mark_complete(out, fp)

@@ -15,7 +15,7 @@ anonymized). Adapted models read the detections (``<workdir>/anonymize``) and an
 has its own seed (``Model.seed``): the Unadapted model ``train.seed``, the others one drawn from it and their
 name, so that the models are independent draws and the controls measure the retraining noise.
 
-The fingerprints leave out the operational keys of ``config.train`` (``anonjax.stages.fingerprint.OPERATIONAL``):
+The fingerprints leave out the operational keys of ``config.train`` (``anonjax.fingerprint.OPERATIONAL``):
 a run resumes with another device layout, ``fsdp``, log or checkpoint interval. With ``train.distributed`` every
 process of a multi-host run (``anonjax.hosts.initialize``) trains every model on its rows of each global batch;
 the batch, masks and crops do not depend on the number of processes, so the run is the one a single host makes.
@@ -38,10 +38,7 @@ from anonjax.anonymize.detection import KINDS
 from anonjax.data.canvas import FittedImages
 from anonjax.errors import DatasetError
 from anonjax.files import save_json
-from anonjax.plan import StudyPlan, study_plan, validate_grid
-from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
-from anonjax.ssl.pipeline import PairSource, anonymize_once
-from anonjax.stages.fingerprint import (
+from anonjax.fingerprint import (
     changed_keys,
     fingerprint,
     is_complete,
@@ -49,6 +46,10 @@ from anonjax.stages.fingerprint import (
     recorded_fingerprint,
     results_settings,
 )
+from anonjax.layout import WorkDir
+from anonjax.plan import StudyPlan, study_plan, validate_grid
+from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
+from anonjax.ssl.pipeline import PairSource, anonymize_once
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     if config.train.distributed:
         hosts.initialize(config)  # multi-host: before any computation
         _check_devices(config)
-    stage_dir = Path(workdir) / "train"
+    work = WorkDir(workdir)
+    stage_dir = work.train
     plan = study_plan(config)
     split = open_split(config.data, "train")
     table = load_split_boxes(workdir, config.data, split, plan.detectors, plan.detector_settings,
@@ -146,7 +148,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
     trained = 0
     for model in plan.models:
-        run_dir = stage_dir / model.name
+        run_dir = work.model(model.name)
         method, degree = model.variant.method, model.variant.degree
         train_cfg = config.train.copy_and_resolve_references()
         train_cfg.seed = model.seed(config.train.seed)

@@ -3,9 +3,9 @@
 
 import html
 
+from anonjax.analysis.anonymization_summary import _left_out_lines
 from anonjax.analysis.html import markdown_to_html
 from anonjax.analysis.markdown_text import literal
-from anonjax.stages.anonymize import _left_out_lines
 
 EVIL = "scan\n![x](http://evil/x.png)\n# heading\n<script>alert(1)</script> `rm -rf` *bold* | cell\\.png"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from anon_test_images import paste, qr_code
 
-from anonjax.anonymize import BoxTable, box_cache, detect_split, load_box_table, select_boxes
+from anonjax.anonymize import BoxTable, box_cache, box_shards, detect_split, load_box_table, select_boxes
 from anonjax.anonymize.detection import Detections, Detectors
 from anonjax.data import DatasetError, pixel_digest
 
@@ -172,12 +172,12 @@ def test_a_damaged_shard_is_recomputed(tmp_path, damage):
             np.savez(shard, **{k: f[k] for k in f.files if k != "digests"})
     else:
         shard.write_bytes({"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"\xff" * 99}[damage])
-    assert not box_cache.intact(tmp_path, len(IDS))
+    assert not box_shards.intact(tmp_path, len(IDS))
     with pytest.raises(DatasetError, match=r"shard_000001\.npz is damaged"):
         load_box_table(tmp_path)
     loader = Loader(IMAGES)
     assert detect_split(IDS, loader, ("codes",), SETTINGS, tmp_path, shard_size=4) == 1
-    assert loader.calls == [4, 5, 6] and box_cache.intact(tmp_path, len(IDS))
+    assert loader.calls == [4, 5, 6] and box_shards.intact(tmp_path, len(IDS))
     assert load_box_table(tmp_path).ids == [i for k, i in enumerate(IDS) if k % 3]
 
 
@@ -198,14 +198,14 @@ def test_two_processes_give_the_table_of_one(tmp_path):
     assert first.calls == [0, 1, 4, 5]  # shards 0 and 2 of 0 .. 3
     with pytest.raises(DatasetError, match=r"2 of 4 detection shards are missing "
                                            r"\(shard_000001\.npz, shard_000003\.npz\)"):
-        box_cache.assemble_table(IDS, shared, shard_size=2)
+        box_shards.assemble_table(IDS, shared, shard_size=2)
     assert detect_split(IDS, second, ("codes",), SETTINGS, shared, shard_size=2, process_index=1,
                         process_count=2) == 2
     assert second.calls == [2, 3, 6]
     detect_split(IDS, Loader(IMAGES, broken=[4]), ("codes",), SETTINGS, alone, shard_size=2)
     for keep_empty in (False, True):
-        split = box_cache.assemble_table(IDS, shared, shard_size=2, keep_empty=keep_empty)
-        one = box_cache.assemble_table(IDS, alone, shard_size=2, keep_empty=keep_empty)
+        split = box_shards.assemble_table(IDS, shared, shard_size=2, keep_empty=keep_empty)
+        one = box_shards.assemble_table(IDS, alone, shard_size=2, keep_empty=keep_empty)
         assert split.ids == one.ids and split.digests == one.digests and split.empty == one.empty
         assert split.failed == one.failed and set(split.failed) == {IDS[4]}
         for key in ("boxes", "valid", "scores", "kinds", "sizes"):
@@ -217,9 +217,9 @@ def test_two_processes_give_the_table_of_one(tmp_path):
 def test_only_the_shards_of_the_split_are_assembled(tmp_path):
     detect_split(IDS, Loader(IMAGES), ("codes",), SETTINGS, tmp_path, shard_size=2)
     with pytest.raises(DatasetError, match=r"shard_000000\.npz holds other images"):
-        box_cache.assemble_table(IDS, tmp_path, shard_size=3)
+        box_shards.assemble_table(IDS, tmp_path, shard_size=3)
     (tmp_path / "shard_000002.npz").write_bytes(b"")
     with pytest.raises(DatasetError, match=r"shard_000002\.npz is damaged"):
-        box_cache.assemble_table(IDS, tmp_path, shard_size=2)
+        box_shards.assemble_table(IDS, tmp_path, shard_size=2)
     with pytest.raises(DatasetError, match="no image to detect"):
-        box_cache.assemble_table([], tmp_path)
+        box_shards.assemble_table([], tmp_path)

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from anonjax.anonymize.box_cache import cache_dir, load_box_table
+from anonjax.anonymize.statistics import NEARLY_INVISIBLE
 from anonjax.config_checks import ConfigError
 from anonjax.main import load_config, run
 from anonjax.plan import study_plan
@@ -108,7 +109,7 @@ def test_statistics_at_the_model_input_warn_when_the_text_is_tiny_there(done, ca
     assert train["text_box_height_px"]["model_input"]["median"] < 8
     assert train["degrees"]["100"]["box_pixels_changed"]["pixel"]["pixels"] < 0.9
     [warning] = train["warnings"]
-    assert stage.NEARLY_INVISIBLE in warning and stage.NEARLY_INVISIBLE in caplog.text
+    assert NEARLY_INVISIBLE in warning and NEARLY_INVISIBLE in caplog.text
     text = (workdir / "anonymize" / "report.md").read_text()
     assert "at the resolution the model sees: canvas 64 px, input 64 px" in text and f"**Warning:** {warning}" in text
 

