@@ -46,6 +46,7 @@ from anonjax import config_checks as cc
 from anonjax import hosts
 from anonjax.analysis import correlation_csv, metrics_across_models, pearson_matrix, with_accuracy
 from anonjax.analysis.summary import degree_summary, nested_degrees
+from anonjax.backend import Backend, default_backend
 from anonjax.data import SPLITS
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
@@ -135,8 +136,8 @@ class Scenario(NamedTuple):
 class Inputs(NamedTuple):
     """What the scores are computed on: the Unadapted original embeddings of the retrieval set (the ground
     truth), their ids, the splits they come from, whether a query's own image leaves its ranking, the queries
-    whose relevant set the ground truth leaves undecided (left out of every score), and the devices (of every
-    process) the work is split over (None: one device)."""
+    whose relevant set the ground truth leaves undecided (left out of every score), the ranking backend, and the
+    devices (of every process) that backend splits the work over (None: one device, or none to split over)."""
 
     gt: np.ndarray
     ids: list[str]
@@ -144,6 +145,7 @@ class Inputs(NamedTuple):
     sizes: tuple[int, ...]
     exclude_self: bool
     tied: np.ndarray
+    backend: Backend
     mesh: Mesh | None
 
 
@@ -197,7 +199,8 @@ def _inputs(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str]) ->
                 else "a query has no image to rank besides its own")
         fix = f"at least {2 + exclude_self} rows are needed" if ev.fraction < 1 else "lower evaluate.fraction"
         raise DatasetError(f"{named}: {len(gt)} row(s) are too few to score retrieval: {what}; {fix}")
-    tied = tied_queries(gt, gt, fraction=ev.fraction, exclude_self=exclude_self)
+    backend, mesh = _devices()
+    tied = tied_queries(gt, gt, fraction=ev.fraction, exclude_self=exclude_self, backend=backend)
     if tied.mean() > MAX_TIED_SHARE:
         flat = " (dimension 1: every cosine is +1 or -1)" if gt.shape[1] == 1 else ""
         raise DatasetError(
@@ -205,7 +208,7 @@ def _inputs(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str]) ->
             f"set: their k-th and (k+1)-th most similar images (k = {k}) have the same cosine{flat}, so row order, "
             "not the embeddings, would decide what is relevant. Check that the ground-truth rows differ")
     return Inputs(gt, _joined_ids(root, splits, [i for _, i in parts]), tuple(splits),
-                  tuple(len(i) for _, i in parts), exclude_self, tied, _devices())
+                  tuple(len(i) for _, i in parts), exclude_self, tied, backend, mesh)
 
 
 def _same_width(named: Sequence[tuple[Path, np.ndarray]]) -> None:
@@ -217,11 +220,14 @@ def _same_width(named: Sequence[tuple[Path, np.ndarray]]) -> None:
                                "variant and split of a model must be embedded by that one model")
 
 
-def _devices() -> Mesh | None:
-    """Every device of every process; None when there is one, where the unsharded path overlaps the chunks'
-    selections in threads (``retrieval.chunks.map_chunks``)."""
+def _devices() -> tuple[Backend, Mesh | None]:
+    """The ranking backend for the devices of every process (``anonjax.backend``), logged with its reason, and the
+    mesh of those devices that the xla backend splits the work over; None for numpy, or where there is one device
+    (the unsharded path overlaps the chunks' selections in threads: ``retrieval.chunks.map_chunks``)."""
     mesh = make_mesh()
-    return mesh if mesh_size(mesh) > 1 else None
+    backend, reason = default_backend(mesh)
+    log.info("evaluate: ranking with the %s backend: %s", backend, reason)
+    return backend, mesh if backend == "xla" and mesh_size(mesh) > 1 else None
 
 
 def _write_builtin(root: Path, plan: StudyPlan, fp: str) -> None:
@@ -309,14 +315,15 @@ def _score(config: ml_collections.ConfigDict, data: Inputs, queries: np.ndarray,
     ev = config.evaluate
     return evaluate_scenario(data.gt, data.gt, queries, database, fraction=ev.fraction,
                              exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed,
-                             mesh=data.mesh, scored=~data.tied)
+                             backend=data.backend, mesh=data.mesh, scored=~data.tied)
 
 
 def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) -> dict:
     """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
     anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
     r = _score(config, data, data.gt, data.gt)
-    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(data.gt, data.gt, mesh=data.mesh), k=r.k, n=len(data.gt))
+    linkage = linkage_rate(data.gt, data.gt, backend=data.backend, mesh=data.mesh)
+    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage, k=r.k, n=len(data.gt))
 
 
 def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool,
@@ -338,7 +345,7 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         originals = originals_of[model][1]
         _same_width([(embedding_path(root, model, v, data.splits[0]), a)
                      for v, a in ((ORIGINAL, originals), (variant, database))])
-        linkage = linkage_rate(database, originals, mesh=data.mesh)
+        linkage = linkage_rate(database, originals, backend=data.backend, mesh=data.mesh)
         for kind in QUERY_KINDS:
             r = _score(config, data, originals if kind == ORIGINAL else database, database)
             row = dict(**sc.row(), queries=kind, **_columns(r), linkage=linkage, k=r.k, n=len(data.gt))
@@ -352,7 +359,7 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
             _same_width([(embedding_path(root, model, variant, s), a) for s, a in zip(probe_splits, (train, test),
                                                                                      strict=True)])
             downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
-                                                         labels[probe_splits[1]], ev, data.mesh)))
+                                                         labels[probe_splits[1]], ev, data.backend, data.mesh)))
     for model, originals in originals_of.values():
         r = _score(config, data, originals, originals)
         row = dict(model=model.row_name, model_name=model.name, method=NO_ANONYMIZATION, degree=0.0,
@@ -450,10 +457,10 @@ def _read_labels(root: Path, split: str, n: int) -> np.ndarray:
 
 
 def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-            ev: ml_collections.ConfigDict, mesh: Mesh | None) -> dict[str, float]:
+            ev: ml_collections.ConfigDict, backend: Backend, mesh: Mesh | None) -> dict[str, float]:
     """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
     return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature,
-                                 mesh=mesh),
+                                 backend=backend, mesh=mesh),
                 linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))
 
 
