@@ -18,6 +18,7 @@ from functools import partial
 
 import numpy as np
 
+from anonjax.backend import BACKENDS, default_backend
 from anonjax.retrieval import evaluate_scenario, topk_cosine
 from anonjax.retrieval.chunks import rows_per_chunk
 from anonjax.retrieval.inputs import relevant_count
@@ -61,11 +62,11 @@ def bench_topk(args, rng: np.random.Generator) -> None:
         queries = clustered(rng, args.queries, dim)
         print(f"\nexact top-{args.k}: {args.queries} queries x {args.n} items, d={dim}")
         warm_up = queries[: rows_per_chunk(len(queries), len(database), None)]  # one chunk: same shapes
-        topk_cosine(warm_up, database, args.k)  # compile outside the timing
+        topk_cosine(warm_up, database, args.k, backend=args.backend)  # compile outside the timing
         index = faiss.IndexFlatIP(dim)
         index.add(database)
         (t_jax, t_faiss, t_np), outputs = best_of(
-            partial(topk_cosine, queries, database, args.k),
+            partial(topk_cosine, queries, database, args.k, backend=args.backend),
             partial(index.search, queries, args.k),
             partial(numpy_topk, queries, database, args.k),
             rounds=args.repeats,
@@ -105,11 +106,11 @@ def bench_metrics(args, rng: np.random.Generator) -> None:
     gt_queries, queries = gt_database[:nq], database[:nq]
     print(f"\nmAP + mnDCG: {nq} queries x {args.metric_items} items, d={dim}, fraction 0.05")
     print("    both sides start from the same embeddings and compute their own similarity matrices")
-    evaluate_scenario(gt_queries, gt_database, queries, database, n_bootstrap=1)  # compile
+    evaluate_scenario(gt_queries, gt_database, queries, database, n_bootstrap=1, backend=args.backend)  # compile
     sub = min(args.sklearn_queries, nq)
     k = relevant_count(0.05, len(gt_database))
     (t_jax, t_sub), (result, (ap, ndcg)) = best_of(
-        partial(evaluate_scenario, gt_queries, gt_database, queries, database, n_bootstrap=1),
+        partial(evaluate_scenario, gt_queries, gt_database, queries, database, n_bootstrap=1, backend=args.backend),
         partial(sklearn_scenario, gt_queries[:sub], gt_database, queries[:sub], database, k),
         rounds=args.repeats,
     )
@@ -138,8 +139,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds; each side's best time counts")
     parser.add_argument("--small", action="store_true", help="small sizes for a quick check")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", choices=BACKENDS, help="anonjax's backend (default: the platform's choice)")
     benchmark_docs.add_flag(parser)
     args = parser.parse_args()
+    args.backend = args.backend or default_backend().backend
     with benchmark_docs.recorded("bench_retrieval", "Exact top-k and mAP/mnDCG", args.write_docs):
         run(args)
 
@@ -149,7 +152,8 @@ def run(args: argparse.Namespace) -> None:
     if args.small:
         args.n, args.queries, args.dims, args.k = 4_000, 2_000, [64, 256], 200
         args.metric_queries, args.metric_items, args.sklearn_queries = 400, 4_000, 100
-    print(f"{os.cpu_count()} CPU cores; best of {args.repeats} alternating rounds per side")
+    print(f"{os.cpu_count()} CPU cores, anonjax's {args.backend} backend; best of {args.repeats} alternating rounds "
+          "per side")
     rng = np.random.default_rng(args.seed)
     bench_topk(args, rng)
     bench_metrics(args, rng)

@@ -421,6 +421,7 @@ def part_topk(args: argparse.Namespace, deadline: float, partial: Callable[[dict
     import jax
     import numpy as np
 
+    from anonjax.backend import default_backend
     from anonjax.retrieval.chunks import rows_per_chunk
     from anonjax.retrieval.topk import topk_cosine
 
@@ -432,13 +433,14 @@ def part_topk(args: argparse.Namespace, deadline: float, partial: Callable[[dict
     out: dict = {
         "queries": args.topk_queries, "database": args.topk_database, "dim": args.topk_dim, "k": args.topk_k,
         "chunk": chunk, "chunks": -(-args.topk_queries // chunk), "generate_s": time.perf_counter() - start,
+        "backend": default_backend().backend,
     }
     start = time.perf_counter()
-    topk_cosine(queries[:chunk], database, args.topk_k, chunk_size=chunk)
+    topk_cosine(queries[:chunk], database, args.topk_k, chunk_size=chunk, backend=out["backend"])
     out["first_chunk_s"] = time.perf_counter() - start
     partial(out)
     start = time.perf_counter()
-    scores, _ = topk_cosine(queries, database, args.topk_k, chunk_size=chunk)
+    scores, _ = topk_cosine(queries, database, args.topk_k, chunk_size=chunk, backend=out["backend"])
     seconds = time.perf_counter() - start
     return {**out, "seconds": seconds, "queries_per_s": args.topk_queries / seconds,
             "rows_sorted": bool(np.all(np.diff(scores, axis=1) <= 0))}
@@ -463,10 +465,11 @@ def part_anonymize(args: argparse.Namespace, deadline: float, partial: Callable[
     for method in METHODS:
         partial(out)
         start = time.perf_counter()
-        apply(images, boxes, selected, method).block_until_ready()
+        apply(images, boxes, selected, method, backend="xla").block_until_ready()
         compile_s = time.perf_counter() - start
-        seconds = _timed(lambda method=method: apply(images, boxes, selected, method).block_until_ready(),
-                         args.anon_iters)
+        seconds = _timed(
+            lambda method=method: apply(images, boxes, selected, method, backend="xla").block_until_ready(),
+            args.anon_iters)
         out[method] = {"compile_s": compile_s, "batch_s": seconds, "images_per_s": b / seconds}
     return out
 

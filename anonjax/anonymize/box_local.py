@@ -1,7 +1,7 @@
-"""The anonymization methods on the host, touching only the pixels of the selected boxes.
+"""The numpy backend of the anonymization methods: on the host, touching only the pixels of the selected boxes.
 
-``methods.apply`` runs this for numpy arrays and arrays on CPU devices, where working box by box with numpy
-and OpenCV is an order of magnitude faster than the dense jitted functions over whole images. Every box is
+``methods.apply(..., backend="numpy")`` runs this: on a CPU, working box by box with numpy and OpenCV is an
+order of magnitude faster than the dense jitted functions over whole images (the xla backend). Every box is
 anonymized from the original pixels and written in index order, so where selected boxes overlap the later
 box wins, as in the dense path. Masking and pixelation are bit-identical to it; blur agrees within one grey
 level (the same float32 filters, summed in another order).
@@ -19,7 +19,7 @@ from anonjax.anonymize.box_pixelate import pixelate_boxes
 
 def anonymize_boxes(images: np.ndarray, boxes: np.ndarray, box_mask: np.ndarray, method: str, *, cells: int,
                     sigma: float, fill: np.ndarray) -> np.ndarray:
-    """``methods.apply`` on the host: images uint8 [B, H, W, 3], boxes int [B, M, 4] xyxy half-open, box_mask
+    """``methods.apply`` on the numpy backend: images uint8 [B, H, W, 3], boxes int [B, M, 4] xyxy half-open, box_mask
     bool [B, M]; ``cells`` a positive int, ``sigma`` in (0, 1], ``fill`` uint8 [3]. Returns a new array."""
     height, width = images.shape[1:3]
     if method == "mask":

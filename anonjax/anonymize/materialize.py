@@ -59,7 +59,7 @@ def anonymized_variants(
     """Variant name -> anonymized image, for one image with boxes [M, 4] and a box mask per degree."""
     return {
         variant_name(method, degree): apply(image[None], boxes[None], mask[None], method,
-                                            **dict(params.get(method, {})))[0]
+                                            **dict(params.get(method, {})), backend="numpy")[0]
         for method in methods for degree, mask in masks.items()
     }
 

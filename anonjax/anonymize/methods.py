@@ -5,13 +5,14 @@ with boxes padded to a fixed count ``M`` (int32 xyxy, half-open) and a mask of t
 Pixels outside the selected boxes come back bit-identical. Where selected boxes overlap, a pixel belongs
 to the selected box with the highest index and is anonymized from that box alone.
 
-Two implementations compute it, chosen by where the arrays live:
+Two backends compute it (``anonjax.backend``), named by the caller:
 
-- traced values (inside ``jax.jit``) and arrays on an accelerator take the dense path: one jitted function
-  over whole images, batched and shardable, for anonymizing on the device inside a training step;
-- numpy arrays and jax arrays on CPU devices take the box-local path (``anonjax.anonymize.box_local``),
-  which reads and writes only the pixels of the selected boxes with numpy and OpenCV, as fast as a
-  per-box OpenCV loop. It returns numpy arrays for numpy arrays, jax arrays for jax arrays.
+- ``numpy`` (the default), the box-local path (``anonjax.anonymize.box_local``): reads and writes only the
+  pixels of the selected boxes with numpy and OpenCV, as fast as a per-box OpenCV loop, for host images of
+  any size without a compilation per shape. It returns numpy arrays for numpy arrays, jax arrays for jax
+  arrays;
+- ``xla``, the dense path: one jitted function over whole images, batched and shardable, the only one that
+  runs inside ``jax.jit`` (anonymizing on the device inside a training step).
 
 Both give the same pixels: bit-identical for masking and pixelation, within one grey level for blur (the
 same float32 filters, summed in another order).
@@ -49,6 +50,7 @@ import numpy as np
 
 from anonjax.anonymize.box_filters import PASSES, box_pass
 from anonjax.anonymize.box_local import anonymize_boxes
+from anonjax.backend import Backend, check_backend
 
 METHODS = ("pixel", "blur", "mask")
 PIXEL_CELLS = 4
@@ -66,18 +68,21 @@ def apply(
     cells: int | jax.Array = PIXEL_CELLS,
     sigma: float | jax.Array = BLUR_SIGMA,
     fill: int | tuple[int, int, int] | jax.Array = MASK_FILL,
+    backend: Backend = "numpy",
 ) -> jax.Array:
     """Anonymize the selected boxes of a batch.
 
     images uint8 [B, H, W, 3]; boxes int32 [B, M, 4] xyxy half-open; box_mask bool [B, M] (which boxes to
     anonymize); method one of ``METHODS``. ``cells`` is the number of pixelation cells along a box's shorter side,
     ``sigma`` the blur's standard deviation as a fraction of a box's shorter side, ``fill`` the mask
-    value (grey or RGB). Returns uint8 [B, H, W, 3]: a numpy array for numpy images, else a jax array.
+    value (grey or RGB), ``backend`` which implementation runs (see above). Returns uint8 [B, H, W, 3]: a jax
+    array, except a numpy array for numpy images on the numpy backend.
 
-    Jittable: ``method`` must be static; the parameters may be traced, so one compilation per method and
-    shape serves every parameter value (concrete values are checked here, traced ones cannot be). Concrete
-    arrays that are all on the host (numpy, or jax arrays on CPU devices) take the box-local path.
+    Jittable with ``backend="xla"``: ``method`` must be static; the parameters may be traced, so one
+    compilation per method and shape serves every parameter value (concrete values are checked here, traced
+    ones cannot be).
     """
+    backend = check_backend(backend)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
@@ -90,7 +95,12 @@ def apply(
         raise ValueError(f"sigma must be a fraction of the box side in (0, 1], got {sigma!r}")
     if method == "mask" and _concrete(fill) and not np.all((np.asarray(fill) >= 0) & (np.asarray(fill) <= 255)):
         raise ValueError(f"fill must be grey or RGB values in 0..255, got {fill!r}")
-    if _on_host(images, boxes, box_mask, cells, sigma, fill):
+    if backend == "numpy":
+        traced = [name for name, value in (("images", images), ("boxes", boxes), ("box_mask", box_mask),
+                                           ("cells", cells), ("sigma", sigma), ("fill", fill)) if not _concrete(value)]
+        if traced:
+            raise ValueError(f"backend 'numpy' needs concrete values, but {', '.join(traced)} are traced (inside "
+                             "jax.jit): pass backend='xla' there")
         out = anonymize_boxes(np.asarray(images), np.asarray(boxes).astype(np.int32), np.asarray(box_mask, bool),
                               method, cells=int(cells), sigma=float(np.float32(sigma)),
                               fill=np.broadcast_to(np.asarray(fill, np.uint8), (3,)))
@@ -108,15 +118,6 @@ def _apply(images: jax.Array, boxes: jax.Array, box_mask: jax.Array, param: jax.
 
 def _concrete(value) -> bool:
     return not isinstance(value, jax.core.Tracer)
-
-
-def _on_host(*values: object) -> bool:
-    """Whether no value is traced and every jax array among them lives, whole, on CPU devices."""
-    return all(_concrete(v) and (not isinstance(v, jax.Array) or _on_cpu(v)) for v in values)
-
-
-def _on_cpu(array: jax.Array) -> bool:
-    return array.is_fully_addressable and all(device.platform == "cpu" for device in array.devices())
 
 
 def _owner_boxes(boxes: jax.Array, box_mask: jax.Array, height: int, width: int) -> jax.Array:

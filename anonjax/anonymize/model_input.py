@@ -37,7 +37,7 @@ def model_inputs(canvases: np.ndarray, sizes: Sequence[tuple[int, int]], boxes: 
     if method is not None:
         if selected is None:
             raise ValueError(f"method {method!r} needs the selected boxes")
-        pixels = np.asarray(apply(canvases, boxes, selected, method, **dict(params or {})))
+        pixels = np.asarray(apply(canvases, boxes, selected, method, **dict(params or {}), backend="numpy"))
     resized = np.stack([resize_square(p[:h, :w], image_size) for p, (h, w) in zip(pixels, sizes, strict=True)])
     return ModelInputs(resized, input_boxes(boxes, sizes, image_size))
 

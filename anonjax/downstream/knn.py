@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from anonjax.backend import Backend
 from anonjax.retrieval import topk_cosine
 
 
@@ -37,25 +38,26 @@ def _vote(scores, neighbour_labels, temperature, *, num_classes: int):
 
 def knn_predict(
     train_emb, train_labels, test_emb, *, k: int = 20, temperature: float = 0.07, chunk_size: int = 1024,
-    mesh: Mesh | None = None,
+    backend: Backend = "numpy", mesh: Mesh | None = None,
 ) -> np.ndarray:
-    """Predicted class of every test embedding; a ``mesh`` splits the training embeddings over its devices."""
+    """Predicted class of every test embedding; ``backend`` and ``mesh`` (which splits the training embeddings
+    over its devices) as in ``topk_cosine``."""
     train_emb = np.asarray(train_emb)  # not cast: topk_cosine normalizes float64 rows before float32
     train_labels = _check_labels("train_labels", train_labels, len(train_emb))
     if isinstance(temperature, bool) or not isinstance(temperature, Real) or not 0 < temperature < math.inf:
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     k = min(k, len(train_emb))
-    scores, idx = topk_cosine(test_emb, train_emb, k, chunk_size=chunk_size, mesh=mesh)
+    scores, idx = topk_cosine(test_emb, train_emb, k, chunk_size=chunk_size, backend=backend, mesh=mesh)
     num_classes = int(train_labels.max()) + 1
     return np.asarray(_vote(scores, train_labels[idx], temperature, num_classes=num_classes))
 
 
 def knn_accuracy(
     train_emb, train_labels, test_emb, test_labels, k: int = 20, temperature: float = 0.07, *, chunk_size: int = 1024,
-    mesh: Mesh | None = None,
+    backend: Backend = "numpy", mesh: Mesh | None = None,
 ) -> float:
     """Fraction of test embeddings whose weighted k-NN vote matches their label."""
     test_labels = _check_labels("test_labels", test_labels, len(test_emb))
     pred = knn_predict(train_emb, train_labels, test_emb, k=k, temperature=temperature, chunk_size=chunk_size,
-                       mesh=mesh)
+                       backend=backend, mesh=mesh)
     return float(np.mean(pred == test_labels))

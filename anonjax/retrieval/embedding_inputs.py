@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
+from anonjax.backend import Backend, default_backend
 from anonjax.data import SPLITS
 from anonjax.errors import DatasetError
 from anonjax.files import sha256_file
@@ -49,8 +50,8 @@ def test_split(ev: ml_collections.ConfigDict) -> str:
 class Inputs(NamedTuple):
     """What the scores are computed on: the Unadapted original embeddings of the retrieval set (the ground
     truth), their ids, the splits they come from, whether a query's own image leaves its ranking, the queries
-    whose relevant set the ground truth leaves undecided (left out of every score), and the devices (of every
-    process) the work is split over (None: one device)."""
+    whose relevant set the ground truth leaves undecided (left out of every score), the ranking backend, and the
+    devices (of every process) that backend splits the work over (None: one device, or none to split over)."""
 
     gt: np.ndarray
     ids: list[str]
@@ -58,6 +59,7 @@ class Inputs(NamedTuple):
     sizes: tuple[int, ...]
     exclude_self: bool
     tied: np.ndarray
+    backend: Backend
     mesh: Mesh | None
 
 
@@ -78,7 +80,8 @@ def read_inputs(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str]
                 else "a query has no image to rank besides its own")
         fix = f"at least {2 + exclude_self} rows are needed" if ev.fraction < 1 else "lower evaluate.fraction"
         raise DatasetError(f"{named}: {len(gt)} row(s) are too few to score retrieval: {what}; {fix}")
-    tied = tied_queries(gt, gt, fraction=ev.fraction, exclude_self=exclude_self)
+    backend, mesh = _devices()
+    tied = tied_queries(gt, gt, fraction=ev.fraction, exclude_self=exclude_self, backend=backend)
     if tied.mean() > MAX_TIED_SHARE:
         flat = " (dimension 1: every cosine is +1 or -1)" if gt.shape[1] == 1 else ""
         raise DatasetError(
@@ -86,7 +89,7 @@ def read_inputs(ev: ml_collections.ConfigDict, root: Path, splits: Sequence[str]
             f"set: their k-th and (k+1)-th most similar images (k = {k}) have the same cosine{flat}, so row order, "
             "not the embeddings, would decide what is relevant. Check that the ground-truth rows differ")
     return Inputs(gt, _joined_ids(root, splits, [i for _, i in parts]), tuple(splits),
-                  tuple(len(i) for _, i in parts), exclude_self, tied, _devices())
+                  tuple(len(i) for _, i in parts), exclude_self, tied, backend, mesh)
 
 
 def same_width(named: Sequence[tuple[Path, np.ndarray]]) -> None:
@@ -98,11 +101,14 @@ def same_width(named: Sequence[tuple[Path, np.ndarray]]) -> None:
                                "variant and split of a model must be embedded by that one model")
 
 
-def _devices() -> Mesh | None:
-    """Every device of every process; None when there is one, where the unsharded path overlaps the chunks'
-    selections in threads (``retrieval.chunks.map_chunks``)."""
+def _devices() -> tuple[Backend, Mesh | None]:
+    """The ranking backend for the devices of every process (``anonjax.backend``), logged with its reason, and the
+    mesh of those devices that the xla backend splits the work over; None for numpy, or where there is one device
+    (the unsharded path overlaps the chunks' selections in threads: ``retrieval.chunks.map_chunks``)."""
     mesh = make_mesh()
-    return mesh if mesh_size(mesh) > 1 else None
+    backend, reason = default_backend(mesh)
+    log.info("evaluate: ranking with the %s backend: %s", backend, reason)
+    return backend, mesh if backend == "xla" and mesh_size(mesh) > 1 else None
 
 
 def retrieval_splits(root: Path, split: str) -> tuple[str, ...]:

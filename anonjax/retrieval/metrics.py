@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from anonjax.retrieval.exact_topk import ranking_keys
+from anonjax.retrieval.keys import ranking_keys
 
 COARSE_PIVOTS = 32  # relevant items compared by broadcast before the binary search
 MAX_TIED = 8  # tied relevant items per row that the fast rank count resolves itself

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 
 import jax
 import numpy as np
+from jax import lax
 from jax.sharding import Mesh
 
 from anonjax import parallel
-from anonjax.retrieval import host_ranking
+from anonjax.backend import Backend, check_backend
 from anonjax.retrieval.bootstrap import bootstrap_mean_cis
 from anonjax.retrieval.chance import expected_average_precision, expected_ndcg, mean_relevance
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
-from anonjax.retrieval.exact_topk import exact_topk, ranking_keys
-from anonjax.retrieval.host_ranking import scenario_metrics
 from anonjax.retrieval.inputs import (
     check_chunk_size,
     check_positive_int,
@@ -25,7 +24,9 @@ from anonjax.retrieval.inputs import (
     same_rows,
     unit_rows,
 )
+from anonjax.retrieval.keys import ranking_keys
 from anonjax.retrieval.metrics import average_precision, ndcg
+from anonjax.retrieval.numpy_ranking import scenario_metrics
 from anonjax.retrieval.topk import cosine_scores, without_self
 
 
@@ -60,8 +61,8 @@ def _chunk_scores(gt_queries, gt_database, queries, database, first_row, exclude
 def _scenario_scores(gt_queries, gt_database, queries, database, first_row, *, k: int, exclude_self: bool):
     """(AP, nDCG, IDCG) for the query rows ``first_row ...`` of one chunk."""
     gt_scores, scores = _chunk_scores(gt_queries, gt_database, queries, database, first_row, exclude_self)
-    gt_top, relevant = exact_topk(gt_scores, k)
-    _, eval_top = exact_topk(scores, k)
+    gt_top, relevant = lax.top_k(gt_scores, k)
+    _, eval_top = lax.top_k(scores, k)
     ndcg_values, idcg = ndcg(gt_top, gt_scores, eval_top)
     return average_precision(scores, relevant), ndcg_values, idcg
 
@@ -74,10 +75,10 @@ def _keys_chunk(*arrays, exclude_self: bool) -> tuple[jax.Array, jax.Array]:
     return tuple(ranking_keys(s) for s in _chunk_scores(*arrays, exclude_self))
 
 
-def _host_scenario(outputs: tuple[jax.Array, jax.Array], height: int, k: int) -> tuple[np.ndarray, ...]:
-    """The selection, ranks and sums of :func:`_scenario_scores` by numpy (``host_ranking``), faster on the CPU,
-    from the ranking keys of :func:`_keys_chunk`, for the first ``height`` rows (the rest pad the last chunk: their
-    tied zero scores would be the slowest to rank)."""
+def _numpy_scenario(outputs: tuple[jax.Array, jax.Array], height: int, k: int) -> tuple[np.ndarray, ...]:
+    """The selection, ranks and sums of :func:`_scenario_scores` by the numpy backend, from the ranking keys of
+    :func:`_keys_chunk`, for the first ``height`` rows (the rest pad the last chunk: their tied zero scores would
+    be the slowest to rank)."""
     gt_keys, keys = (np.asarray(x)[:height] for x in outputs)
     return scenario_metrics(gt_keys, keys, k)
 
@@ -103,6 +104,7 @@ def evaluate_scenario(
     chunk_size: int | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    backend: Backend = "numpy",
     mesh: Mesh | None = None,
     scored: np.ndarray | None = None,
 ) -> ScenarioResult:
@@ -125,10 +127,10 @@ def evaluate_scenario(
     is computed from that: k = max(1, floor(fraction * (n_database - 1))).
 
     Queries are processed ``chunk_size`` rows at a time inside one jitted function (memory
-    O(chunk x n_database)). On the CPUs of one process, numpy selects and ranks from each chunk's scores
-    (``host_ranking.on_host``: several times faster than XLA's ``top_k`` and ``sort`` there; a mesh is then
-    not needed). Otherwise, with a ``mesh`` the query rows of a chunk are split over all of its devices (of
-    every process: each passes the same arrays) and the databases are copied to each. The confidence intervals
+    O(chunk x n_database)). ``backend`` (``anonjax.backend``): ``numpy`` selects, ranks and sums each chunk's
+    scores on this host (AP and nDCG in float64); ``xla`` does it on the device (float32, the same values to
+    the rounding of the sums) and, with a ``mesh``, splits the query rows of a chunk over all of its devices
+    (of every process: each passes the same arrays), the databases copied to each. The confidence intervals
     resample queries ``n_bootstrap`` times with ``seed``. The chance levels are the expectations of mAP and
     mnDCG when each query's ranking is a uniformly random order of the items it ranks, computed exactly in
     closed form.
@@ -136,6 +138,7 @@ def evaluate_scenario(
     ``scored`` (bool per query; None: all) picks the queries that the means, intervals and chance levels
     cover, e.g. those whose relevant set the ground truth decides (``ties.tied_queries``); at least one.
     """
+    backend = check_backend(backend, mesh)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap")
     chunk_size = check_chunk_size(chunk_size)
     gq = unit_rows(gt_queries, "gt_queries")
@@ -156,8 +159,8 @@ def evaluate_scenario(
     k = relevant_count(fraction, n_ranked)
 
     chunk = rows_per_chunk(q.shape[0], n, chunk_size)
-    host = host_ranking.on_host(mesh)
-    if host or mesh is None:
+    host = backend == "numpy"
+    if mesh is None:
         kernel = (functools.partial(_keys_chunk, exclude_self=exclude_self) if host
                   else functools.partial(_scenario_chunk, k=k, exclude_self=exclude_self))
         rows = whole = None
@@ -175,9 +178,9 @@ def evaluate_scenario(
                       jax.device_put(np.int32(start), whole))
 
     def finish(start: int, outputs) -> tuple[np.ndarray, ...]:
-        return _host_scenario(outputs, min(chunk, n_queries - start), k) if host else tuple(map(np.asarray, outputs))
+        return _numpy_scenario(outputs, min(chunk, n_queries - start), k) if host else tuple(map(np.asarray, outputs))
 
-    parts = map_chunks(launch, finish, q_padded.shape[0], chunk, concurrent=host or mesh is None)
+    parts = map_chunks(launch, finish, q_padded.shape[0], chunk, concurrent=mesh is None)
     ap, ndcg_values, idcg = (np.concatenate([p[j] for p in parts])[:n_queries] for j in range(3))
     rows = np.arange(n_queries) if scored is None else _scored_rows(scored, n_queries)
     ap, ndcg_values, idcg = ap[rows], ndcg_values[rows], idcg[rows]

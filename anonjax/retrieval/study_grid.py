@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
+from anonjax.backend import Backend
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
 from anonjax.layout import NO_ANONYMIZATION, ORIGINAL, QUERY_KINDS, UNADAPTED, embedding_path
@@ -73,14 +74,15 @@ def score(config: ml_collections.ConfigDict, data: Inputs, queries: np.ndarray,
     ev = config.evaluate
     return evaluate_scenario(data.gt, data.gt, queries, database, fraction=ev.fraction,
                              exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed,
-                             mesh=data.mesh, scored=~data.tied)
+                             backend=data.backend, mesh=data.mesh, scored=~data.tied)
 
 
 def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) -> dict:
     """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
     anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
     r = score(config, data, data.gt, data.gt)
-    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage_rate(data.gt, data.gt, mesh=data.mesh), k=r.k, n=len(data.gt))
+    linkage = linkage_rate(data.gt, data.gt, backend=data.backend, mesh=data.mesh)
+    return dict(map=r.map, mndcg=r.mndcg, linkage=linkage, k=r.k, n=len(data.gt))
 
 
 def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool,
@@ -102,7 +104,7 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
         originals = originals_of[model][1]
         same_width([(embedding_path(root, model, v, data.splits[0]), a)
                      for v, a in ((ORIGINAL, originals), (variant, database))])
-        linkage = linkage_rate(database, originals, mesh=data.mesh)
+        linkage = linkage_rate(database, originals, backend=data.backend, mesh=data.mesh)
         for kind in QUERY_KINDS:
             r = score(config, data, originals if kind == ORIGINAL else database, database)
             row = dict(**sc.row(), queries=kind, **_columns(r), linkage=linkage, k=r.k, n=len(data.gt))
@@ -116,7 +118,7 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
             same_width([(embedding_path(root, model, variant, s), a) for s, a in zip(probe_splits, (train, test),
                                                                                      strict=True)])
             downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
-                                                         labels[probe_splits[1]], ev, data.mesh)))
+                                                         labels[probe_splits[1]], ev, data.backend, data.mesh)))
     for model, originals in originals_of.values():
         r = score(config, data, originals, originals)
         row = dict(model=model.row_name, model_name=model.name, method=NO_ANONYMIZATION, degree=0.0,
@@ -147,8 +149,8 @@ def paired_bootstrap(results: dict[tuple, ScenarioResult], config: ml_collection
 
 
 def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
-            ev: ml_collections.ConfigDict, mesh: Mesh | None) -> dict[str, float]:
+            ev: ml_collections.ConfigDict, backend: Backend, mesh: Mesh | None) -> dict[str, float]:
     """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
     return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature,
-                                 mesh=mesh),
+                                 backend=backend, mesh=mesh),
                 linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))

@@ -12,11 +12,11 @@ from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
 from anonjax import parallel
-from anonjax.retrieval import host_ranking
+from anonjax.backend import Backend, check_backend
+from anonjax.retrieval import numpy_ranking
 from anonjax.retrieval.chunks import map_chunks, rows_per_chunk
-from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk, ranking_keys
-from anonjax.retrieval.host_ranking import scores_of_keys
 from anonjax.retrieval.inputs import check_chunk_size, check_k, same_dims, unit_rows
+from anonjax.retrieval.keys import canonical_zeros, ranking_keys, scores_of_keys
 
 
 def cosine_scores(queries: jax.Array, database: jax.Array) -> jax.Array:
@@ -32,7 +32,7 @@ def without_self(scores: jax.Array, first_row) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnames="k")
 def _topk_chunk(queries: jax.Array, database: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
-    return exact_topk(cosine_scores(queries, database), k)
+    return lax.top_k(cosine_scores(queries, database), k)
 
 
 @jax.jit
@@ -40,11 +40,11 @@ def _keys_chunk(queries: jax.Array, database: jax.Array) -> jax.Array:
     return ranking_keys(cosine_scores(queries, database))
 
 
-def _host_topk(keys: jax.Array, height: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The selection of :func:`_topk_chunk` by numpy (``host_ranking``), faster on the CPU, from the ranking keys
-    of :func:`_keys_chunk`, for the first ``height`` rows (the rest pad the last chunk: their tied zero scores
-    would be the slowest to select)."""
-    keys, columns = host_ranking.topk(np.asarray(keys)[:height], k)
+def _numpy_topk(keys: jax.Array, height: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The selection of :func:`_topk_chunk` by the numpy backend, from the ranking keys of :func:`_keys_chunk`,
+    for the first ``height`` rows (the rest pad the last chunk: their tied zero scores would be the slowest to
+    select)."""
+    keys, columns = numpy_ranking.topk(np.asarray(keys)[:height], k)
     return scores_of_keys(keys), columns
 
 
@@ -61,7 +61,7 @@ def _sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
 
     def local(queries, shard, ids):
         scores = jnp.where(ids[None, :] < n_database, cosine_scores(queries, shard), -jnp.inf)
-        values, positions = exact_topk(scores, k_local)
+        values, positions = lax.top_k(scores, k_local)
         return values, ids[positions]
 
     partial_topk = jax.shard_map(
@@ -77,19 +77,20 @@ def _sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
 
 
 def topk_cosine(
-    queries, database, k: int, *, chunk_size: int | None = None, mesh: Mesh | None = None
+    queries, database, k: int, *, chunk_size: int | None = None, backend: Backend = "numpy",
+    mesh: Mesh | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k database rows by cosine similarity for every query row.
 
     Rows are L2-normalized here. Returns ``(scores[Q, k] float32, indices[Q, k] int32)`` as numpy
     arrays, each row descending, ties broken by the lower database index. Queries are processed
     ``chunk_size`` rows at a time (default: as many as keep one chunk's scores near 16 MiB), so
-    memory is O(chunk x N + Q x k). On the CPUs of one process, numpy selects from each chunk's scores
-    (``host_ranking.on_host``: several times faster than XLA's ``top_k`` there; a mesh is then not needed).
-    Otherwise, with a ``mesh`` (``anonjax.parallel.make_mesh``), the database
-    rows are split over all of its devices (of every process: each passes the same arrays) and the
-    per-device top-k lists are merged.
+    memory is O(chunk x N + Q x k). ``backend`` (``anonjax.backend``): ``numpy`` selects from each chunk's
+    scores on this host; ``xla`` selects on the device and, with a ``mesh`` (``anonjax.parallel.make_mesh``),
+    splits the database rows over all of its devices (of every process: each passes the same arrays) and
+    merges the per-device top-k lists.
     """
+    backend = check_backend(backend, mesh)
     q = unit_rows(queries, "queries")
     db = unit_rows(database, "database")
     same_dims(q, "queries", db, "database")
@@ -97,8 +98,8 @@ def topk_cosine(
     k = check_k(k, n)
     chunk = rows_per_chunk(q.shape[0], n, check_chunk_size(chunk_size))
 
-    host = host_ranking.on_host(mesh)
-    if host or mesh is None:
+    host = backend == "numpy"
+    if mesh is None:
         db_device = jax.device_put(db)
         kernel = _keys_chunk if host else functools.partial(_topk_chunk, k=k)
         extra = ()
@@ -120,9 +121,9 @@ def topk_cosine(
 
     def finish(start: int, outputs) -> None:
         height = min(chunk, q.shape[0] - start)
-        values, columns = _host_topk(outputs, height, k) if host else outputs
+        values, columns = _numpy_topk(outputs, height, k) if host else outputs
         scores[start : start + height], indices[start : start + height] = (np.asarray(values)[:height],
                                                                             np.asarray(columns)[:height])
 
-    map_chunks(launch, finish, q.shape[0], chunk, concurrent=host or mesh is None)
+    map_chunks(launch, finish, q.shape[0], chunk, concurrent=mesh is None)
     return scores, indices

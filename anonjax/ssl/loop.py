@@ -99,7 +99,8 @@ def make_views(rng, batch: dict, *, crops: CropConfig, adaptation: str, method: 
     views."""
     twin = batch.get("twins")
     if adaptation != UNADAPTED and twin is None:
-        twin = anonymize_boxes(batch["images"], batch["boxes"], batch["selected"], method, **dict(method_params))
+        twin = anonymize_boxes(batch["images"], batch["boxes"], batch["selected"], method, **dict(method_params),
+                               backend="xla")
     views = multicrop(rng, batch["images"], twin, batch["sizes"], crops, adaptation)
     return {**views, "masks": batch["masks"]}
 

@@ -164,6 +164,9 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         else:
             source = anonymize_once(_paired_source(split, images, table, kept, degree, plan), method,
                                     plan.method_params[method], budget_mb=config.train.cache_mb, progress=True)
+            log.info("train: %s anonymizes %s", model.name, "once before training, with the numpy backend"
+                     if source.twins is not None else "in every step, with the xla backend: its images' anonymized "
+                     f"twins would take more than train.cache_mb = {config.train.cache_mb} MB")
         log.info("train: %s on %d images (seed %d)", model.name, len(source), train_cfg.seed)
         train(train_cfg, run_dir, source, adaptation=model.recipe, method=method,
               method_params=plan.method_params.get(method), progress=True)

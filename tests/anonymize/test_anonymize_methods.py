@@ -114,7 +114,7 @@ def test_batch_equals_images_one_by_one_and_runs_sharded(photo, page):
     images = np.stack([photo, page] * 4)
     boxes = np.stack([BOXES, BOXES[::-1]] * 4)
     selected = np.random.default_rng(0).random(boxes.shape[:2]) < 0.6
-    pixelate = jax.jit(functools.partial(apply, method="pixel", cells=4))
+    pixelate = jax.jit(functools.partial(apply, method="pixel", cells=4, backend="xla"))
     batch = np.asarray(pixelate(images, boxes, selected))
     for i in range(2):
         np.testing.assert_array_equal(batch[i], run(images[i], boxes[i], "pixel", selected[i], cells=4))

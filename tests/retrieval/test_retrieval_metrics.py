@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from anonjax.parallel import make_mesh
-from anonjax.retrieval import bootstrap, evaluate_scenario, host_ranking, linkage_rate, paired_difference_ci
+from anonjax.retrieval import bootstrap, evaluate_scenario, paired_difference_ci
 from anonjax.retrieval.bootstrap import bootstrap_mean_cis
 from anonjax.retrieval.inputs import unit_rows
 from anonjax.retrieval.metrics import average_precision, ndcg
@@ -110,7 +109,7 @@ def test_ap_equals_scikit_learn_and_ndcg_the_transcription(random_case):
 
 @pytest.fixture(scope="module")
 def tied_case(exact):
-    """1280 items with k = 64: the thresholded top-k path, and heavy exact ties everywhere."""
+    """1280 items with k = 64, and heavy exact ties everywhere."""
     rng = np.random.default_rng(1)
     gt_db = exact(rng, 1280)
     db = gt_db.copy()
@@ -132,23 +131,6 @@ def test_chunked_equals_unchunked(tied_case):
     chunked = evaluate_scenario(*tied_case, chunk_size=5)
     np.testing.assert_array_equal(chunked.ap, whole.ap)
     np.testing.assert_array_equal(chunked.ndcg, whole.ndcg)
-
-
-@pytest.mark.parametrize("exclude_self", [False, True])
-def test_queries_split_over_the_mesh_score_as_on_one_device(exact, exclude_self, monkeypatch):
-    """Exact cosines: the sharded chunks (41 queries, chunks padded to the 8 devices, ranked by XLA as over the
-    hosts of a pod) agree with one device (ranked by numpy on the CPU) to the rounding of the final sums:
-    float32 there, float64 here."""
-    rng = np.random.default_rng(5)
-    gt = exact(rng, 41)
-    evaluated = np.where(rng.random((41, 1)) < 0.5, exact(rng, 41), gt)
-    args = (gt, gt, evaluated, evaluated)
-    one = evaluate_scenario(*args, fraction=0.1, exclude_self=exclude_self, chunk_size=12)
-    monkeypatch.setattr(host_ranking, "on_host", lambda mesh: mesh is None)
-    split = evaluate_scenario(*args, fraction=0.1, exclude_self=exclude_self, chunk_size=12, mesh=make_mesh())
-    np.testing.assert_allclose(split.ap, one.ap, rtol=0, atol=1e-7)
-    np.testing.assert_allclose(split.ndcg, one.ndcg, rtol=0, atol=1e-7)
-    assert linkage_rate(evaluated, gt, mesh=make_mesh()) == linkage_rate(evaluated, gt)
 
 
 def test_exclude_self(exact):

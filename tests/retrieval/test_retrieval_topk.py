@@ -1,13 +1,11 @@
-"""Exact cosine top-k: hand-made answers, ties, the thresholded kernel, chunks and shards."""
+"""Exact cosine top-k: hand-made answers, ties and chunks (``test_ranking_backends``: backends and shards)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
-from anonjax.parallel import make_mesh
-from anonjax.retrieval import host_ranking, topk_cosine
-from anonjax.retrieval.exact_topk import canonical_zeros, exact_topk, survivor_threshold
+from anonjax.retrieval import topk_cosine
+from anonjax.retrieval.keys import canonical_zeros
 
 
 def reference_topk(queries: np.ndarray, database: np.ndarray, k: int):
@@ -58,33 +56,9 @@ def test_matches_reference_on_random_embeddings():
     np.testing.assert_array_equal(indices, ref_indices)
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    return jax.jit(exact_topk, static_argnames="k")
-
-
-def test_thresholded_kernel_equals_plain_top_k_and_falls_back(kernel):
-    """k=64 over 2048 columns takes the thresholded path. Row 0 is random (the guess holds); in
-    row 1 the sampled columns (every 4th) hold the highest scores, so the guess keeps too few
-    and the row falls back to all its scores; row 2 is all ties; row 3 carries -inf entries."""
-    rng = np.random.default_rng(3)
-    scores = rng.standard_normal((4, 2048)).astype(np.float32)
-    scores[1, ::4] += 10
-    scores[2] = 0.25
-    scores[3, rng.choice(2048, 1500, replace=False)] = -np.inf
-    threshold = np.asarray(survivor_threshold(jnp.asarray(scores), 64))[:, 0]
-    assert np.isfinite(threshold[[0, 2, 3]]).all() and threshold[1] == -np.inf
-    assert (scores[0] >= threshold[0]).sum() < 2048 // 4  # the fast path really drops most entries
-    values, indices = kernel(jnp.asarray(scores), k=64)
-    ref_values, ref_indices = jax.lax.top_k(jnp.asarray(scores), 64)
-    np.testing.assert_array_equal(indices, ref_indices)
-    np.testing.assert_array_equal(values, ref_values)
-    assert np.asarray(indices)[2].tolist() == list(range(64))
-
-
-def test_negative_zero_ties_with_zero(kernel):
+def test_negative_zero_ties_with_zero():
     scores = jnp.array([[-0.0, 0.0, -0.0, 1.0]])
-    _, indices = kernel(canonical_zeros(scores), k=3)
+    _, indices = jax.lax.top_k(canonical_zeros(scores), 3)
     assert np.asarray(indices).tolist() == [[3, 0, 1]]
 
 
@@ -96,30 +70,3 @@ def test_chunked_equals_unchunked(exact):
         chunked = topk_cosine(queries, database, 17, chunk_size=chunk_size)
         np.testing.assert_array_equal(chunked[0], whole[0])
         np.testing.assert_array_equal(chunked[1], whole[1])
-
-
-@pytest.fixture
-def pod_path(monkeypatch):
-    """The XLA kernels over a mesh, as over the hosts of a pod (in one process numpy would rank on the host)."""
-    monkeypatch.setattr(host_ranking, "on_host", lambda mesh: mesh is None)
-
-
-@pytest.mark.parametrize("k", [3, 40, 203])
-def test_sharded_over_8_devices_equals_single_device(exact, k, pod_path):
-    """203 rows over 8 devices: 26 per device with 5 padding rows; k=40 and 203 exceed a shard."""
-    assert len(jax.devices()) == 8
-    rng = np.random.default_rng(5)
-    queries, database = exact(rng, 21), exact(rng, 203)
-    single = topk_cosine(queries, database, k, chunk_size=8)
-    sharded = topk_cosine(queries, database, k, chunk_size=8, mesh=make_mesh())
-    np.testing.assert_array_equal(sharded[1], single[1])
-    np.testing.assert_array_equal(sharded[0], single[0])
-    assert sharded[1].max() < 203  # padding rows never come back
-
-
-def test_sharded_with_an_fsdp_axis(exact, pod_path):
-    rng = np.random.default_rng(6)
-    queries, database = exact(rng, 9), exact(rng, 50)
-    single = topk_cosine(queries, database, 5)
-    sharded = topk_cosine(queries, database, 5, mesh=make_mesh(fsdp=2))
-    np.testing.assert_array_equal(sharded[1], single[1])

@@ -1,37 +1,17 @@
-"""Exact top-k, ranks, AP and nDCG of score rows on the CPU, with numpy's vectorized partition and sort.
+"""The numpy backend of ranking: exact top-k, ranks, AP and nDCG of rows of ranking keys.
 
-On the CPU, XLA's ``top_k`` and ``sort`` call a comparator per comparison: at k = 1,000 over 20,000
-columns, a top-k takes about 3 times and a row sort 6 times as long as numpy's SIMD ``partition`` and
-``sort`` on the same data. So where the chunks would be ranked on CPUs of this one process
-(:func:`on_host`), the jitted kernel stops at the ranking keys and these functions do the rest; on
-accelerators, and over the hosts of a pod, XLA keeps the whole chunk. (A
-``pure_callback`` inside the kernel would be tidier, but can deadlock when concurrent chunks wait
-for the same XLA thread.)
-
-Rows are int32 ranking keys (``exact_topk.ranking_keys``): ascending key is descending score, and
-equal keys go by lower column index, the order used everywhere in anonjax. The functions are the
-numpy twins of ``exact_topk.exact_topk`` and ``metrics.average_precision``/``metrics.ndcg``, and the
-tests hold them to the same results.
+A jitted kernel computes each chunk's cosines and their ranking keys (``keys.ranking_keys``); these functions
+select, sort and sum them on the host with numpy's vectorized partition and sort, the fastest on a CPU (see
+``anonjax.backend``). Ascending key is descending score, and equal keys go by lower column index. The results
+are those of the xla backend (``topk``, ``scenario``), which the tests hold them to. (A ``pure_callback``
+inside the kernel would keep one kernel, but can deadlock when concurrent chunks wait for the same XLA thread.)
 """
 
 from __future__ import annotations
 
-import jax
 import numpy as np
-from jax.sharding import Mesh
 
-
-def on_host(mesh: Mesh | None) -> bool:
-    """Whether numpy ranks the chunks: in a single process whose devices that would rank them (``mesh``'s,
-    or the default device) are CPUs. A mesh of CPU devices in one process shares this host's cores anyway."""
-    devices = [jax.devices()[0]] if mesh is None else list(mesh.devices.flat)
-    return jax.process_count() == 1 and all(d.platform == "cpu" for d in devices)
-
-
-def scores_of_keys(keys: np.ndarray) -> np.ndarray:
-    """The float32 scores whose ranking keys are ``keys`` (the key map is its own inverse on the bits)."""
-    bits = ~np.asarray(keys, np.int32)
-    return np.where(bits < 0, bits ^ 0x7FFFFFFF, bits).view(np.float32)
+from anonjax.retrieval.keys import scores_of_keys
 
 
 def _kth_bound(keys: np.ndarray, k: int) -> np.ndarray:

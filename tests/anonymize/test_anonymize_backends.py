@@ -1,4 +1,6 @@
-"""The box-local path of ``apply`` against the dense jitted one, and which of them a call takes."""
+"""The numpy (box-local) and xla (dense) backends of ``apply`` give the same pixels, and the one named runs."""
+
+import functools
 
 import jax
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 from anonjax.anonymize import apply, methods
 
 B, H, W, M = 3, 40, 56, 12
-dense = jax.jit(apply, static_argnames="method")  # traced parameters: one compilation per method
+dense = jax.jit(functools.partial(apply, backend="xla"), static_argnames="method")  # one compilation per method
 
 
 def layouts(rng: np.random.Generator, trials: int):
@@ -38,36 +40,35 @@ def params(rng: np.random.Generator, method: str) -> dict:
                      np.uint8(rng.integers(0, 256))}}[method]
 
 
-@pytest.mark.parametrize("method", ["pixel", "mask", "blur"])
-def test_box_local_path_gives_the_dense_pixels(method):
-    """Bit-identical for pixelation and masking, within one grey level for blur (float32 sums in another
-    order); pixels outside the selected boxes are the input's."""
-    rng = np.random.default_rng(["pixel", "mask", "blur"].index(method))
-    for images, boxes, selected in layouts(rng, 12):
-        kw = params(rng, method)
-        local = apply(images, boxes, selected, method, **kw)
-        expected = np.asarray(dense(images, boxes, selected, method, **kw))
-        diff = np.abs(local.astype(int) - expected)
-        assert diff.max() <= (1 if method == "blur" else 0), (kw, diff.max())
-        inside = np.zeros((B, H, W), bool)
-        for i, j in zip(*np.nonzero(selected), strict=True):
-            x0, y0, x1, y1 = np.clip(boxes[i, j], 0, [W, H, W, H])
-            inside[i, y0:y1, x0:x1] = True
-        np.testing.assert_array_equal(local[~inside], images[~inside])
-
-
-@pytest.mark.parametrize("method", ["pixel", "blur"])
-def test_tiny_and_thin_boxes(method):
-    """One-pixel and one-pixel-wide boxes, and a blur wider than the box."""
-    rng = np.random.default_rng(7)
+def tiny_and_thin(rng: np.random.Generator, method: str):
+    """One-pixel and one-pixel-wide boxes, the fewest and most pixelation cells, a blur wider than the box."""
     images = rng.integers(0, 256, (1, 12, 16, 3), dtype=np.uint8)
     boxes = np.array([[[0, 0, 1, 1], [3, 0, 4, 12], [5, 2, 16, 3], [6, 5, 8, 7], [9, 4, 12, 11]]], np.int32)
-    selected = np.ones((1, 5), bool)
-    for kw in ({"cells": 1}, {"cells": 8}) if method == "pixel" else ({"sigma": 0.05}, {"sigma": 1.0}):
-        local = apply(images, boxes, selected, method, **kw)
-        assert np.abs(local.astype(int) - np.asarray(dense(images, boxes, selected, method, **kw))).max() <= 1
-        if method == "pixel":
-            np.testing.assert_array_equal(local, np.asarray(dense(images, boxes, selected, method, **kw)))
+    for kw in {"pixel": ({"cells": 1}, {"cells": 8}), "blur": ({"sigma": 0.05}, {"sigma": 1.0}),
+               "mask": ({"fill": 0}, {"fill": np.array([1, 128, 255], np.uint8)})}[method]:
+        yield images, boxes, np.ones((1, 5), bool), kw
+
+
+@pytest.mark.parametrize("method", ["pixel", "mask", "blur"])
+@pytest.mark.parametrize("shapes", ["layouts", "tiny_and_thin"])
+def test_backends_anonymize_alike(method, shapes):
+    """Bit-identical for pixelation and masking, within one grey level for blur (float32 sums in another
+    order); on both, pixels outside the selected boxes are the input's."""
+    rng = np.random.default_rng(["pixel", "mask", "blur"].index(method))
+    cases = ([(*layout, params(rng, method)) for layout in layouts(rng, 12)] if shapes == "layouts"
+             else tiny_and_thin(rng, method))
+    for images, boxes, selected, kw in cases:
+        local = apply(images, boxes, selected, method, **kw, backend="numpy")
+        expected = np.asarray(apply(images, boxes, selected, method, **kw, backend="xla"))
+        diff = np.abs(local.astype(int) - expected)
+        assert diff.max() <= (1 if method == "blur" else 0), (kw, diff.max())
+        b, h, w = images.shape[:3]
+        inside = np.zeros((b, h, w), bool)
+        for i, j in zip(*np.nonzero(selected), strict=True):
+            x0, y0, x1, y1 = np.clip(boxes[i, j], 0, [w, h, w, h])
+            inside[i, y0:y1, x0:x1] = True
+        np.testing.assert_array_equal(local[~inside], images[~inside])
+        np.testing.assert_array_equal(expected[~inside], images[~inside])
 
 
 def test_nothing_visible_changes_nothing():
@@ -81,32 +82,31 @@ def fail(*_args, **_kwargs):
     raise AssertionError("the other path ran")
 
 
-def test_numpy_and_cpu_jax_arrays_take_the_box_local_path(monkeypatch):
+def test_the_backend_named_is_the_one_that_runs(monkeypatch):
+    """numpy: numpy arrays back for numpy arrays, jax arrays on their devices for jax arrays; xla: also inside
+    ``jax.jit``, where numpy cannot run."""
     rng = np.random.default_rng(3)
     images, boxes, selected = next(layouts(rng, 1))
     expected = np.asarray(dense(images, boxes, selected, "pixel"))
     monkeypatch.setattr(methods, "_apply", fail)
-    out = apply(images, boxes, selected, "pixel")
+    out = apply(images, boxes, selected, "pixel", backend="numpy")
     assert isinstance(out, np.ndarray)
     np.testing.assert_array_equal(out, expected)
     on_cpu = [jax.device_put(a, jax.devices("cpu")[0]) for a in (images, boxes, selected)]
-    out = apply(*on_cpu, "pixel")
+    out = apply(*on_cpu, "pixel", backend="numpy")
     assert isinstance(out, jax.Array) and out.devices() == on_cpu[0].devices()
     np.testing.assert_array_equal(np.asarray(out), expected)
-
-
-def test_traced_arrays_take_the_dense_path(monkeypatch):
-    images, boxes, selected = next(layouts(np.random.default_rng(4), 1))
-    expected = apply(images, boxes, selected, "mask", fill=9)
+    with pytest.raises(ValueError, match="backend 'numpy' needs concrete values, but images, boxes, box_mask"):
+        jax.jit(apply, static_argnames="method")(images, boxes, selected, "pixel")
+    monkeypatch.undo()
     monkeypatch.setattr(methods, "anonymize_boxes", fail)
-    out = jax.jit(apply, static_argnames="method")(images, boxes, selected, "mask", fill=9)
-    assert isinstance(out, jax.Array)
-    np.testing.assert_array_equal(np.asarray(out), expected)
+    np.testing.assert_array_equal(np.asarray(apply(images, boxes, selected, "pixel", backend="xla")), expected)
+    np.testing.assert_array_equal(np.asarray(dense(images, boxes, selected, "pixel")), expected)
 
 
 def test_arguments_are_checked_on_both_paths():
     images, boxes, selected = next(layouts(np.random.default_rng(5), 1))
-    for call in (apply, jax.jit(apply, static_argnames="method")):
+    for call in (apply, dense):
         with pytest.raises(ValueError, match="method must be one of"):
             call(images, boxes, selected, "smudge")
         with pytest.raises(ValueError, match=r"images must be uint8"):
@@ -115,6 +115,8 @@ def test_arguments_are_checked_on_both_paths():
             call(images, boxes[:, :-1], selected, "mask")
     with pytest.raises(ValueError, match="sigma must be"):
         apply(images, boxes, selected, "blur", sigma=0.0)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        apply(images, boxes, selected, "mask", backend="opencv")
 
 
 def test_the_input_is_left_alone():
