@@ -56,12 +56,12 @@ def _folder(root: Path, per_class: int) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize(("case", "message"), [
     ("empty val split", "split 'val' is empty: data.split_ratios (0.8, 0.1, 0.1) give it no image of the 2 classes"),
-    ("damaged box cache", "is missing or unreadable: run the anonymize stage for split 'train'"),
+    ("missing box cache", "split 'train' has no detections with anonymize.detectors=('codes',)"),
 ])
 def test_bad_data_stops_with_one_line_naming_it(tmp_path, case, message):
     root = _folder(tmp_path / "cases", 6)
     overrides = [f"--config.data.root={root}", "--config.anonymize.detectors=codes"]
-    if case == "damaged box cache":
+    if case == "missing box cache":
         overrides += ["--config.stages=embed", "--config.embed.splits=train"]
     result = _cli("--config=ml_collections_configs/folder.py", *overrides, workdir=tmp_path / "w")
     assert result.returncode != 0
