@@ -16,6 +16,8 @@ import ml_collections
 import numpy as np
 from jax.experimental import multihost_utils
 
+from anonjax import config_checks as cc
+
 
 def initialize(config: ml_collections.ConfigDict) -> None:
     """Join the run with ``jax.distributed.initialize`` when ``config.train.distributed`` (once, before any
@@ -32,6 +34,21 @@ def initialize(config: ml_collections.ConfigDict) -> None:
         num_processes=None if train.num_processes == -1 else train.num_processes,
         process_id=None if train.process_id == -1 else train.process_id,
     )
+
+
+def check_cluster(config: ml_collections.ConfigDict) -> None:
+    """``train.distributed`` a bool; ``train.coordinator_address`` "" or "host:port"; ``train.num_processes``
+    -1 or positive; ``train.process_id`` -1 or below ``train.num_processes``."""
+    cc.check_bool(config, "train.distributed")
+    address = cc.get(config, "train.coordinator_address")
+    if not isinstance(address, str) or (address and not address.rpartition(":")[2].isdigit()):
+        raise cc.ConfigError("train.coordinator_address", f'must be "host:port" or "" (detected), got {address!r}')
+    n, index = cc.get(config, "train.num_processes"), cc.get(config, "train.process_id")
+    if isinstance(n, bool) or not isinstance(n, int) or not (n == -1 or n >= 1):
+        raise cc.ConfigError("train.num_processes", f"must be a positive integer or -1 (detected), got {n!r}")
+    if isinstance(index, bool) or not isinstance(index, int) or index < -1 or 0 < n <= index:
+        raise cc.ConfigError("train.process_id", f"must be -1 (detected) or an integer in [0, train.num_processes)"
+                             f", got {index!r}")
 
 
 def index() -> int:

@@ -34,9 +34,19 @@ ANONYMIZED = "anonymized"
 QUERY_KINDS = (ORIGINAL, ANONYMIZED)
 
 
+def _at(relative: str, doc: str) -> property:
+    """A :class:`WorkDir` property: ``root / relative``."""
+
+    def path(work: WorkDir) -> Path:
+        return work.root / relative
+
+    return property(path, doc=doc)
+
+
 @dataclasses.dataclass(frozen=True)
 class WorkDir:
-    """The folders and files of a study's work directory (``root``), one property or method each.
+    """The folders and files of a study's work directory (``root``): a property per fixed name, a method per
+    name that takes a split, model, degree or process.
 
     A ``WorkDir`` rooted at ``Path()`` gives the same names relative to the work directory."""
 
@@ -46,154 +56,76 @@ class WorkDir:
         object.__setattr__(self, "root", Path(self.root))
 
     # anonymize stage
-    @property
-    def anonymize(self) -> Path:
-        """The anonymize stage's folder (its ``DONE.json`` marker, report, example sheet, pairs, box caches)."""
-        return self.root / "anonymize"
+    anonymize = _at("anonymize", "The stage's folder (its ``DONE.json`` marker, report, example sheet, pairs, boxes).")
+    anonymize_report = _at("anonymize/report.json",
+                           "What each method and degree anonymizes, the detectors used, the files left out (JSON).")
+    anonymize_summary = _at("anonymize/report.md", "The human-readable summary of the report (Markdown).")
+    example_sheet = _at("anonymize/example_sheet.png", "One image under every method and degree.")
+    pairs = _at("anonymize/pairs", "The materialized paired datasets: ``<variant>/<split>/*.png`` and "
+                "``pairs_<split>.json``.")
 
     def boxes(self, split: str) -> Path:
         """The detection caches of ``split``: one folder inside per detector set (``box_cache.cache_dir``)."""
         return self.anonymize / "boxes" / split
-
-    @property
-    def anonymize_report(self) -> Path:
-        """What each method and degree anonymizes, the detectors used, the files left out (JSON)."""
-        return self.anonymize / "report.json"
-
-    @property
-    def anonymize_summary(self) -> Path:
-        """The human-readable summary of :attr:`anonymize_report` (Markdown)."""
-        return self.anonymize / "report.md"
-
-    @property
-    def example_sheet(self) -> Path:
-        """One image under every method and degree."""
-        return self.anonymize / "example_sheet.png"
-
-    @property
-    def pairs(self) -> Path:
-        """The materialized paired datasets: ``<variant>/<split>/*.png`` and ``pairs_<split>.json``."""
-        return self.anonymize / "pairs"
 
     def opaque_names(self, split: str) -> Path:
         """File names of the materialized pairs of ``split`` -> image ids (``anonymize.opaque_names``)."""
         return self.anonymize / f"names_{split}.json"
 
     # train stage
-    @property
-    def train(self) -> Path:
-        """The train stage's folder: one run folder per model and the stage's marker."""
-        return self.root / "train"
+    train = _at("train", "The train stage's folder: one run folder per model and the stage's marker.")
 
     def model(self, name: str) -> Path:
         """The run folder of model ``name``: checkpoints, training log, the trained backbone."""
         return self.train / name
 
+    def run_record(self, model: str) -> Path:
+        """The fingerprint and training settings ``model``'s run was started with (``RUN.json``)."""
+        return self.model(model) / "RUN.json"
+
+    def training_log(self, model: str) -> Path:
+        """One JSON row per logged training step of ``model`` (``ssl.training_log``)."""
+        return self.model(model) / "training_log.jsonl"
+
     # embed stage
-    @property
-    def embeddings(self) -> Path:
-        """Embeddings in the layout of this module (:func:`embedding_path`)."""
-        return self.root / "embeddings"
+    embeddings = _at("embeddings", "Embeddings in the layout of this module (:func:`embedding_path`).")
+    attention = _at("attention", "Attention maps, ``<view>/<model>__<n>.png`` (:meth:`attention_map`).")
+    builtin_embeddings = _at("builtin_embeddings", 'The small embedding set made by code (``evaluate.embeddings='
+                             '"builtin"``).')
 
     def embedded(self, model: str, split: str) -> Path:
         """The marker folder saying that ``model``'s embeddings of ``split`` are finished."""
         return self.embeddings / model / f".{split}"
 
-    @property
-    def attention(self) -> Path:
-        """Attention maps, ``<view>/<model>__<n>.png`` (:meth:`attention_map`)."""
-        return self.root / "attention"
-
     def attention_map(self, view: str, model: str, number: int) -> Path:
         """The ``number``-th attention map of ``model``, drawn on images in ``view``."""
         return self.attention / view / f"{model}__{number}.png"
 
-    @property
-    def builtin_embeddings(self) -> Path:
-        """The small embedding set made by code (``evaluate.embeddings="builtin"``)."""
-        return self.root / "builtin_embeddings"
-
     # evaluate and privacy stages
-    @property
-    def results(self) -> Path:
-        """The numbers the report renders: the evaluate stage's and the privacy stage's files."""
-        return self.root / "results"
+    results = _at("results", "The numbers the report renders: the evaluate stage's and the privacy stage's files.")
+    scenarios = _at("results/scenarios.json", "Scenario rows (JSON).")
+    scenarios_csv = _at("results/scenarios.csv", "The scenario rows as CSV.")
+    downstream = _at("results/downstream.json", "Probe accuracies (JSON), when the probes ran.")
+    downstream_csv = _at("results/downstream.csv", "The probe accuracies as CSV.")
+    reference = _at("results/reference.json", "The scores of keeping the original embeddings.")
+    summary = _at("results/summary.json", "Settings, warnings and per-degree comparisons of the evaluation.")
+    privacy_results = _at("results/privacy.json", "What the anonymized images still give away (JSON).")
+    privacy_csv = _at("results/privacy.csv", "The privacy results as CSV.")
+    privacy_recall_csv = _at("results/privacy_recall.csv", "The detectors' recall against the drawn ground truth "
+                             "of synthetic pages, when measured.")
+    privacy = _at("privacy", "The privacy stage's own folder.")
+    privacy_measures = _at("privacy/measures.json", "The privacy measures with their fingerprint, reused while it "
+                           "matches.")
 
     def correlation(self, degree: float) -> Path:
         """The Pearson matrix of all metrics across models at ``degree``."""
         return self.results / f"correlation_{percent(degree)}.csv"
 
-    @property
-    def scenarios_csv(self) -> Path:
-        return self.scenarios.with_suffix(".csv")
-
-    @property
-    def scenarios(self) -> Path:
-        """Scenario rows (JSON; ``scenarios.csv`` holds the same)."""
-        return self.results / "scenarios.json"
-
-    @property
-    def downstream_csv(self) -> Path:
-        return self.downstream.with_suffix(".csv")
-
-    @property
-    def downstream(self) -> Path:
-        """Probe accuracies (JSON; ``downstream.csv`` holds the same), when the probes ran."""
-        return self.results / "downstream.json"
-
-    @property
-    def reference(self) -> Path:
-        """The scores of keeping the original embeddings."""
-        return self.results / "reference.json"
-
-    @property
-    def summary(self) -> Path:
-        """Settings, warnings and per-degree comparisons of the evaluation."""
-        return self.results / "summary.json"
-
-    @property
-    def privacy_results(self) -> Path:
-        """What the anonymized images still give away (JSON)."""
-        return self.results / "privacy.json"
-
-    @property
-    def privacy_csv(self) -> Path:
-        return self.privacy_results.with_suffix(".csv")
-
-    @property
-    def privacy_recall_csv(self) -> Path:
-        """The detectors' recall against the drawn ground truth of synthetic pages, when measured."""
-        return self.results / "privacy_recall.csv"
-
-    @property
-    def privacy(self) -> Path:
-        """The privacy stage's own folder."""
-        return self.root / "privacy"
-
-    @property
-    def privacy_measures(self) -> Path:
-        """The privacy measures stored with their fingerprint, reused while it matches."""
-        return self.privacy / "measures.json"
-
     # report stage and the run log
-    @property
-    def report(self) -> Path:
-        """``report.md``, ``index.html`` and their ``figures/``."""
-        return self.root / "report"
-
-    @property
-    def report_markdown(self) -> Path:
-        return self.report / "report.md"
-
-    @property
-    def report_html(self) -> Path:
-        """The report as a static page that opens from disk."""
-        return self.report / "index.html"
-
-    @property
-    def report_figures(self) -> Path:
-        """The figures the report links, replaced with every report."""
-        return self.report / "figures"
+    report = _at("report", "``report.md``, ``index.html`` and their ``figures/``.")
+    report_markdown = _at("report/report.md", "The report (Markdown).")
+    report_html = _at("report/index.html", "The report as a static page that opens from disk.")
+    report_figures = _at("report/figures", "The figures the report links, replaced with every report.")
 
     def log(self, process: int = 0) -> Path:
         """The run log of a process: ``logs/run.log`` for the main one, ``logs/run.<i>.log`` for process i."""

@@ -91,7 +91,7 @@ def _settings_text(settings: dict) -> list[str]:
     return [text, ""]
 
 
-def results_section(results: Path, summary: dict, scenarios: list[dict], downstream: list[dict],
+def results_section(work: WorkDir, summary: dict, scenarios: list[dict], downstream: list[dict],
                      reference: dict | None, figures: Path) -> list[str]:
     lines = ["## Results", "", *_settings_text(summary["settings"])]
     if reference:
@@ -117,9 +117,8 @@ def results_section(results: Path, summary: dict, scenarios: list[dict], downstr
                       "Bold: best in its column, its 95% Wilson interval above the runner-up's.", ""]
         lines += ["95% bootstrap confidence intervals (over queries) and linkage rate:", "", interval_table(rows)]
         if degree["correlation"]:
-            path = results / degree["correlation"]
             try:
-                names, matrix = load_correlation(path)
+                names, matrix = load_correlation(work.correlation(degree["degree"]))
             except (OSError, ValueError) as e:
                 raise DatasetError(f"{e}: run the evaluate stage again") from None
             heatmap = figures / f"correlation_{tag}.png"
@@ -201,8 +200,8 @@ def attention_section(work: WorkDir, figures: Path, originals: bool) -> list[str
 
 def training_section(work: WorkDir, figures: Path) -> list[str]:
     """The training loss of every model, from the train stage's logs."""
-    train_dir = work.train
-    logs = {p.parent.name: p for p in sorted(train_dir.glob("*/training_log.jsonl"))} if train_dir.is_dir() else {}
+    runs = sorted(run.name for run in work.train.iterdir()) if work.train.is_dir() else []
+    logs = {name: work.training_log(name) for name in runs if work.training_log(name).is_file()}
     if not logs or not training_curves(logs, figures / "training_loss.png"):
         return []
     return ["## Training", "", "![Training loss of every model](figures/training_loss.png)", ""]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 from anonjax.anonymize.box_table import BoxTable
 from anonjax.anonymize.materialize import anonymized_variants
+from anonjax.data.reader import Split
 from anonjax.layout import ORIGINAL, percent, variant_name
+
+log = logging.getLogger(__name__)
 
 _SHEET_HEIGHT = 256
 
@@ -56,3 +62,18 @@ def richest(table: BoxTable) -> int:
     """Row of the image with the most kinds of detections (a face and text over text alone), then most boxes."""
     kinds = [len(set(table.kinds[r][table.valid[r]].tolist())) for r in range(len(table.ids))]
     return max(range(len(table.ids)), key=lambda r: (kinds[r], table.counts[r]))
+
+
+def example_image(table: BoxTable, split: Split, load: Callable[[int], np.ndarray],
+                  requested: str | None) -> tuple[str, np.ndarray] | None:
+    """The id and image a sheet shows: ``requested``, else the :func:`richest` kept image; None, with a warning
+    naming it, when it is not kept or no longer the image its boxes were detected on."""
+    example = requested or table.ids[richest(table)]
+    if example not in table.ids:
+        log.warning("anonymize: example image %r is not among the kept images of %s", example, split.name)
+        return None
+    image = load(split.ids.index(example))
+    if reason := table.changed(table.ids.index(example), image):
+        log.warning("anonymize: no example sheet of %r: %s", example, reason)
+        return None
+    return example, image

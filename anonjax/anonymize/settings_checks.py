@@ -1,6 +1,6 @@
-"""Checks of the detector settings in ``config.anonymize`` before any work.
+"""Checks of ``config.anonymize`` before any work.
 
-A wrong value here does not fail loudly later: a negative margin shrinks boxes (masked text stays
+A wrong detector setting does not fail loudly later: a negative margin shrinks boxes (masked text stays
 readable), a pyramid ``scale_factor`` of 1 never ends, a threshold above 1 finds nothing. Each check
 stops the run with a ``ConfigError`` naming the key.
 """
@@ -13,6 +13,8 @@ from collections.abc import Callable
 import ml_collections
 
 from anonjax import config_checks as cc
+from anonjax.anonymize.detection import KINDS
+from anonjax.anonymize.methods import METHODS
 from anonjax.anonymize.text import default_model_path
 
 _KNOWN = {
@@ -21,6 +23,29 @@ _KNOWN = {
              "use_dilation", "margin"},
     "codes": {"barcodes", "qr_codes"},
 }
+
+
+def check_anonymize_settings(config: ml_collections.ConfigDict) -> None:
+    """Check ``config.anonymize``: detectors, methods, degrees, splits, method parameters, caching and output
+    switches, and the settings of every selected detector."""
+    from anonjax.data import SPLITS
+
+    cc.check_choices(config, "anonymize.detectors", KINDS)
+    cc.check_choices(config, "anonymize.degree_kinds", KINDS)
+    cc.check_choices(config, "anonymize.methods", METHODS)
+    cc.check_fractions(config, "anonymize.degrees")
+    cc.check_choices(config, "anonymize.splits", SPLITS)
+    cc.check_positive_int(config, "anonymize.pixel.cells")
+    cc.check_fraction(config, "anonymize.blur.sigma")  # of the box's shorter side
+    fill = cc.as_tuple(cc.get(config, "anonymize.mask.fill"))
+    if len(fill) not in (1, 3) or not all(isinstance(v, int) and 0 <= v <= 255 for v in fill):
+        raise cc.ConfigError("anonymize.mask.fill", f"must be a grey value or an RGB triple in 0..255, got {fill!r}")
+    for key in ("shard_size", "workers"):
+        cc.check_positive_int(config, f"anonymize.{key}")
+    cc.check_nonnegative_int(config, "anonymize.stats_images")
+    for key in ("keep_empty", "materialize", "materialize_original", "opaque_names"):
+        cc.check_bool(config, f"anonymize.{key}")
+    check_detector_settings(config)
 
 
 def check_detector_settings(config: ml_collections.ConfigDict) -> None:

@@ -4,6 +4,7 @@ box pixels each method changes, with a warning when the anonymization is nearly 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from anonjax.anonymize.materialize import anonymized_variants
 from anonjax.anonymize.model_input import box_pixels, model_inputs
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.layout import percent, variant_name
+
+log = logging.getLogger(__name__)
 
 _STATS_BATCH = 16  # images anonymized at once for the statistics
 _MIN_TEXT_PX = 8  # a median text box below this height at the model input is a warning
@@ -72,6 +75,15 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
         out["degrees"][str(percent(degree))] = entry
     out["warnings"] = _warnings(out)
     return out
+
+
+def log_left_out(split: str, skipped: list[tuple[str, str]], failed: dict[str, str]) -> None:
+    """One warning per file left out of ``split`` (the first 20, then a count; report.json lists all)."""
+    left_out = [*skipped, *failed.items()]
+    for name, reason in left_out[:20]:
+        log.warning("anonymize: split %s: left out %s: %s", split, name, reason)
+    if len(left_out) > 20:
+        log.warning("anonymize: split %s: %d more left out, listed in report.json", split, len(left_out) - 20)
 
 
 class _Views:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import jax
 import numpy as np
@@ -13,7 +14,6 @@ from anonjax.models.vit import COMPILER_OPTIONS, cls_attention
 from anonjax.models.vit_config import ViTConfig
 
 _cls_attention = jax.jit(cls_attention, static_argnums=1, compiler_options=COMPILER_OPTIONS)
-
 
 
 def attention_maps(params: dict, cfg: ViTConfig, images) -> np.ndarray:
@@ -56,3 +56,11 @@ def render_attention(image: np.ndarray, maps: np.ndarray, path: str | os.PathLik
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
+
+
+def draw_attention(params: dict, cfg: ViTConfig, images: Sequence[np.ndarray], paths: Sequence[str | os.PathLike],
+                   titles: Sequence[str]) -> None:
+    """One sheet per image (:func:`render_attention`) of its attention maps under this model, at its path with its
+    title."""
+    for image, path, title in zip(images, paths, titles, strict=True):
+        render_attention(image, attention_maps(params, cfg, np.asarray(image)[None])[0], path, title=title)

@@ -7,7 +7,7 @@
 >>> emb = dinov2.embed(params, cfg, images, mesh=parallel.make_mesh())
 """
 
-from anonjax.models.attention_maps import attention_maps, render_attention
+from anonjax.models.attention_maps import attention_maps, draw_attention, render_attention
 from anonjax.models.embedding import embed, embed_to_files
 from anonjax.models.pretrained import RELEASES, checkpoint_config, load_pretrained
 from anonjax.models.torch_weights import params_from_torch, params_to_torch
@@ -22,6 +22,7 @@ __all__ = [
     "checkpoint_config",
     "cls_attention",
     "config",
+    "draw_attention",
     "embed",
     "embed_to_files",
     "forward_features",

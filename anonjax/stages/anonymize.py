@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import ml_collections
-import numpy as np
 from tqdm.auto import tqdm
 
 from anonjax import config_checks as cc
@@ -40,13 +39,13 @@ from anonjax.analysis.anonymization_summary import markdown
 from anonjax.anonymize import box_cache
 from anonjax.anonymize.box_cache import detect_split
 from anonjax.anonymize.box_shards import assemble_table, intact
-from anonjax.anonymize.detection import KINDS, Detectors
-from anonjax.anonymize.example_sheet import example_sheet, richest
+from anonjax.anonymize.detection import Detectors
+from anonjax.anonymize.example_sheet import example_image, example_sheet
 from anonjax.anonymize.materialize import materialize_pairs, write_png
-from anonjax.anonymize.methods import METHODS
-from anonjax.anonymize.settings_checks import check_detector_settings
-from anonjax.anonymize.statistics import split_report
+from anonjax.anonymize.settings_checks import check_anonymize_settings
+from anonjax.anonymize.statistics import log_left_out, split_report
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
+from anonjax.data.split_images import image_loader, images_or_none
 from anonjax.files import save_json, save_text
 from anonjax.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 from anonjax.layout import WorkDir
@@ -54,28 +53,13 @@ from anonjax.plan import study_plan
 
 log = logging.getLogger(__name__)
 
+
 def validate(config: ml_collections.ConfigDict) -> None:
     """Check the data and anonymization settings before any work."""
-    from anonjax.data import SPLITS
     from anonjax.data import validate as validate_data
 
     validate_data(cc.get(config, "data"))
-    cc.check_choices(config, "anonymize.detectors", KINDS)
-    cc.check_choices(config, "anonymize.degree_kinds", KINDS)
-    cc.check_choices(config, "anonymize.methods", METHODS)
-    cc.check_fractions(config, "anonymize.degrees")
-    cc.check_choices(config, "anonymize.splits", SPLITS)
-    cc.check_positive_int(config, "anonymize.pixel.cells")
-    cc.check_fraction(config, "anonymize.blur.sigma")  # of the box's shorter side
-    fill = cc.as_tuple(cc.get(config, "anonymize.mask.fill"))
-    if len(fill) not in (1, 3) or not all(isinstance(v, int) and 0 <= v <= 255 for v in fill):
-        raise cc.ConfigError("anonymize.mask.fill", f"must be a grey value or an RGB triple in 0..255, got {fill!r}")
-    for key in ("shard_size", "workers"):
-        cc.check_positive_int(config, f"anonymize.{key}")
-    cc.check_nonnegative_int(config, "anonymize.stats_images")
-    for key in ("keep_empty", "materialize", "materialize_original", "opaque_names"):
-        cc.check_bool(config, f"anonymize.{key}")
-    check_detector_settings(config)
+    check_anonymize_settings(config)
     cc.report_originals(config)
     model_input_size(config)
 
@@ -113,7 +97,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                               "splits": {}}
     if a.materialize and hosts.is_main():
         shutil.rmtree(work.pairs, ignore_errors=True)  # never leave a pair of an older run behind
-    loads = {name: _loader(split) for name, split in splits.items()}
+    loads = {name: image_loader(split) for name, split in splits.items()}
     computed = {name: detect_split(split.ids, loads[name], kinds, settings, cache_dirs[name], stamps=split.stamps,
                                    shard_size=a.shard_size, workers=a.workers, desc=f"detect {name}",
                                    max_pixels=int(config.data.get("max_pixels", DEFAULT_MAX_PIXELS)))
@@ -131,26 +115,19 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                  name, len(split.ids), len(table.ids), computed[name])
         if not hosts.is_main():
             continue
-        _log_left_out(name, split.skipped, table.failed)
+        log_left_out(name, split.skipped, table.failed)
         report["splits"][name] = split_report(split, unreadable, table, load, methods, degrees, params, seed,
                                               a.stats_images, degree_kinds, canvas=canvas, image_size=image_size)
         for warning in report["splits"][name]["warnings"]:
             log.warning("anonymize: split %s: %s", name, warning)
         report["splits"][name]["cache"] = str(cache_dir.relative_to(stage_dir))
-        if not sheet_done and table.ids:
-            example = a.example_id or table.ids[richest(table)]
-            image = load(split.ids.index(example)) if example in table.ids else None
-            if image is None:
-                log.warning("anonymize: example image %r is not among the kept images of %s", example, name)
-            elif reason := table.changed(table.ids.index(example), image):
-                log.warning("anonymize: no example sheet of %r: %s", example, reason)
-            else:
-                sheet = example_sheet(image, table, example, methods, degrees,
-                                      params, seed, degree_kinds, originals=originals)
-                write_png(work.example_sheet, sheet)
-                report["example_id"], report["example_sheet_originals"], sheet_done = example, originals, True
+        if not sheet_done and table.ids and (example := example_image(table, split, load, a.example_id)):
+            example_id, image = example
+            write_png(work.example_sheet, example_sheet(image, table, example_id, methods, degrees, params, seed,
+                                                        degree_kinds, originals=originals))
+            report["example_id"], report["example_sheet_originals"], sheet_done = example_id, originals, True
         if a.materialize:
-            records = tqdm(_records(split, load), total=len(split.ids), desc=f"materialize {name}", unit="img")
+            records = tqdm(images_or_none(split, load), total=len(split.ids), desc=f"materialize {name}", unit="img")
             pairs = materialize_pairs(records, table, work.pairs, name, methods=methods,
                                       degrees=degrees, params=params, seed=seed, degree_kinds=degree_kinds,
                                       include_original=a.materialize_original, opaque_names=a.opaque_names,
@@ -173,35 +150,3 @@ def model_input_size(config: ml_collections.ConfigDict) -> tuple[int, int] | Non
     if train is None or embed is None or "canvas_size" not in train or "image_size" not in embed:
         return None
     return cc.check_positive_int(config, "train.canvas_size"), cc.check_positive_int(config, "embed.image_size")
-
-
-def _log_left_out(split: str, skipped: list[tuple[str, str]], failed: dict[str, str]) -> None:
-    """One warning per file left out of ``split`` (the first 20, then a count; report.json lists all)."""
-    left_out = [*skipped, *failed.items()]
-    for name, reason in left_out[:20]:
-        log.warning("anonymize: split %s: left out %s: %s", split, name, reason)
-    if len(left_out) > 20:
-        log.warning("anonymize: split %s: %d more left out, listed in report.json", split, len(left_out) - 20)
-
-
-def _loader(split):
-    """``load(i)``: the image of ``split.ids[i]``; raises when it cannot be decoded or ids disagree."""
-
-    def load(i: int) -> np.ndarray:
-        record = split.dataset[i]
-        if record is None:
-            raise ValueError(f"image {split.ids[i]!r} could not be decoded")
-        if record["id"] != split.ids[i]:
-            raise ValueError(f"record {i} is {record['id']!r}, expected {split.ids[i]!r}")
-        return record["image"]
-
-    return load
-
-
-def _records(split, load):
-    """(id, image) of every image of ``split``; None for an image that cannot be read (it fails closed)."""
-    for i, image_id in enumerate(split.ids):
-        try:
-            yield image_id, load(i)
-        except ValueError:
-            yield image_id, None

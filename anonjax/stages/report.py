@@ -94,7 +94,7 @@ def _write(config: ml_collections.ConfigDict, work: WorkDir) -> None:
     md += findings_section(summary)
     if privacy is not None:
         md += [f"Privacy: {best_below(privacy['rows'], scenarios, max_readable(config))}", ""]
-    md += results_section(work.results, summary, scenarios, downstream, reference, figures)
+    md += results_section(work, summary, scenarios, downstream, reference, figures)
     if privacy is not None:
         md += privacy_section(privacy, scenarios, figures)
     md += trends_section(scenarios, downstream, figures)

@@ -23,37 +23,25 @@ the batch, masks and crops do not depend on the number of processes, so the run 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import jax
 import ml_collections
-import numpy as np
 
 from anonjax import config_checks as cc
 from anonjax import hosts
-from anonjax.anonymize.box_cache import BoxTable, load_split_boxes
+from anonjax.anonymize.box_cache import load_split_boxes
 from anonjax.anonymize.detection import KINDS
 from anonjax.data.canvas import FittedImages
-from anonjax.errors import DatasetError
-from anonjax.files import save_json
-from anonjax.fingerprint import (
-    changed_keys,
-    fingerprint,
-    is_complete,
-    mark_complete,
-    recorded_fingerprint,
-    results_settings,
-)
+from anonjax.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 from anonjax.layout import WorkDir
-from anonjax.plan import StudyPlan, study_plan, validate_grid
+from anonjax.plan import study_plan, validate_grid
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
-from anonjax.ssl.pipeline import PairSource, anonymize_once
+from anonjax.ssl.model_data import kept_positions, model_source
+from anonjax.ssl.run_record import claim
 
 log = logging.getLogger(__name__)
-
-RUN_FILE = "RUN.json"
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -90,7 +78,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if not (isinstance(low, int | float) and isinstance(high, int | float) and 0 < low <= high <= 1):
             raise cc.ConfigError(f"train.{key}", f"must be a range (low, high) with 0 < low <= high <= 1, got "
                                  f"{cc.get(config, f'train.{key}')!r}")
-    _check_cluster(config)
+    hosts.check_cluster(config)
     if not config.train.distributed:  # multi-host: devices are known only after jax.distributed.initialize
         _check_devices(config)
     if config.train.pretrained and str(config.train.pretrained) not in dinov2.RELEASES:
@@ -98,21 +86,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     validate_grid(config, variants_required=False)
     if study_plan(config).models[1:]:
         cc.check_choices(config, "anonymize.degree_kinds", KINDS)  # adapted models anonymize as the stage does
-
-
-def _check_cluster(config: ml_collections.ConfigDict) -> None:
-    """``train.distributed`` a bool; ``train.coordinator_address`` "" or "host:port"; ``train.num_processes``
-    -1 or positive; ``train.process_id`` -1 or below ``train.num_processes``."""
-    cc.check_bool(config, "train.distributed")
-    address = cc.get(config, "train.coordinator_address")
-    if not isinstance(address, str) or (address and not address.rpartition(":")[2].isdigit()):
-        raise cc.ConfigError("train.coordinator_address", f'must be "host:port" or "" (detected), got {address!r}')
-    n, index = cc.get(config, "train.num_processes"), cc.get(config, "train.process_id")
-    if isinstance(n, bool) or not isinstance(n, int) or not (n == -1 or n >= 1):
-        raise cc.ConfigError("train.num_processes", f"must be a positive integer or -1 (detected), got {n!r}")
-    if isinstance(index, bool) or not isinstance(index, int) or index < -1 or 0 < n <= index:
-        raise cc.ConfigError("train.process_id", f"must be -1 (detected) or an integer in [0, train.num_processes)"
-                             f", got {index!r}")
 
 
 def _check_devices(config: ml_collections.ConfigDict) -> None:
@@ -138,7 +111,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     split = open_split(config.data, "train")
     table = load_split_boxes(workdir, config.data, split, plan.detectors, plan.detector_settings,
                              keep_empty=plan.keep_empty) if plan.detectors else None
-    kept = _kept_positions(split, table)
+    kept = kept_positions(split, table)
     runs = [(m.name, m.seed(config.train.seed)) for m in plan.models]
     stage_fp = fingerprint(results_settings("train", config.train), config.data, runs, plan.method_params, plan.seed,
                            plan.boxes_key(), split.digest)
@@ -158,15 +131,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         if hosts.main_value(is_complete(run_dir, fp)):
             log.info("train: %s is finished", model.name)
             continue
-        _claim(run_dir, fp, settings)
-        if model.on_original:
-            source = PairSource(images, kept)
-        else:
-            source = anonymize_once(_paired_source(split, images, table, kept, degree, plan), method,
-                                    plan.method_params[method], budget_mb=config.train.cache_mb, progress=True)
-            log.info("train: %s anonymizes %s", model.name, "once before training, with the numpy backend"
-                     if source.twins is not None else "in every step, with the xla backend: its images' anonymized "
-                     f"twins would take more than train.cache_mb = {config.train.cache_mb} MB")
+        claim(work.run_record(model.name), fp, settings)
+        source = model_source(model, plan, split, images, table, kept, budget_mb=config.train.cache_mb)
         log.info("train: %s on %d images (seed %d)", model.name, len(source), train_cfg.seed)
         train(train_cfg, run_dir, source, adaptation=model.recipe, method=method,
               method_params=plan.method_params.get(method), progress=True)
@@ -175,55 +141,3 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         trained += 1
     hosts.on_main("train", mark_complete, stage_dir, stage_fp, models=[m.name for m in plan.models])
     return f"{trained} of {len(plan.models)} models trained"
-
-
-def _kept_positions(split, table: BoxTable | None) -> np.ndarray:
-    """Positions of the training images every model trains on: with detectors, those the anonymize stage kept
-    (detected, and with at least one detection unless ``anonymize.keep_empty``, as the paper removes images
-    without personal data); without detectors, all."""
-    if table is None:
-        return np.arange(len(split.ids))
-    kept = set(table.ids)
-    positions = np.asarray([p for p, image_id in enumerate(split.ids) if image_id in kept], np.int64)
-    left_out = len(split.ids) - len(positions)
-    if left_out:
-        log.info("train: %d of %d training images are left out (no usable detection, or none at all with "
-                 "anonymize.keep_empty False)", left_out, len(split.ids))
-    if not len(positions):
-        raise DatasetError("no training image has detections: run the anonymize stage on split 'train', or set "
-                           "anonymize.keep_empty=True")
-    return positions
-
-
-def _claim(run_dir: Path, fp: str, settings: dict) -> None:
-    """Record the fingerprint and training settings a run starts with; refuse to resume checkpoints made with
-    another config, naming the keys that changed."""
-    marker = run_dir / RUN_FILE
-    if hosts.main_value(marker.exists()):
-        previous = recorded_fingerprint(marker)
-        if previous != fp:
-            if previous is None:
-                started = f"a config that its damaged {RUN_FILE} no longer names"
-            else:
-                recorded = json.loads(marker.read_text(encoding="utf-8")).get("train")
-                changed = changed_keys(recorded, settings, "config.train.") if isinstance(recorded, dict) else []
-                if changed:
-                    started = f"another config ({', '.join(changed)} changed)"
-                elif recorded is not None:
-                    started = "other data, detections or anonymization settings"
-                else:
-                    started = f"another training config (fingerprint {previous}, now {fp})"
-            raise DatasetError(f"{run_dir} holds a run started with {started}; delete that directory to train it "
-                               "again with this config, or restore the config to resume it")
-        return
-    hosts.on_main(f"claim {run_dir}", save_json, marker, {"fingerprint": fp, "train": settings})
-
-
-def _paired_source(split, images: FittedImages, table: BoxTable, positions: np.ndarray, degree: float,
-                   plan: StudyPlan) -> PairSource:
-    """The kept training images with their boxes and the ones anonymized at ``degree``."""
-    rows = {image_id: i for i, image_id in enumerate(table.ids)}
-    table_rows = np.asarray([rows[split.ids[p]] for p in positions])
-    return PairSource(images, positions, boxes=table.boxes[table_rows],
-                      selected=table.selection(degree, plan.seed, table_rows, degree_kinds=plan.degree_kinds),
-                      digests=[table.digests[r] for r in table_rows])

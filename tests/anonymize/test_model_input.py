@@ -10,14 +10,13 @@ import pytest
 from PIL import Image
 
 from anonjax.analysis.anonymization_summary import markdown
-from anonjax.anonymize import BoxTable, apply
+from anonjax.anonymize import BoxTable, apply, split_inputs
 from anonjax.anonymize.detection import KINDS
 from anonjax.anonymize.model_input import box_pixels, input_boxes, model_inputs
 from anonjax.anonymize.statistics import NEARLY_INVISIBLE, split_report
 from anonjax.data import EvalTransform, open_split, pixel_digest, read_image
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.plan import Variant
-from anonjax.stages import embed
 from configs import data as presets
 
 PARAMS = {"pixel": {"cells": 4}, "blur": {"sigma": 0.2}, "mask": {"fill": (0, 0, 0)}}
@@ -43,14 +42,14 @@ def test_embed_views_are_fit_anonymize_crop_and_transform(tmp_path, monkeypatch)
     images = [read_image(tmp_path / image_id) for image_id in split.ids]
     boxes = [[[3, 4, 30, 20], [10, 25, 35, 40]], [[1, 1, 7, 5], [0, 0, 0, 0]]]
     table = table_of(split.ids, images, boxes)
-    monkeypatch.setattr(embed, "load_split_boxes", lambda *args, keep_empty: table)
+    monkeypatch.setattr(split_inputs, "load_split_boxes", lambda *args, keep_empty: table)
     variants = [Variant(), *(Variant(m, 1.0) for m in PARAMS)]
     plan = SimpleNamespace(seed=0, degree_kinds=("text",), method_params=PARAMS, variants=tuple(variants[1:]))
     # Shrinking and enlarging; without and with the inputs kept for the next model (the second pass reads them).
     for size, cache_mb, passes in ((24, 0, 1), (80, 0, 1), (80, 64, 2)):
         config = ml_collections.ConfigDict({"data": {}, "train": {"canvas_size": 48}, "embed": {"cache_mb": cache_mb},
                                             "anonymize": {"keep_empty": False}})
-        images_of_split = embed._SplitImages(split, tmp_path, config)
+        images_of_split = split_inputs.SplitInputs(split, tmp_path, config)
         for _ in range(passes):
             ids, batch = next(images_of_split.views(variants, plan, size, batch_size=2))
         assert len(images_of_split._inputs) == (len(variants) if cache_mb else 0)

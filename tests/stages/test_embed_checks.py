@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anonjax.anonymize import BoxTable
+from anonjax.anonymize import BoxTable, split_inputs
 from anonjax.data import DatasetError, open_split, pixel_digest, read_image
 from anonjax.plan import Variant, study_plan
-from anonjax.stages import embed
 from configs import data as presets
 
 
@@ -22,10 +21,10 @@ def test_an_image_changed_after_detection_stops_the_embedding(tmp_path, monkeypa
     table = BoxTable(ids=split.ids, boxes=np.zeros((2, 1, 4), np.int32), valid=np.ones((2, 1), bool),
                      scores=np.ones((2, 1), np.float32), kinds=np.ones((2, 1), np.int8),
                      sizes=np.array([[20, 30]] * 2, np.int32), digests=digests, failed={}, empty=[])
-    monkeypatch.setattr(embed, "load_split_boxes", lambda *args, keep_empty: table)
+    monkeypatch.setattr(split_inputs, "load_split_boxes", lambda *args, keep_empty: table)
     config = ml_collections.ConfigDict({"data": {}, "train": {"canvas_size": 32}, "embed": {"cache_mb": 0},
                                         "anonymize": {"keep_empty": False}})
-    images = embed._SplitImages(split, tmp_path, config)
+    images = split_inputs.SplitInputs(split, tmp_path, config)
     batches = images.views([Variant()], study_plan(config), image_size=14, batch_size=1)
     assert next(batches)[0] == ["a/0.png"]
     with pytest.raises(DatasetError, match=r"image 'a/1.png' of split 'train': the image changed after its detection"):

@@ -456,6 +456,32 @@ def test_report_names_a_damaged_results_file(tmp_path):
         report.run(ml_collections.ConfigDict(), tmp_path)
 
 
+def test_report_reads_the_correlation_where_the_work_directory_names_it(tmp_path):
+    """summary.json says whether a degree has a correlation matrix; a file name in it never leads the report
+    elsewhere."""
+    _hand_made_results(tmp_path)
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    summary["degrees"][0]["correlation"] = "../outside.csv"
+    (tmp_path / "results" / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "outside.csv").write_text("metric,x\ny,1\n")
+    report.run(ml_collections.ConfigDict(), tmp_path)
+    assert (tmp_path / "report" / "figures" / "correlation_50.png").is_file()
+
+
+def test_report_plots_the_training_log_of_every_model(tmp_path):
+    _hand_made_results(tmp_path)
+    for model, loss in (("unadapted", 2.0), ("A_blur_50", 3.0)):
+        (tmp_path / "train" / model).mkdir(parents=True)
+        (tmp_path / "train" / model / "training_log.jsonl").write_text(
+            "\n".join(json.dumps(dict(step=s, loss=loss - s / 10)) for s in range(3)) + "\n")
+    (tmp_path / "train" / "control").mkdir()  # a run that has logged nothing yet
+    (tmp_path / "train" / "DONE.json").write_text("{}")
+    report.run(ml_collections.ConfigDict(), tmp_path)
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "![Training loss of every model](figures/training_loss.png)" in text
+    assert (tmp_path / "report" / "figures" / "training_loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_report_without_results_asks_for_the_evaluate_stage(tmp_path):
     from anonjax.errors import MissingInputError
 

@@ -3,7 +3,6 @@ anonymized view, and the report links no figure that shows an original image."""
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import cv2
 import ml_collections
@@ -17,6 +16,7 @@ from anonjax.config_checks import ConfigError
 from anonjax.data import EvalTransform, open_split
 from anonjax.data.canvas import fit_to_canvas, scale_boxes
 from anonjax.main import load_config, run
+from anonjax.models import attention_maps
 from anonjax.plan import method_params, study_plan
 from anonjax.stages import embed, report
 
@@ -99,9 +99,10 @@ def test_sheet_without_originals_is_the_sheet_less_its_first_column_its_open_box
 def rendered(monkeypatch):
     """Attention maps drawn by ``embed._attention`` without models: ``{path: (input image, title)}``."""
     drawn = {}
-    fake = SimpleNamespace(attention_maps=lambda params, cfg, x: np.zeros((len(x), 2, 2, 2), np.float32),
-                           render_attention=lambda image, maps, path, title: drawn.__setitem__(path, (image, title)))
-    monkeypatch.setattr(embed, "dinov2", fake)
+    monkeypatch.setattr(attention_maps, "attention_maps",
+                        lambda params, cfg, x: np.zeros((len(x), 2, 2, 2), np.float32))
+    monkeypatch.setattr(attention_maps, "render_attention",
+                        lambda image, maps, path, title: drawn.__setitem__(path, (image, title)))
     monkeypatch.setattr(embed, "load_backbone", lambda run_dir: (None, None))
     return drawn
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from anonjax.main import load_config, run
+from anonjax.models import attention_maps
 from anonjax.plan import study_plan
 from anonjax.stages import embed, report
 
@@ -56,7 +57,7 @@ def shared(tmp_path_factory) -> tuple[Path, Path]:
     run(config, workdir)
     mp = pytest.MonkeyPatch()  # attention maps of untrained models: uniform, drawn by the real renderer
     mp.setattr(embed, "load_backbone", lambda run_dir: (None, None))
-    mp.setattr(embed.dinov2, "attention_maps", lambda params, cfg, x: np.full((len(x), 2, 2, 2), .25, np.float32))
+    mp.setattr(attention_maps, "attention_maps", lambda params, cfg, x: np.full((len(x), 2, 2, 2), .25, np.float32))
     try:
         embed._attention(config, study_plan(config), workdir, "embeddings-fingerprint")
     finally:
