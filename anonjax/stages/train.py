@@ -39,6 +39,7 @@ from anonjax.data.canvas import FittedImages
 from anonjax.errors import DatasetError
 from anonjax.files import save_json
 from anonjax.plan import StudyPlan, study_plan, validate_grid
+from anonjax.ssl import micro_batch
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
 from anonjax.ssl.pipeline import PairSource, anonymize_once
 from anonjax.stages.fingerprint import (
@@ -76,6 +77,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if group and batch % group:
         raise cc.ConfigError("train.group_size", f"{group} must divide train.batch_size={batch}: KoLeo, drop path "
                              "and iBOT masks are drawn in groups of this many images (0: one group, the whole batch)")
+    micro_batch.check(config.train)
     cc.check_choice(config, "train.compute_dtype", DTYPES)
     cc.check_choice(config, "train.centering", CENTERINGS)
     cc.check_choice(config, "train.optim.scaling_rule", ("linear_wrt_1024", "sqrt_wrt_1024"))
