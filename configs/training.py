@@ -41,7 +41,7 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     # Images per micro-step of exact gradient accumulation (teacher targets and Sinkhorn-Knopp over the whole
     # batch, one optimizer step): 0 the whole batch; a multiple of group_size dividing batch_size; or "auto", the
     # largest that fits the devices' memory (compiled and measured at start; the whole batch on a CPU).
-    c.micro_batch = 0
+    c.micro_batch = ml_collections.FieldReference(0, field_type=object)  # an int or "auto"
     c.epochs = 500  # vitl14.yaml (default 100)
     c.steps_per_epoch = 1250  # OFFICIAL_EPOCH_LENGTH
     c.head_warmup_steps = 0  # backbone frozen while the fresh heads adapt (use when continuing released weights)

@@ -195,7 +195,7 @@ def compiled_programs(mesh, train_json: str, pretrained_shapes=None, memory_byte
         return micro_cfg, make_train_step(mesh, abstract, views, cfg=micro_cfg, optimizer=optimizer,
                                           schedules=schedules)
 
-    micro = train_cfg.get("micro_batch", 0)
+    micro = micro_batch.setting(train_cfg)
     if micro == micro_batch.AUTO:
         limit = device_memory(mesh.devices.flat[0]) if memory_bytes is None else memory_bytes
         micro = 0 if limit is None else micro_batch.largest_fitting(

@@ -24,10 +24,16 @@ AUTO = "auto"
 FIT_FRACTION = 0.9  # of a device's memory: the share "auto" lets a step use (allocator slack, fragmentation)
 
 
+def setting(train: ml_collections.ConfigDict) -> int | str:
+    """``train.micro_batch`` as an int or "auto" (a command line may give a number as text)."""
+    micro = train.get("micro_batch", 0)
+    return int(micro) if isinstance(micro, str) and micro.isdigit() else micro
+
+
 def check(train: ml_collections.ConfigDict) -> None:
     """Raise ``ConfigError`` unless ``train.micro_batch`` is 0, "auto" or a size that splits the batch in whole
     groups."""
-    micro, batch, group = train.get("micro_batch", 0), train.batch_size, train.group_size
+    micro, batch, group = setting(train), train.batch_size, train.group_size
     if micro == AUTO or micro == 0:
         return
     if isinstance(micro, bool) or not isinstance(micro, int) or micro < 0:
