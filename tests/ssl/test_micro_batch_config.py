@@ -25,7 +25,7 @@ def test_accepted_settings(value):
 def test_refused_settings_name_the_key(value, group, message):
     c = tiny_train()
     c.batch_size, c.group_size, c.micro_batch = 8, group, value
-    with pytest.raises(ConfigError, match="train.micro_batch") as error:
+    with pytest.raises(ConfigError, match=r"train\.micro_batch") as error:
         micro_batch.check(c)
     assert message in str(error.value)
 
