@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import itertools
 import json
 import math
@@ -236,6 +237,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="cpu: simulated CPU devices (an estimate); tpu: the TPU compiler for --topology")
     parser.add_argument("--topology", nargs="+", default=["v5e:4x4"],
                         help="TPU slices, e.g. v5e:4x4 v5e:8x8 v4:2x2x2 v5p:2x2x2 (with --platform tpu)")
+    parser.add_argument("--study", default=None,
+                        help="a study config (e.g. ml_collections_configs/celeba.py): its config.train as it is, "
+                             "batch, group_size, fsdp, remat and micro_batch included (with --platform tpu)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per configuration")
     return parser.parse_args(argv)
 
@@ -273,21 +277,39 @@ def main_tpu(args: argparse.Namespace) -> list[Plan]:
     for topology in args.topology:
         devices = tpu_devices(topology)
         memory = hbm_bytes(devices[0])
+        if args.study:
+            study = study_train(args.study)
+            plans.append(report_tpu(topology, devices, memory, study,
+                                    plan_micro_batches(study, str(micro_batch.setting(study)), devices, memory), args))
+            continue
         batches = args.batch or [32 * len(devices)]
         fsdps = args.fsdp or sorted({1, len(devices)})
         remats = {"on": (True,), "off": (False,), "both": (False, True)}[args.remat]
         for fsdp, remat, batch in itertools.product(fsdps, remats, batches):
             cfg = train_config(args.preset, args.model, batch, fsdp, remat, len(devices))
-            found = plan_micro_batches(cfg, args.micro_batch, devices, memory)
-            plan = found[-1]
-            share = plan.peak_bytes / memory
-            row = {"topology": topology, "chip": devices[0].device_kind, "hbm_bytes": memory, "share": share,
-                   **plan.row()}
-            print(json.dumps(row) if args.json else
-                  f"{topology} ({devices[0].device_kind}, {size(memory)}/chip): {describe(plan)}; "
-                  f"{100 * share:.0f}% of a chip", flush=True)
-            plans.append(plan)
+            plans.append(report_tpu(topology, devices, memory, cfg,
+                                    plan_micro_batches(cfg, args.micro_batch, devices, memory), args))
     return plans
+
+
+def report_tpu(topology: str, devices: Sequence[jax.Device], memory: int, train_cfg: ml_collections.ConfigDict,
+               found: list[Plan], args: argparse.Namespace) -> Plan:
+    """Print the last (chosen) plan of ``found`` with its share of a chip's memory; returns it."""
+    plan = found[-1]
+    share = plan.peak_bytes / memory
+    row = {"topology": topology, "chip": devices[0].device_kind, "hbm_bytes": memory, "share": share, **plan.row()}
+    print(json.dumps(row) if args.json else
+          f"{topology} ({devices[0].device_kind}, {size(memory)}/chip): {describe(plan)}; "
+          f"{100 * share:.0f}% of a chip{'' if share <= micro_batch.FIT_FRACTION else ' - DOES NOT FIT'}", flush=True)
+    return plan
+
+
+def study_train(path: str) -> ml_collections.ConfigDict:
+    """``config.train`` of a study config file."""
+    spec = importlib.util.spec_from_file_location("study_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config().train
 
 
 if __name__ == "__main__":

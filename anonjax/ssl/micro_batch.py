@@ -65,11 +65,14 @@ def largest_fitting(batch: int, group_size: int, fits: Callable[[int], bool]) ->
 
 
 def spread(batch: int, micro: int, group_size: int, shards: int) -> int:
-    """How many runs of rows a micro-batch takes: one from each of the ``shards`` devices' shares when each such
-    run is whole groups, else 1 (consecutive rows)."""
-    if micro == batch or batch % shards or micro % shards or (micro // shards) % max(group_size, 1):
+    """How many equal parts of the batch's rows a micro-batch takes a run from: the most, up to one per device
+    (``shards``), whose runs are whole groups, so that as many devices as the groups allow work on every
+    micro-step."""
+    if micro == batch:
         return 1
-    return shards
+    group = max(group_size, 1)
+    return max(s for s in range(1, shards + 1)
+               if shards % s == 0 and batch % s == 0 and micro % s == 0 and (micro // s) % group == 0)
 
 
 def split(tree, n_micro: int, spread_: int):

@@ -44,4 +44,7 @@ def test_a_micro_batch_takes_whole_groups_from_every_device():
     parts = np.asarray(micro_batch.split(rows, 2, spread))
     np.testing.assert_array_equal(parts, [[0, 1, 4, 5, 8, 9, 12, 13], [2, 3, 6, 7, 10, 11, 14, 15]])
     np.testing.assert_array_equal(micro_batch.group_ids(8, 2, spread), [[0, 2, 4, 6], [1, 3, 5, 7]])
-    assert micro_batch.spread(16, 8, 4, 4) == 1  # 2 rows per device would split a group of 4: consecutive rows
+    # Groups of 4 rows span 2 devices of 4 rows: a micro-batch of 8 takes a group from each half of the batch.
+    assert micro_batch.spread(16, 8, 4, 4) == 2
+    np.testing.assert_array_equal(micro_batch.split(rows, 2, 2), [[0, 1, 2, 3, 8, 9, 10, 11],
+                                                                  [4, 5, 6, 7, 12, 13, 14, 15]])
