@@ -152,10 +152,18 @@ def plan_micro_batches(train_cfg: ml_collections.ConfigDict, setting: str, devic
     plans = []
     for micro in micro_batch.candidates(train_cfg.batch_size, train_cfg.group_size):
         train_cfg.micro_batch = micro
-        plans.append(measure(train_cfg, devices))
+        try:
+            plans.append(measure(train_cfg, devices))
+        except jax.errors.JaxRuntimeError as e:  # the TPU compiler refuses a program beyond the chip's memory
+            if "RESOURCE_EXHAUSTED" not in str(e):
+                raise
+            sys.stderr.write(f"micro={micro}: beyond the chip's memory ({str(e).splitlines()[0][:200]})\n")
+            continue
         sys.stderr.write(describe(plans[-1]) + "\n")
         if memory is None or plans[-1].peak_bytes <= micro_batch.FIT_FRACTION * memory:
             break
+    if not plans:
+        raise SystemExit("no micro-batch fits the chips: use train.fsdp, train.remat or more chips")
     return plans
 
 

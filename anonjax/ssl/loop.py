@@ -133,6 +133,7 @@ class Programs:
 
     cfg: SSLConfig
     abstract_state: dict
+    abstract_views: dict  # the step's batch shapes
     init: Callable
     step: Callable
 
@@ -200,10 +201,11 @@ def compiled_programs(mesh, train_json: str, pretrained_shapes=None, memory_byte
         limit = device_memory(mesh.devices.flat[0]) if memory_bytes is None else memory_bytes
         micro = 0 if limit is None else micro_batch.largest_fitting(
             global_batch, train_cfg.group_size,
-            lambda m: peak_bytes(step_for(m)[1].lower(abstract, views).compile()) <= micro_batch.FIT_FRACTION * limit,
+            lambda m: micro_batch.compiled_fits(lambda: step_for(m)[1].lower(abstract, views).compile(), limit,
+                                                peak_bytes),
         )
     cfg, step = step_for(micro or global_batch)
-    return Programs(cfg, abstract, jax.jit(fresh_state, out_shardings=shardings), step)
+    return Programs(cfg, abstract, views, jax.jit(fresh_state, out_shardings=shardings), step)
 
 
 def train(

@@ -64,6 +64,19 @@ def largest_fitting(batch: int, group_size: int, fits: Callable[[int], bool]) ->
                      "use more devices, train.fsdp, train.remat or a smaller model")
 
 
+def compiled_fits(compile_step: Callable[[], jax.stages.Compiled], memory: int,
+                  peak: Callable[[jax.stages.Compiled], int]) -> bool:
+    """Whether a step compiles within ``FIT_FRACTION`` of ``memory`` bytes per device (its ``peak``); a TPU compiler
+    refuses a program beyond the chip's memory (RESOURCE_EXHAUSTED), which counts as not fitting."""
+    try:
+        compiled = compile_step()
+    except jax.errors.JaxRuntimeError as e:
+        if "RESOURCE_EXHAUSTED" in str(e):
+            return False
+        raise
+    return peak(compiled) <= FIT_FRACTION * memory
+
+
 def spread(batch: int, micro: int, group_size: int, shards: int) -> int:
     """How many equal parts of the batch's rows a micro-batch takes a run from: the most, up to one per device
     (``shards``), whose runs are whole groups, so that as many devices as the groups allow work on every

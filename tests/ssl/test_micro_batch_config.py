@@ -48,3 +48,15 @@ def test_a_micro_batch_takes_whole_groups_from_every_device():
     assert micro_batch.spread(16, 8, 4, 4) == 2
     np.testing.assert_array_equal(micro_batch.split(rows, 2, 2), [[0, 1, 2, 3, 8, 9, 10, 11],
                                                                   [4, 5, 6, 7, 12, 13, 14, 15]])
+
+
+def test_a_compiler_that_refuses_the_program_means_it_does_not_fit():
+    import jax
+
+    def refused():
+        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Ran out of memory on HBM")
+
+    assert not micro_batch.compiled_fits(refused, 16 * 2**30, lambda c: 0)
+    compiled = jax.jit(lambda x: x + 1).lower(np.ones(4)).compile()
+    assert micro_batch.compiled_fits(lambda: compiled, 100, lambda c: 90)
+    assert not micro_batch.compiled_fits(lambda: compiled, 100, lambda c: 91)
