@@ -20,7 +20,7 @@ DONE = "DONE.json"
 
 OPERATIONAL: dict[str, tuple[str, ...]] = {
     "train": ("fsdp", "distributed", "coordinator_address", "num_processes", "process_id", "log_every",
-              "checkpoint_every", "keep_checkpoints", "cache_mb", "workers", "remat"),
+              "checkpoint_every", "keep_checkpoints", "cache_mb", "workers", "remat", "micro_batch"),
     "anonymize": ("workers", "shard_size", "privacy_images"),
     "embed": ("batch_size", "cache_mb"),
 }
@@ -35,7 +35,8 @@ of floating-point reductions):
   ``train.checkpoint_every``, ``train.keep_checkpoints``: when states are saved and how many are kept;
 - ``train.cache_mb``: what is held in memory (fitted images; anonymized twins, the pixels otherwise computed
   at every step); ``train.workers``: processes reading the batches (each is a pure function of the step);
-  ``train.remat``: activations recomputed in the backward pass instead of stored;
+  ``train.remat``: activations recomputed in the backward pass instead of stored; ``train.micro_batch``: the
+  batch's images per step of exact gradient accumulation (``anonjax.ssl.micro_batch``);
 - ``anonymize.workers``: detection processes; ``anonymize.shard_size``: images per cache shard, the unit of
   resuming (the box table joins the shards in image order); ``anonymize.privacy_images``: the sample of the
   privacy stage, which no other stage reads (the privacy stage's own fingerprint covers it);

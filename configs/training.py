@@ -33,8 +33,15 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     # the stochastic-depth subsets, the iBOT mask strata) is done in groups of group_size consecutive images of
     # the global batch (0: one group, the whole batch): the same sets whatever the devices sharing the batch.
     # Each device computes its groups alone when group_size divides its share of the batch.
+    # The official DINOv2 run trained with a global batch of 3072 (batch_size_per_gpu 32 on 96 GPUs). This preset
+    # trains with 1024, the reference batch of the lr rule, so its peak lr is base_lr itself (2e-4), not the
+    # sqrt(3) x 2e-4 the rule gives 3072: a smaller batch than the official run's, by choice, not a reproduction.
     c.batch_size = 1024
     c.group_size = 32
+    # Images per micro-step of exact gradient accumulation (teacher targets and Sinkhorn-Knopp over the whole
+    # batch, one optimizer step): 0 the whole batch; a multiple of group_size dividing batch_size; or "auto", the
+    # largest that fits the devices' memory (compiled and measured at start; the whole batch on a CPU).
+    c.micro_batch = ml_collections.FieldReference(0, field_type=object)  # an int or "auto"
     c.epochs = 500  # vitl14.yaml (default 100)
     c.steps_per_epoch = 1250  # OFFICIAL_EPOCH_LENGTH
     c.head_warmup_steps = 0  # backbone frozen while the fresh heads adapt (use when continuing released weights)

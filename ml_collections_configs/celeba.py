@@ -6,7 +6,8 @@ Unadapted model and adaptations A, B, C; gender (``Male``) for the probes.
 
 ``data.root`` holds the official files (``img_align_celeba/``, ``list_eval_partition.txt``,
 ``list_attr_celeba.txt``); ``--config.data.celeba_format=tfds`` reads the TFDS ``celeb_a`` builder instead.
-Sized for accelerators (global batch 1024, bfloat16); see the README for GPU and TPU-pod launches.
+Sized for accelerators (global batch 1024 on any device count, by exact gradient accumulation; bfloat16); see
+the README for GPU and TPU-pod launches.
 
 Training continues from the released DINOv2 ViT-L/14 weights with a fine-tuning schedule (see ``get_config``);
 from scratch with the full official schedule (500 epochs of 1250 steps) is
@@ -31,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.pretrained = "vitl14"
     config.train.steps_per_epoch = 25
     config.train.head_warmup_steps = 1000
+    # The global batch stays 1024 on any device count: each step accumulates the largest micro-batch of whole
+    # groups that fits the devices (exact, anonjax.ssl.micro_batch).
+    config.train.micro_batch = "auto"
     config.data = data.celeba()
     config.embed.dtype = "bfloat16"
     config.embed.batch_size = 256

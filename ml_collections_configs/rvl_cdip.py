@@ -5,7 +5,8 @@ ViT-L/14 trained as the Unadapted model and adaptations A, B, C; the 16 document
         --config.data.root=/data/rvl-cdip
 
 ``data.root`` holds the archive layout (``images/``, ``labels/{train,val,test}.txt``). Sized for
-accelerators (global batch 1024, bfloat16); see the README for GPU and TPU-pod launches.
+accelerators (global batch 1024 on any device count, by exact gradient accumulation; bfloat16); see the README
+for GPU and TPU-pod launches.
 
 Training continues from the released DINOv2 ViT-L/14 weights with a fine-tuning schedule (see ``get_config``);
 from scratch with the full official schedule (500 epochs of 1250 steps) is
@@ -30,6 +31,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.pretrained = "vitl14"
     config.train.steps_per_epoch = 25
     config.train.head_warmup_steps = 1000
+    # The global batch stays 1024 on any device count: each step accumulates the largest micro-batch of whole
+    # groups that fits the devices (exact, anonjax.ssl.micro_batch).
+    config.train.micro_batch = "auto"
+    # The paper's detector is PaddleOCR's PP-OCRv3 with PaddleOCR's own detection defaults (tools/infer/utility.py:
+    # det_limit_side_len 960, det_limit_type "max", det_db_thresh 0.3, det_db_box_thresh 0.6, det_db_unclip_ratio
+    # 1.5, use_dilation False), not the RapidOCR ones of configs/anonymization.py (736 min side, 0.5, 1.6,
+    # dilation). The margin around each box stays: it covers glyph edges the detector's boxes cut.
+    config.anonymize.text.update(limit_side_len=960, limit_type="max", thresh=0.3, box_thresh=0.6, unclip_ratio=1.5,
+                                 use_dilation=False)
     config.data = data.rvl_cdip()
     config.embed.dtype = "bfloat16"
     config.embed.batch_size = 256

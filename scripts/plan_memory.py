@@ -5,6 +5,14 @@ for simulated CPU devices: which global batch, ``fsdp`` and ``remat`` fit a chip
                                               # fsdp 1 and 8, remat off and on (8 compiles)
     python -m scripts.plan_memory --devices 16 --batch 64 --fsdp 16 --remat on
     python -m scripts.plan_memory --preset tiny --batch 16 --fsdp 1 2 --json
+    python -m scripts.plan_memory --platform tpu --topology v5e:4x4 v4:2x2x2 --batch 1024 --fsdp 1 --remat off \
+        --micro-batch auto           # the real TPU compiler (pip install -e .[tpu]), per chip
+
+``--platform tpu`` compiles for the chips of a TPU slice (``jax.experimental.topologies``; libtpu, no TPU needed)
+with the TPU compiler itself: its memory analysis is what the chips will hold, not an estimate, and the model
+runs its accelerator attention (``dot_product``). ``--micro-batch auto`` compiles the step for micro-batches of
+whole groups, largest first, and stops at the first whose peak fits ``micro_batch.FIT_FRACTION`` of a chip's
+memory (``HBM_BYTES``): the choice ``train.micro_batch="auto"`` makes on those chips.
 
 The step is the one training runs (``anonjax.ssl.loop.compiled_programs``): teacher on the 2 global crops,
 student on the global and local crops, DINO and iBOT heads, losses, AdamW, EMA, the input state donated;
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import itertools
 import json
 import math
@@ -39,12 +48,15 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 
 from anonjax import parallel
+from anonjax.models import vit
+from anonjax.ssl import micro_batch
 from anonjax.ssl.loop import backbone_config, compiled_programs, program_key
 from configs.training import get_config
 
@@ -54,6 +66,8 @@ COMPILER_OPTIONS = {
     "xla_llvm_disable_expensive_passes": True,
 }
 GIB = 2**30
+HBM_BYTES = {"TPU v5 lite": 16 * GIB, "TPU v4": 32 * GIB, "TPU v5": 95 * GIB, "TPU v5p": 95 * GIB,
+             "TPU v6 lite": 32 * GIB}  # per chip, by device_kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +79,7 @@ class Plan:
     batch: int  # global
     fsdp: int
     remat: bool
+    micro_batch: int  # global images per micro-step (the whole batch: batch)
     argument_bytes: int
     output_bytes: int
     alias_bytes: int
@@ -99,15 +114,57 @@ def simulate_devices(n: int) -> None:
         raise SystemExit(f"JAX runs {jax.device_count()} {jax.default_backend()} devices, not {n} CPU devices")
 
 
-def train_config(preset: str, model: str | None, batch: int, fsdp: int, remat: bool) -> ml_collections.ConfigDict:
-    """``config.train`` of ``preset`` with the model, global batch, ``fsdp`` and ``remat`` of one configuration."""
+def train_config(preset: str, model: str | None, batch: int, fsdp: int, remat: bool,
+                 devices: int | None = None) -> ml_collections.ConfigDict:
+    """``config.train`` of ``preset`` with the model, global batch, ``fsdp`` and ``remat`` of one configuration,
+    for ``devices`` devices (default: JAX's)."""
     c = get_config(preset)
     if model:
         c.model = model
     c.batch_size, c.fsdp, c.remat = batch, fsdp, remat
     if c.group_size:  # official: 32, as groups that divide each device's share of the batch
-        c.group_size = math.gcd(c.group_size, batch // jax.device_count())
+        c.group_size = math.gcd(c.group_size, batch // (devices or jax.device_count()))
     return c
+
+
+def tpu_devices(topology: str) -> list[jax.Device]:
+    """The chips of a TPU slice such as "v5e:4x4", for compiling only (needs libtpu, not a TPU)."""
+    from jax.experimental import topologies
+
+    return list(topologies.get_topology_desc(topology_name=topology, platform="tpu").devices)
+
+
+def hbm_bytes(device: jax.Device) -> int:
+    """A TPU chip's memory (``HBM_BYTES``)."""
+    kind = device.device_kind
+    if kind not in HBM_BYTES:
+        raise SystemExit(f"no memory size known for {kind!r}: add it to HBM_BYTES")
+    return HBM_BYTES[kind]
+
+
+def plan_micro_batches(train_cfg: ml_collections.ConfigDict, setting: str, devices: Sequence[jax.Device],
+                       memory: int | None) -> list[Plan]:
+    """Plans of the step at ``setting`` ("auto": each candidate micro-batch, largest first, up to the first whose
+    peak fits ``micro_batch.FIT_FRACTION`` of ``memory``; the last plan is "auto"'s choice)."""
+    if setting != micro_batch.AUTO:
+        train_cfg.micro_batch = int(setting)
+        return [measure(train_cfg, devices)]
+    plans = []
+    for micro in micro_batch.candidates(train_cfg.batch_size, train_cfg.group_size):
+        train_cfg.micro_batch = micro
+        try:
+            plans.append(measure(train_cfg, devices))
+        except jax.errors.JaxRuntimeError as e:  # the TPU compiler refuses a program beyond the chip's memory
+            if "RESOURCE_EXHAUSTED" not in str(e):
+                raise
+            sys.stderr.write(f"micro={micro}: beyond the chip's memory ({str(e).splitlines()[0][:200]})\n")
+            continue
+        sys.stderr.write(describe(plans[-1]) + "\n")
+        if memory is None or plans[-1].peak_bytes <= micro_batch.FIT_FRACTION * memory:
+            break
+    if not plans:
+        raise SystemExit("no micro-batch fits the chips: use train.fsdp, train.remat or more chips")
+    return plans
 
 
 def compile_step(train_cfg: ml_collections.ConfigDict,
@@ -125,7 +182,8 @@ def compile_step(train_cfg: ml_collections.ConfigDict,
                                       sharding=sharding),
         "masks": jax.ShapeDtypeStruct((b, 2, grid * grid), jnp.bool_, sharding=sharding),
     }
-    return programs.step.lower(programs.abstract_state, views).compile(COMPILER_OPTIONS)
+    on_cpu = mesh.devices.flat[0].platform == "cpu"
+    return programs.step.lower(programs.abstract_state, views).compile(COMPILER_OPTIONS if on_cpu else None)
 
 
 def measure(train_cfg: ml_collections.ConfigDict, devices: Sequence[jax.Device] | None = None) -> Plan:
@@ -133,14 +191,19 @@ def measure(train_cfg: ml_collections.ConfigDict, devices: Sequence[jax.Device] 
     analyses."""
     devices = list(jax.devices() if devices is None else devices)
     start = time.perf_counter()
-    compiled = compile_step(train_cfg, devices)
+    if devices[0].platform == "cpu":
+        compiled = compile_step(train_cfg, devices)
+    else:  # the attention an accelerator runs, though JAX's default backend here is the CPU
+        with mock.patch.object(vit, "attention_kind", lambda cfg: "dot_product"):
+            compiled = compile_step(train_cfg, devices)
     seconds = time.perf_counter() - start
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return Plan(
         model=train_cfg.model, devices=len(devices), batch=train_cfg.batch_size, fsdp=train_cfg.fsdp,
-        remat=train_cfg.remat, argument_bytes=memory.argument_size_in_bytes,
+        remat=train_cfg.remat, micro_batch=micro_batch.setting(train_cfg) or train_cfg.batch_size,
+        argument_bytes=memory.argument_size_in_bytes,
         output_bytes=memory.output_size_in_bytes, alias_bytes=memory.alias_size_in_bytes,
         temp_bytes=memory.temp_size_in_bytes, code_bytes=memory.generated_code_size_in_bytes,
         flops=float(cost["flops"]), compile_s=seconds,
@@ -155,7 +218,8 @@ def describe(plan: Plan) -> str:
     """One line of a plan, sizes per device."""
     return (
         f"{plan.model} devices={plan.devices} batch={plan.batch} ({plan.batch // plan.devices}/device) "
-        f"fsdp={plan.fsdp} remat={'on' if plan.remat else 'off'}: peak {size(plan.peak_bytes)}/device "
+        f"micro={plan.micro_batch} fsdp={plan.fsdp} remat={'on' if plan.remat else 'off'}: "
+        f"peak {size(plan.peak_bytes)}/device "
         f"(arguments {size(plan.argument_bytes)} + outputs {size(plan.output_bytes)} + temporaries "
         f"{size(plan.temp_bytes)} - aliased {size(plan.alias_bytes)}; code {size(plan.code_bytes)}), "
         f"{plan.flops / 1e12:.3f} TFLOP/step/device, {plan.flops_per_image / 1e9:.1f} GFLOP/image "
@@ -175,6 +239,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1,
                         help="configurations compiled at once (XLA compiles on one core; each ViT-L/14 compile "
                              "holds a few GB)")
+    parser.add_argument("--micro-batch", default="0",
+                        help='global images per micro-step: 0 (the whole batch), a number, or "auto"')
+    parser.add_argument("--platform", choices=("cpu", "tpu"), default="cpu",
+                        help="cpu: simulated CPU devices (an estimate); tpu: the TPU compiler for --topology")
+    parser.add_argument("--topology", nargs="+", default=["v5e:4x4"],
+                        help="TPU slices, e.g. v5e:4x4 v5e:8x8 v4:2x2x2 v5p:2x2x2 (with --platform tpu)")
+    parser.add_argument("--study", default=None,
+                        help="a study config (e.g. ml_collections_configs/celeba.py): its config.train as it is, "
+                             "batch, group_size, fsdp, remat and micro_batch included (with --platform tpu)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per configuration")
     return parser.parse_args(argv)
 
@@ -182,6 +255,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> list[Plan]:
     """Measure every configuration of the command line; returns the plans."""
     args = parse_args(argv)
+    if args.platform == "tpu":
+        return main_tpu(args)
     simulate_devices(args.devices)
     batches = args.batch or [per_device * args.devices for per_device in (8, 32)]
     fsdps = args.fsdp or sorted({1, args.devices})
@@ -189,18 +264,60 @@ def main(argv: Sequence[str] | None = None) -> list[Plan]:
     configurations = [train_config(args.preset, args.model, batch, fsdp, remat)
                       for fsdp, remat, batch in itertools.product(fsdps, remats, batches)]
 
-    def run(numbered: tuple[int, ml_collections.ConfigDict]) -> Plan:
+    def run(numbered: tuple[int, ml_collections.ConfigDict]) -> list[Plan]:
         i, cfg = numbered
         sys.stderr.write(f"[{i}/{len(configurations)}] compiling {cfg.model} batch={cfg.batch_size} "
                          f"fsdp={cfg.fsdp} remat={'on' if cfg.remat else 'off'} ...\n")  # one write: one line
-        return measure(cfg)
+        return plan_micro_batches(cfg, args.micro_batch, jax.devices(), None)
 
     plans = []
     with ThreadPoolExecutor(args.jobs) as pool:
-        for plan in pool.map(run, enumerate(configurations, 1)):
-            plans.append(plan)
-            print(json.dumps(plan.row()) if args.json else describe(plan), flush=True)
+        for found in pool.map(run, enumerate(configurations, 1)):
+            plans.extend(found)
+            print(json.dumps(found[-1].row()) if args.json else describe(found[-1]), flush=True)
     return plans
+
+
+def main_tpu(args: argparse.Namespace) -> list[Plan]:
+    """The table of the TPU compiler: per slice and configuration, the peak per chip against the chip's memory,
+    FLOPs per image and the micro-batch that fits."""
+    plans = []
+    for topology in args.topology:
+        devices = tpu_devices(topology)
+        memory = hbm_bytes(devices[0])
+        if args.study:
+            study = study_train(args.study)
+            plans.append(report_tpu(topology, devices, memory, study,
+                                    plan_micro_batches(study, str(micro_batch.setting(study)), devices, memory), args))
+            continue
+        batches = args.batch or [32 * len(devices)]
+        fsdps = args.fsdp or sorted({1, len(devices)})
+        remats = {"on": (True,), "off": (False,), "both": (False, True)}[args.remat]
+        for fsdp, remat, batch in itertools.product(fsdps, remats, batches):
+            cfg = train_config(args.preset, args.model, batch, fsdp, remat, len(devices))
+            plans.append(report_tpu(topology, devices, memory, cfg,
+                                    plan_micro_batches(cfg, args.micro_batch, devices, memory), args))
+    return plans
+
+
+def report_tpu(topology: str, devices: Sequence[jax.Device], memory: int, train_cfg: ml_collections.ConfigDict,
+               found: list[Plan], args: argparse.Namespace) -> Plan:
+    """Print the last (chosen) plan of ``found`` with its share of a chip's memory; returns it."""
+    plan = found[-1]
+    share = plan.peak_bytes / memory
+    row = {"topology": topology, "chip": devices[0].device_kind, "hbm_bytes": memory, "share": share, **plan.row()}
+    print(json.dumps(row) if args.json else
+          f"{topology} ({devices[0].device_kind}, {size(memory)}/chip): {describe(plan)}; "
+          f"{100 * share:.0f}% of a chip{'' if share <= micro_batch.FIT_FRACTION else ' - DOES NOT FIT'}", flush=True)
+    return plan
+
+
+def study_train(path: str) -> ml_collections.ConfigDict:
+    """``config.train`` of a study config file."""
+    spec = importlib.util.spec_from_file_location("study_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config().train
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from anonjax.analysis.intervals import bonferroni_z, fisher_interval
+from anonjax.layout import CONTROL
 
 ACCURACY_METRICS = ("k-NN", "Linear")
 
@@ -35,9 +37,19 @@ def pearson_matrix(metrics: Mapping[str, Sequence[float]]) -> tuple[list[str], n
     return names, matrix
 
 
-def metrics_across_models(scenarios: Sequence[Mapping], downstream: Sequence[Mapping]) -> dict[str, list[float]]:
-    """Every metric as one value per (model, method) of one degree: the inputs of the paper's matrices."""
-    keys = sorted({(r["model"], r["method"]) for r in downstream})
+def is_control(model: str) -> bool:
+    """Whether ``model`` is a retraining control (``control``, ``control2``, ...)."""
+    return re.fullmatch(rf"{CONTROL}\d*", model) is not None
+
+
+def metrics_across_models(scenarios: Sequence[Mapping], downstream: Sequence[Mapping], *,
+                          controls: bool = False) -> dict[str, list[float]]:
+    """Every metric as one value per (model, method) of one degree: the inputs of the paper's matrices.
+
+    The paper's points are its model x method pairs (12 for four models and three methods); a retraining control
+    is a noise reference, not a point, so its pairs are left out, or with ``controls`` given alone (to show them
+    beside the correlation)."""
+    keys = sorted({(r["model"], r["method"]) for r in downstream if is_control(r["model"]) == controls})
     by = {(r["model"], r["method"], r["queries"]): r for r in scenarios}
     down = {(r["model"], r["method"]): r for r in downstream}
     metrics: dict[str, list[float]] = {}

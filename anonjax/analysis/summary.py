@@ -180,12 +180,13 @@ def study_summary(scenarios: Sequence[Row], downstream: Sequence[Row], settings:
         rows = [r for r in anonymized if r["degree"] == degree]
         down = [r for r in downstream if r["degree"] == degree]
         entry, correlation = dict(degree=degree, correlation=None), []
-        if len(down) >= 3:
-            metrics = metrics_across_models(rows, down)
+        metrics = metrics_across_models(rows, down) if down else {}
+        if len(metrics.get("k-NN", ())) >= 3:  # the model x method points, the controls apart
             names, matrix = pearson_matrix(metrics)
             entry["correlation"] = correlation_file(degree)
             correlations[degree] = correlation_csv(names, matrix)
             correlation = with_accuracy(names, matrix, len(metrics["k-NN"]))
+            entry["control_points"] = metrics_across_models(rows, down, controls=True)
         degrees.append({**entry, **degree_summary(rows, paired, none_rows=none_rows, downstream=down,
                                                   n_test=settings["n_test"] or 0, correlation=correlation)})
     return dict(settings=settings, degrees=degrees, nested=nested_degrees(anonymized, paired)), correlations

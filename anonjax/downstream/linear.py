@@ -19,9 +19,15 @@ import optax
 DEFAULT_CS = (0.01, 0.1, 1.0, 10.0)
 
 
-def _objective(params, x, onehot, c):
+def _logits(params, x):
+    """Class logits in float32 (``HIGHEST``: by default a TPU multiplies float32 matrices in bfloat16 passes)."""
     w, b = params
-    logits = x @ w + b
+    return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST) + b
+
+
+def _objective(params, x, onehot, c):
+    w, _ = params
+    logits = _logits(params, x)
     ce = -jnp.sum(onehot * jax.nn.log_softmax(logits))
     return c * ce + 0.5 * jnp.sum(w * w)
 
@@ -66,8 +72,7 @@ def _standardize(train, *others):
 
 
 def _accuracy(params, x, y) -> float:
-    w, b = params
-    return float(jnp.mean(jnp.argmax(x @ w + b, axis=1) == y))
+    return float(jnp.mean(jnp.argmax(_logits(params, x), axis=1) == y))
 
 
 def linear_probe_accuracy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -10,15 +11,18 @@ import numpy as np
 
 from anonjax.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from anonjax.files import atomic_path
-from anonjax.models.vit import COMPILER_OPTIONS, cls_attention
+from anonjax.models.vit import cls_attention, compiler_options
 from anonjax.models.vit_config import ViTConfig
 
-_cls_attention = jax.jit(cls_attention, static_argnums=1, compiler_options=COMPILER_OPTIONS)
 
+@functools.cache
+def _cls_attention():
+    """``cls_attention`` jitted with the compiler options of the default backend."""
+    return jax.jit(cls_attention, static_argnums=1, compiler_options=compiler_options())
 
 def attention_maps(params: dict, cfg: ViTConfig, images) -> np.ndarray:
     """(N, heads, rows, cols) float32: last block's CLS-to-patch attention (registers excluded)."""
-    return np.asarray(_cls_attention(params, cfg, jax.numpy.asarray(images)))
+    return np.asarray(_cls_attention()(params, cfg, jax.numpy.asarray(images)))
 
 
 def render_attention(image: np.ndarray, maps: np.ndarray, path: str | os.PathLike, *, title: str = "") -> None:

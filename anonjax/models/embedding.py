@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from anonjax import hosts, parallel
 from anonjax.files import atomic_open, save_npy
 from anonjax.layout import ids_path
-from anonjax.models.vit import COMPILER_OPTIONS, check_images, forward_features
+from anonjax.models.vit import check_images, compiler_options, forward_features
 from anonjax.models.vit_config import ViTConfig
 from anonjax.parallel import batch_sharding, mesh_size, pad_to_multiple, replicated
 
@@ -29,7 +29,10 @@ def _cls(params: dict, images: jax.Array, cfg: ViTConfig, dtype, groups: int = 1
     return out["x_norm_clstoken"].astype(jnp.float32)
 
 
-_cls_embedding = jax.jit(_cls, static_argnames=("cfg", "dtype", "groups"), compiler_options=COMPILER_OPTIONS)
+@functools.cache
+def _cls_embedding():
+    """``_cls`` jitted with the compiler options of the default backend (known once JAX is initialized)."""
+    return jax.jit(_cls, static_argnames=("cfg", "dtype", "groups"), compiler_options=compiler_options())
 
 
 def _on_mesh(params: dict, mesh: Mesh) -> dict:
@@ -56,17 +59,17 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
     if mesh is None:
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((params, images))):
             return _cls(params, images, cfg, jnp.dtype(dtype))  # in a caller's jit: JAX takes compiler options there
-        return _cls_embedding(params, jnp.asarray(images), cfg, jnp.dtype(dtype))
+        return _cls_embedding()(params, jnp.asarray(images), cfg, jnp.dtype(dtype))
     padded, n = pad_to_multiple(np.asarray(images), mesh_size(mesh))
     sharded = jax.device_put(padded, batch_sharding(mesh))
-    return _cls_embedding(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype), mesh_size(mesh))[:n]
+    return _cls_embedding()(_on_mesh(params, mesh), sharded, cfg, jnp.dtype(dtype), mesh_size(mesh))[:n]
 
 
 @functools.lru_cache(maxsize=8)
 def _gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
     """CLS embeddings of a batch split over ``mesh``, returned whole to every process."""
     return jax.jit(functools.partial(_cls, cfg=cfg, dtype=dtype, groups=mesh_size(mesh)),
-                   out_shardings=parallel.replicated(mesh), compiler_options=COMPILER_OPTIONS)
+                   out_shardings=parallel.replicated(mesh), compiler_options=compiler_options())
 
 
 def embed_to_files(

@@ -31,13 +31,23 @@ from anonjax.models.vit_config import ViTConfig
 LN_EPS = 1e-6
 
 # The compiler options of the jitted programs that run the ViT forward for inference (embedding, attention maps;
-# JAX takes them on the outermost jit only, so ``forward_features`` goes without). By default XLA's CPU backend
-# sends matmuls, with the LayerNorm before them, to YNNPACK; at these shapes (thousands of token rows against the
-# weights) its own Eigen matmuls embed 25-30 % more images per second (``scripts/bench_backbone.py``). The
-# training step keeps YNNPACK (with this option a ViT-S/14 step on small crops took 1.6-1.7 times as long), and so
-# do the retrieval's (queries x database) products, 2.5-3.6 times as fast there. Other backends ignore the option.
-# An XLA without the option stops at the first compile with "No such compile option" and its name.
-COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+# JAX takes them on the outermost jit only, so ``forward_features`` goes without), per backend. By default XLA's CPU
+# backend sends matmuls, with the LayerNorm before them, to YNNPACK; at these shapes (thousands of token rows
+# against the weights) its own Eigen matmuls embed 25-30 % more images per second (``scripts/bench_backbone.py``).
+# The training step keeps YNNPACK (with this option a ViT-S/14 step on small crops took 1.6-1.7 times as long), and
+# so do the retrieval's (queries x database) products, 2.5-3.6 times as fast there. GPU and TPU compilers reject
+# options they do not know ("No such compile option"), so theirs hold no ``xla_cpu_*`` key.
+BACKEND_COMPILER_OPTIONS: dict[str, dict[str, str]] = {
+    "cpu": {"xla_cpu_experimental_ynn_fusion_type": ""},
+    "gpu": {},
+    "tpu": {},
+}
+
+
+def compiler_options(backend: str | None = None) -> dict[str, str]:
+    """The inference compiler options of ``backend`` ("cpu", "gpu" or "tpu"; default: JAX's default backend)."""
+    backend = jax.default_backend() if backend is None else backend
+    return dict(BACKEND_COMPILER_OPTIONS.get("gpu" if backend in ("cuda", "rocm") else backend, {}))
 
 
 def _dense(fan_in: int, fan_out: int) -> dict:
@@ -143,6 +153,11 @@ def _layer_norm(p: dict, x: jax.Array) -> jax.Array:
     return (y * p["scale"].astype(jnp.float32) + p["bias"].astype(jnp.float32)).astype(x.dtype)
 
 
+def final_norm(params: dict, x: jax.Array) -> jax.Array:
+    """The backbone's final LayerNorm of tokens ``x`` in float32, whatever their dtype."""
+    return _layer_norm(params["norm"], x.astype(jnp.float32))
+
+
 def _linear(p: dict, x: jax.Array) -> jax.Array:
     return x @ p["kernel"] + p["bias"]
 
@@ -236,32 +251,43 @@ def _mlp(p: dict, cfg: ViTConfig, x: jax.Array) -> jax.Array:
     return _linear(p["fc2"], jax.nn.gelu(_linear(p["fc1"], x), approximate=False))
 
 
-def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | None, groups: int = 1) -> jax.Array:
+def _group_keys(rng: jax.Array, groups: int, group_ids: jax.Array | None) -> jax.Array:
+    """One key per group, from the group's position in the global batch (``group_ids``, default 0, 1, ...): a
+    group draws the same whichever micro-batch or device computes it."""
+    ids = jnp.arange(groups) if group_ids is None else group_ids
+    return jax.vmap(jax.random.fold_in, (None, 0))(rng, ids)
+
+
+def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | None, groups: int = 1,
+              group_ids: jax.Array | None = None) -> jax.Array:
     """``x + branch(x)`` with the official stochastic depth: above rate 0.1 the branch runs on a random subset
     of each of ``groups`` runs of consecutive rows (the official code: of each GPU's batch) and is added back
     scaled by group/subset; otherwise per-sample drop path.
 
-    A group never mixes with another, so a device that holds whole groups computes its subsets alone."""
+    A group never mixes with another, and draws from its own key (``_group_keys``), so a device or a micro-batch
+    that holds whole groups computes their subsets alone."""
     if not train or rate == 0.0:
         return x + branch(x)
     n = x.shape[0]
+    keys = _group_keys(rng, groups, group_ids)
+    x = x.reshape(groups, n // groups, *x.shape[1:])
+    size = x.shape[1]
     if rate > 0.1:
-        x = x.reshape(groups, n // groups, *x.shape[1:])
-        size = x.shape[1]
         keep = max(int(size * (1 - rate)), 1)
-        subset = jax.vmap(lambda k: jax.random.permutation(k, size)[:keep])(jax.random.split(rng, groups))
+        subset = jax.vmap(lambda k: jax.random.permutation(k, size)[:keep])(keys)
         picked = jax.vmap(lambda rows, s: rows[s])(x, subset)  # a gather batched over groups, split like them
         update = branch(picked.reshape(groups * keep, *x.shape[2:])) * (size / keep)
         added = jax.vmap(lambda rows, s, u: rows.at[s].add(u))(x, subset, update.reshape(picked.shape))
         return added.reshape(n, *x.shape[2:])
-    kept = jax.random.bernoulli(rng, 1.0 - rate, (n, 1, 1)).astype(x.dtype)
-    return x + branch(x) * kept / (1.0 - rate)
+    kept = jax.vmap(lambda k: jax.random.bernoulli(k, 1.0 - rate, (size, 1, 1)))(keys).astype(x.dtype)
+    x = x.reshape(n, *x.shape[2:])
+    return x + branch(x) * kept.reshape(n, 1, 1) / (1.0 - rate)
 
 
 def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bool = False, rng=None,
-          groups: int = 1) -> jax.Array:
-    """One pre-norm transformer block with LayerScale; ``groups``: of the stochastic depth (``_residual``) and of
-    the CPU attention's loop (``_attention_per_image``)."""
+          groups: int = 1, group_ids: jax.Array | None = None) -> jax.Array:
+    """One pre-norm transformer block with LayerScale; ``groups``, ``group_ids``: of the stochastic depth
+    (``_residual``); ``groups`` also of the CPU attention's loop (``_attention_per_image``)."""
     k1, k2 = jax.random.split(rng) if rng is not None else (None, None)
     x = _residual(
         x,
@@ -270,9 +296,10 @@ def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bo
         train,
         k1,
         groups,
+        group_ids,
     )
     return _residual(x, lambda y: _mlp(p["mlp"], cfg, _layer_norm(p["norm2"], y)) * p["ls2"]["gamma"], rate, train, k2,
-                     groups)
+                     groups, group_ids)
 
 
 def encode(
@@ -285,6 +312,7 @@ def encode(
     rng=None,
     depth: int | None = None,
     groups: int = 1,
+    group_ids: jax.Array | None = None,
     remat: bool = False,
 ) -> jax.Array:
     """Tokens after the first ``depth`` blocks (all by default), before the final norm.
@@ -297,7 +325,7 @@ def encode(
     x = embed_tokens(params, cfg, images, masks)
     for i in range(cfg.depth if depth is None else depth):
         key = jax.random.fold_in(rng, i) if rng is not None else None
-        run = functools.partial(block, cfg=cfg, rate=rates[i], train=train, groups=groups)
+        run = functools.partial(block, cfg=cfg, rate=rates[i], train=train, groups=groups, group_ids=group_ids)
         if remat:
             run = jax.checkpoint(run)
         x = run(params[f"blocks_{i}"], x=x, rng=key)
@@ -314,16 +342,19 @@ def forward_features(
     train: bool = False,
     rng: jax.Array | None = None,
     groups: int = 1,
+    group_ids: jax.Array | None = None,
     remat: bool = False,
 ) -> dict:
     """The official ``forward_features`` outputs for NHWC images normalized with ImageNet mean/std.
 
     ``masks`` (N, patches) bool replaces those patch embeddings by the mask token (iBOT); ``train`` turns on
     drop path, which then needs ``rng`` and draws its batch subsets within ``groups`` runs of consecutive images
-    (on the CPU attention also loops over the images of each group: split the batch over devices in whole groups);
+    (on the CPU attention also loops over the images of each group: split the batch over devices in whole groups),
+    group ``j`` drawing from its position ``group_ids[j]`` in the global batch (``_residual``);
     ``remat`` recomputes each block in the backward pass (``encode``).
     """
-    x = encode(params, cfg, images, masks=masks, train=train, rng=rng, groups=groups, remat=remat)
+    x = encode(params, cfg, images, masks=masks, train=train, rng=rng, groups=groups, group_ids=group_ids,
+               remat=remat)
     x_norm = _layer_norm(params["norm"], x)
     r = cfg.num_registers
     return {

@@ -46,7 +46,8 @@ def apply_head(params: dict, x: jax.Array, compute_dtype: DTypeLike = jnp.float3
 
     The MLP runs in ``compute_dtype``; the L2 normalization and the weight-normalized last layer run in
     float32, because the losses divide the logits (cosines) by temperatures down to 0.04: bfloat16 cosines
-    near 1 are 2^-7 apart, steps of 0.2 after the division.
+    near 1 are 2^-7 apart, steps of 0.2 after the division. The product asks for float32 (``HIGHEST``): by
+    default a TPU multiplies float32 matrices in bfloat16 passes.
     """
     layers = params["mlp"]
     x = x.astype(compute_dtype)
@@ -59,4 +60,4 @@ def apply_head(params: dict, x: jax.Array, compute_dtype: DTypeLike = jnp.float3
     x = x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
     v = params["last_layer"]["v"].astype(jnp.float32)
     weight = v * (params["last_layer"]["g"].astype(jnp.float32) / jnp.linalg.norm(v, axis=0))
-    return x @ weight
+    return jnp.matmul(x, weight, precision=jax.lax.Precision.HIGHEST)

@@ -24,7 +24,7 @@ def koleo_loss(x: jax.Array, eps: float = 1e-8, *, group_size: int = 0) -> jax.A
 def _koleo(x: jax.Array, eps: float) -> jax.Array:
     x = x.astype(jnp.float32)
     x = x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), eps)
-    dots = x @ x.T
+    dots = jnp.matmul(x, x.T, precision=jax.lax.Precision.HIGHEST)  # float32 also on a TPU
     n = x.shape[0]
     dots = jnp.where(jnp.eye(n, dtype=bool), -1.0, dots)
     nearest = x[jnp.argmax(dots, axis=1)]

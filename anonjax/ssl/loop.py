@@ -34,6 +34,7 @@ from anonjax.files import atomic_path, save_json
 from anonjax.layout import UNADAPTED
 from anonjax.models import dinov2
 from anonjax.models.vit_config import ViTConfig
+from anonjax.ssl import micro_batch
 from anonjax.ssl.checkpoint import Checkpoints
 from anonjax.ssl.heads import HeadConfig
 from anonjax.ssl.masking import max_masked
@@ -63,8 +64,10 @@ def backbone_config(train: ml_collections.ConfigDict) -> ViTConfig:
     )
 
 
-def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_batch: int) -> SSLConfig:
-    """Static step settings; ``global_batch`` is the global batch, over all hosts. The masks are drawn for
+def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_batch: int,
+               micro: int = 0) -> SSLConfig:
+    """Static step settings; ``global_batch`` is the global batch, over all hosts, ``micro`` the images of each
+    micro-step (0: the whole batch; ``train.micro_batch`` resolved). The masks are drawn for
     each group of ``train.group_size`` images of the global batch (``pipeline.host_batch``), so the bound of
     such a draw (``masking.max_masked``), the size of each group's part of the masked-patch buffer, is never
     exceeded."""
@@ -89,6 +92,7 @@ def ssl_config(train: ml_collections.ConfigDict, backbone: ViTConfig, *, global_
         compute_dtype=train.compute_dtype,
         remat=train.remat,
         head_warmup_steps=train.head_warmup_steps,
+        micro_batch=micro,
     )
 
 
@@ -130,6 +134,7 @@ class Programs:
 
     cfg: SSLConfig
     abstract_state: dict
+    abstract_views: dict  # the step's batch shapes
     init: Callable
     step: Callable
 
@@ -142,11 +147,26 @@ def program_key(train_cfg: ml_collections.ConfigDict) -> str:
     return json.dumps(settings, sort_keys=True)
 
 
+def peak_bytes(compiled: jax.stages.Compiled) -> int:
+    """What a compiled program must hold on one device: arguments + outputs + temporaries - donated buffers reused
+    as outputs (``compiled.memory_analysis()``)."""
+    m = compiled.memory_analysis()
+    return m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
+
+
+def device_memory(device: jax.Device) -> int | None:
+    """Bytes a device offers JAX's buffers (None where it does not say, as the CPU)."""
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    return (stats or {}).get("bytes_limit")
+
+
 @functools.lru_cache(maxsize=4)
-def compiled_programs(mesh, train_json: str, pretrained_shapes=None) -> Programs:
+def compiled_programs(mesh, train_json: str, pretrained_shapes=None, memory_bytes: int | None = None) -> Programs:
     """Programs for ``config.train`` as :func:`program_key` writes it; cached, so runs with one config compile
     once per process. ``init(pretrained, seed)`` draws a fresh state; ``pretrained_shapes`` is (treedef, leaf
-    ShapeDtypeStructs) of a released backbone, or None."""
+    ShapeDtypeStructs) of a released backbone, or None. ``train.micro_batch`` "auto" takes the largest
+    micro-batch whose compiled step needs at most ``micro_batch.FIT_FRACTION`` of ``memory_bytes`` per device
+    (default: the mesh's first device's memory; the whole batch where it is unknown)."""
     train_cfg = ml_collections.ConfigDict(json.loads(train_json))
     global_batch = train_cfg.batch_size
     backbone = backbone_config(train_cfg)
@@ -171,8 +191,22 @@ def compiled_programs(mesh, train_json: str, pretrained_shapes=None) -> Programs
         "local": jax.ShapeDtypeStruct((global_batch, c.local_number, c.local_size, c.local_size, 3), jnp.float32),
         "masks": jax.ShapeDtypeStruct((global_batch, 2, n_tokens), jnp.bool_),
     }
-    step = make_train_step(mesh, abstract, views, cfg=cfg, optimizer=optimizer, schedules=schedules)
-    return Programs(cfg, abstract, jax.jit(fresh_state, out_shardings=shardings), step)
+
+    def step_for(micro: int):
+        micro_cfg = dataclasses.replace(cfg, micro_batch=0 if micro == global_batch else micro)
+        return micro_cfg, make_train_step(mesh, abstract, views, cfg=micro_cfg, optimizer=optimizer,
+                                          schedules=schedules)
+
+    micro = micro_batch.setting(train_cfg)
+    if micro == micro_batch.AUTO:
+        limit = device_memory(mesh.devices.flat[0]) if memory_bytes is None else memory_bytes
+        micro = 0 if limit is None else micro_batch.largest_fitting(
+            global_batch, train_cfg.group_size,
+            lambda m: micro_batch.compiled_fits(lambda: step_for(m)[1].lower(abstract, views).compile(), limit,
+                                                peak_bytes),
+        )
+    cfg, step = step_for(micro or global_batch)
+    return Programs(cfg, abstract, views, jax.jit(fresh_state, out_shardings=shardings), step)
 
 
 def train(

@@ -56,6 +56,7 @@ class SSLConfig:
     compute_dtype: str = "float32"
     remat: bool = False
     head_warmup_steps: int = 0
+    micro_batch: int = 0  # images per micro-step of gradient accumulation (``micro_batch``); 0: the whole batch
 
     def __post_init__(self) -> None:
         if self.centering not in CENTERINGS:
@@ -64,6 +65,8 @@ class SSLConfig:
             raise ValueError(f"compute_dtype must be one of {sorted(DTYPES)}, got {self.compute_dtype!r}")
         if self.group_size < 0:
             raise ValueError(f"group_size must be >= 0 (0: the whole batch), got {self.group_size}")
+        if self.micro_batch < 0:
+            raise ValueError(f"micro_batch must be >= 0 (0: the whole batch), got {self.micro_batch}")
 
     def groups(self, batch: int) -> int:
         """How many groups a batch of ``batch`` images has."""
@@ -72,7 +75,8 @@ class SSLConfig:
         return batch // self.group_size if self.group_size else 1
 
 
-def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=None, groups: int = 1) -> dict:
+def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=None, groups: int = 1,
+              group_ids=None) -> dict:
     # The official patch embedding (a strided convolution) ignores the pixels past the last whole patch,
     # e.g. of 96 px local crops for patch 14.
     p = cfg.backbone.patch_size
@@ -81,7 +85,7 @@ def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=No
     params = jax.tree.map(lambda p: p.astype(dtype), params)
 
     return vit.forward_features(params, cfg.backbone, images.astype(dtype), masks=masks, train=train, rng=rng,
-                                groups=groups, remat=cfg.remat and train)
+                                groups=groups, group_ids=group_ids, remat=cfg.remat and train)
 
 
 def _head(params, cfg: SSLConfig, x):
@@ -107,11 +111,56 @@ def _masked_tokens(tokens: jax.Array, index: jax.Array) -> jax.Array:
     return jax.vmap(lambda t, i: t[i])(grouped, index).reshape(-1, tokens.shape[-1])
 
 
-def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
-    """Total loss, its terms, and the new centers.
+def _teacher_logits(teacher, cfg: SSLConfig, batch: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Teacher logits of one micro-batch: class tokens [b * 2, K], gathered masked patches [M, K], and the
+    gathered patches' iBOT weights [M] (0 for buffer padding)."""
+    g, masks = batch["global"], batch["masks"]
+    b = g.shape[0]
+    groups = cfg.groups(b)
+    index, weights = _gather_masked(masks.reshape(b * 2, -1), cfg.max_masked, groups)
+    ibot_key = "ibot_head" if cfg.ibot_head is not None else "dino_head"
+    out = _features(teacher["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), train=False)
+    t_cls = _head(teacher["dino_head"], cfg, out["x_norm_clstoken"])
+    t_patch = _head(teacher[ibot_key], cfg, _masked_tokens(out["x_norm_patchtokens"], index))
+    return t_cls, t_patch, weights.reshape(-1)
 
-    ``batch``: ``global`` [B, 2, G, G, 3], ``local`` [B, L, l, l, 3], ``masks`` bool [B, 2, N].
-    ``student``/``teacher``: ``{backbone, dino_head[, ibot_head]}``; ``centers``: ``{dino, ibot}`` [1, K].
+
+def teacher_targets(teacher, centers, micro_batches: dict, teacher_temp, cfg: SSLConfig) -> tuple[dict, dict]:
+    """The teacher's targets for the whole global batch, and the new centers.
+
+    ``micro_batches``: the batch as [n_micro, b, ...] arrays (``losses`` describes one micro-batch). The teacher
+    runs one micro-batch at a time, and the batch statistics (Sinkhorn-Knopp's balance over samples and
+    prototypes, the centers' means) span every micro-batch, as the official code's span every GPU. Returns
+    ``{"cls": [n_micro, b, 2, K], "patch": [n_micro, M, K]}`` probabilities without gradient.
+    """
+    teacher = jax.lax.stop_gradient(teacher)
+    t_cls, t_patch, weights = jax.lax.map(lambda mb: _teacher_logits(teacher, cfg, mb), micro_batches)
+    n_micro, b = micro_batches["global"].shape[:2]
+    flat_cls, flat_patch = t_cls.reshape(-1, t_cls.shape[-1]), t_patch.reshape(-1, t_patch.shape[-1])
+    valid = weights.reshape(-1) > 0
+    if cfg.centering == "centering":
+        cls_probs = softmax_center(flat_cls, centers["dino"], teacher_temp)
+        patch_probs = softmax_center(flat_patch, centers["ibot"], teacher_temp)
+        new_centers = {
+            "dino": update_center(centers["dino"], flat_cls, cfg.center_momentum),
+            "ibot": update_center(centers["ibot"], flat_patch, cfg.center_momentum, weights=valid),
+        }
+    else:
+        cls_probs = sinkhorn_knopp(flat_cls, teacher_temp)
+        patch_probs = sinkhorn_knopp(flat_patch, teacher_temp, valid=valid)
+        new_centers = centers
+    targets = {"cls": cls_probs.reshape(n_micro, b, 2, -1), "patch": patch_probs.reshape(t_patch.shape)}
+    return jax.lax.stop_gradient(targets), new_centers
+
+
+def losses(student, targets: dict, batch: dict, cfg: SSLConfig, rng, group_ids=None):
+    """Total loss of one micro-batch and its terms, each a mean over the micro-batch's images (or groups), so that
+    the mean over equal micro-batches is the loss of the whole batch.
+
+    ``batch``: ``global`` [b, 2, G, G, 3], ``local`` [b, L, l, l, 3], ``masks`` bool [b, 2, N];
+    ``targets``: this micro-batch's slice of :func:`teacher_targets`; ``student``: ``{backbone, dino_head[,
+    ibot_head]}``; ``group_ids`` [groups]: the groups' positions in the global batch (default 0, 1, ...), from
+    which their drop path draws.
     """
     g, loc, masks = batch["global"], batch["local"], batch["masks"]
     b, n_local = g.shape[0], loc.shape[1]
@@ -120,31 +169,12 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
     index, weights = _gather_masked(flat_masks, cfg.max_masked, groups)
     weights = weights.reshape(-1)
     ibot_key = "ibot_head" if cfg.ibot_head is not None else "dino_head"
+    t_cls_probs, t_patch_probs = targets["cls"], targets["patch"]
 
-    # Teacher: targets for the class tokens [B, 2, K] and the masked patches [M, K].
-    teacher = jax.lax.stop_gradient(teacher)
-    t_out = _features(teacher["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), train=False)
-    t_cls = _head(teacher["dino_head"], cfg, t_out["x_norm_clstoken"])
-    t_patch = _head(teacher[ibot_key], cfg, _masked_tokens(t_out["x_norm_patchtokens"], index))
-    if cfg.centering == "centering":
-        t_cls_probs = softmax_center(t_cls, centers["dino"], teacher_temp)
-        t_patch_probs = softmax_center(t_patch, centers["ibot"], teacher_temp)
-        new_centers = {
-            "dino": update_center(centers["dino"], t_cls, cfg.center_momentum),
-            "ibot": update_center(centers["ibot"], t_patch, cfg.center_momentum, weights=weights > 0),
-        }
-    else:
-        t_cls_probs = sinkhorn_knopp(t_cls, teacher_temp)
-        t_patch_probs = sinkhorn_knopp(t_patch, teacher_temp, valid=weights > 0)
-        new_centers = centers
-    t_cls_probs = jax.lax.stop_gradient(t_cls_probs.reshape(b, 2, -1))
-    t_patch_probs = jax.lax.stop_gradient(t_patch_probs)
-
-    # Student.
     k_global, k_local = jax.random.split(rng)
     s_global = _features(
         student["backbone"], cfg, g.reshape(b * 2, *g.shape[2:]), masks=flat_masks, train=True, rng=k_global,
-        groups=groups,
+        groups=groups, group_ids=group_ids,
     )
     s_cls = _head(student["dino_head"], cfg, s_global["x_norm_clstoken"]).reshape(b, 2, -1)
     s_patch = _head(student[ibot_key], cfg, _masked_tokens(s_global["x_norm_patchtokens"], index))
@@ -153,7 +183,7 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
     terms = {}
     if n_local:
         s_local = _features(student["backbone"], cfg, loc.reshape(b * n_local, *loc.shape[2:]), train=True,
-                            rng=k_local, groups=groups)
+                            rng=k_local, groups=groups, group_ids=group_ids)
         s_local_cls = _head(student["dino_head"], cfg, s_local["x_norm_clstoken"]).reshape(b, n_local, -1)
         terms["dino_local"] = dino_loss(
             s_local_cls.transpose(1, 0, 2), t_cls_probs.transpose(1, 0, 2), cfg.student_temp
@@ -162,7 +192,9 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
     terms["dino_global"] = 2 * dino_loss(
         s_cls.reshape(1, b * 2, -1), swapped.reshape(1, b * 2, -1), cfg.student_temp
     ) / n_terms
-    cls_tokens = s_global["x_norm_clstoken"].reshape(b, 2, -1)
+    # KoLeo in float32: the final norm computed in float32 from the residual stream, not its compute-dtype output,
+    # whose rounding (2^-8 in bfloat16) is the size of the nearest-neighbour distances KoLeo measures.
+    cls_tokens = vit.final_norm(student["backbone"], s_global["x_prenorm"][:, 0]).reshape(b, 2, -1)
     group = cfg.group_size
     terms["koleo"] = cfg.koleo_weight * (
         koleo_loss(cls_tokens[:, 0], group_size=group) + koleo_loss(cls_tokens[:, 1], group_size=group)
@@ -173,4 +205,4 @@ def losses(student, teacher, centers, batch, teacher_temp, cfg: SSLConfig, rng):
         + terms["koleo"]
         + cfg.ibot_weight * terms["ibot"]
     )
-    return total, (terms, new_centers)
+    return total, terms

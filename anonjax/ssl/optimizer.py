@@ -6,7 +6,10 @@ Per parameter (decided from its path in the tree, as the official ``get_params_g
 - the patch embedding's lr times ``patch_embed_lr_mult``;
 - no weight decay on biases, norms and LayerScale (``gamma``);
 - the heads' last layers follow the last-layer lr schedule (0 while frozen);
-- gradients clipped by global norm per module (backbone, each head), as the official clipping per submodule.
+- gradients clipped by global norm per module (backbone, each head), as the official clipping per submodule;
+- Adam's moments and step count per module, the backbone's starting when it unfreezes after the head warm-up,
+  so that its first update is a fresh AdamW's (a count that ran through the frozen steps would undo the bias
+  correction of moments that never saw a gradient).
 """
 
 from __future__ import annotations
@@ -84,6 +87,34 @@ def clip_per_module(max_norm: float) -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda _: optax.EmptyState(), update)
 
 
+class PerModuleAdamState(NamedTuple):
+    count: jax.Array  # optimizer steps taken, frozen or not
+    adam: dict  # module name -> its ``scale_by_adam`` state
+
+
+def scale_by_adam_per_module(b1: float, b2: float, eps: float, *, starts: dict[str, int] | None = None
+                             ) -> optax.GradientTransformation:
+    """``optax.scale_by_adam`` for each top-level module with its own state; module ``k``'s state keeps its initial
+    value (count 0, zero moments) until step ``starts[k]``, so that its first update there is a fresh Adam's."""
+    adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
+    starts = starts or {}
+
+    def init(params):
+        return PerModuleAdamState(count=jnp.zeros((), jnp.int32), adam={k: adam.init(v) for k, v in params.items()})
+
+    def update(updates, state, params=None):
+        del params
+        out, new = {}, {}
+        for k, u in updates.items():
+            out[k], new[k] = adam.update(u, state.adam[k])
+            if starts.get(k):
+                held = state.count < starts[k]
+                new[k] = jax.tree.map(lambda old, n, held=held: jnp.where(held, old, n), state.adam[k], new[k])
+        return out, PerModuleAdamState(count=state.count + 1, adam=new)
+
+    return optax.GradientTransformation(init, update)
+
+
 class ScheduledState(NamedTuple):
     count: jax.Array
 
@@ -126,7 +157,7 @@ def make_optimizer(
     frozen = {k: jax.tree.map(lambda _, f=(k == "backbone"): f, v) for k, v in params.items()}
     parts = [clip_per_module(o.clip_grad)] if o.clip_grad else []
     parts += [
-        optax.scale_by_adam(b1=o.adamw_beta1, b2=o.adamw_beta2, eps=1e-8),
+        scale_by_adam_per_module(o.adamw_beta1, o.adamw_beta2, 1e-8, starts={"backbone": head_warmup_steps}),
         scale_by_schedules(schedules, lr_mult, wd_mult, is_last, frozen=frozen, frozen_steps=head_warmup_steps),
     ]
     return optax.chain(*parts)

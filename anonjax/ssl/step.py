@@ -16,22 +16,42 @@ import optax
 from jax.sharding import Mesh
 
 from anonjax import parallel
-from anonjax.ssl import meta_arch
+from anonjax.ssl import meta_arch, micro_batch
 from anonjax.ssl.meta_arch import SSLConfig
 from anonjax.ssl.schedules import Schedules
 
 
 def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.GradientTransformation,
-               schedules: Schedules) -> tuple[dict, dict]:
-    """The next state and this step's training-log row (loss terms and hyperparameters, f32 scalars)."""
+               schedules: Schedules, shards: int = 1) -> tuple[dict, dict]:
+    """The next state and this step's training-log row (loss terms and hyperparameters, f32 scalars).
+
+    With ``cfg.micro_batch`` below the batch, the teacher's targets come first for the whole batch, then the
+    student's gradient is summed over the micro-batches, and one optimizer step follows: the step of the whole
+    batch. ``shards``: the devices the batch is split over (``micro_batch.spread``)."""
     step = state["step"]
     hp = schedules.at(step)
     rng = jax.random.fold_in(jax.random.key(state["seed"]), step)
+    b = batch["global"].shape[0]
+    micro = cfg.micro_batch or b
+    n_micro = b // micro
+    spread = micro_batch.spread(b, micro, cfg.group_size, shards)
+    parts = micro_batch.split(batch, n_micro, spread)
+    ids = micro_batch.group_ids(cfg.groups(b), n_micro, spread)
+    targets, centers = meta_arch.teacher_targets(state["teacher"], state["centers"], parts, hp["teacher_temp"], cfg)
 
-    def loss_fn(student):
-        return meta_arch.losses(student, state["teacher"], state["centers"], batch, hp["teacher_temp"], cfg, rng)
+    def micro_step(grads, inputs):
+        part, target, group_ids = inputs
 
-    (loss, (terms, centers)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["student"])
+        def loss_fn(student):
+            total, terms = meta_arch.losses(student, target, part, cfg, rng, group_ids)
+            return total / n_micro, terms
+
+        (loss, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(state["student"])
+        return jax.tree.map(jnp.add, grads, g), (loss, terms)
+
+    zeros = jax.tree.map(jnp.zeros_like, state["student"])
+    grads, (losses, terms) = jax.lax.scan(micro_step, zeros, (parts, targets, ids))
+    loss, terms = jnp.sum(losses), jax.tree.map(jnp.mean, terms)
     if cfg.head_warmup_steps:
         # Head warm-up: the backbone stays frozen (no gradient, no update) while fresh heads adapt to it.
         frozen = step < cfg.head_warmup_steps
@@ -63,7 +83,8 @@ def make_train_step(mesh: Mesh, state: dict, batch: dict, *, cfg: SSLConfig,
     ``state`` and ``batch`` (arrays or ``jax.ShapeDtypeStruct`` trees) fix the shardings.
     """
     state_sh = state_shardings(mesh, state)
-    fn = functools.partial(train_step, cfg=cfg, optimizer=optimizer, schedules=schedules)
+    fn = functools.partial(train_step, cfg=cfg, optimizer=optimizer, schedules=schedules,
+                           shards=parallel.mesh_size(mesh))
     return jax.jit(
         fn,
         in_shardings=(state_sh, batch_shardings(mesh, batch)),

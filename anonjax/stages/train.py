@@ -37,6 +37,7 @@ from anonjax.data.canvas import FittedImages
 from anonjax.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 from anonjax.layout import WorkDir
 from anonjax.plan import study_plan, validate_grid
+from anonjax.ssl import micro_batch
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
 from anonjax.ssl.model_data import kept_positions, model_source
 from anonjax.ssl.run_record import claim
@@ -65,6 +66,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if group and batch % group:
         raise cc.ConfigError("train.group_size", f"{group} must divide train.batch_size={batch}: KoLeo, drop path "
                              "and iBOT masks are drawn in groups of this many images (0: one group, the whole batch)")
+    micro_batch.check(config.train)
     cc.check_choice(config, "train.compute_dtype", DTYPES)
     cc.check_choice(config, "train.centering", CENTERINGS)
     cc.check_choice(config, "train.optim.scaling_rule", ("linear_wrt_1024", "sqrt_wrt_1024"))

@@ -19,7 +19,7 @@ def test_embed_is_the_cls_token(tiny, make_images):
     x = make_images(2, 28, 28)
     emb = dinov2.embed(params, cfg, x)
     assert emb.dtype == jnp.float32 and emb.shape == (2, cfg.embed_dim)
-    # embed compiles with vit.COMPILER_OPTIONS (other CPU matmul kernels): equal up to float32 rounding
+    # embed compiles with vit.compiler_options() (other CPU matmul kernels): equal up to float32 rounding
     np.testing.assert_allclose(emb, dinov2.forward_features(params, cfg, x)["x_norm_clstoken"], rtol=1e-5, atol=1e-5)
 
 

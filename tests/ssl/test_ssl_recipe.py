@@ -76,7 +76,8 @@ def test_tiny_preset_keeps_its_values():
         "group_size": 0, "head_warmup_steps": 0,  # group_size 0: KoLeo, drop path and masks over the whole batch
         "ibot": {"bottleneck_dim": 64, "hidden_dim": 128, "loss_weight": 1.0, "mask_probability": 0.5,
                  "mask_ratio": (0.1, 0.5), "n_layers": 3, "n_prototypes": 256, "separate_head": False},
-        "keep_checkpoints": 2, "layerscale_init": 1.0, "log_every": 10, "model": "vit_tiny16", "num_processes": -1,
+        "keep_checkpoints": 2, "layerscale_init": 1.0, "log_every": 10, "micro_batch": 0, "model": "vit_tiny16",
+        "num_processes": -1,
         "optim": {"adamw_beta1": 0.9, "adamw_beta2": 0.999, "base_lr": 0.02, "clip_grad": 3.0,
                   "freeze_last_layer_epochs": 0.5, "layerwise_decay": 0.9, "min_lr": 1e-06,
                   "patch_embed_lr_mult": 0.2, "scaling_rule": "linear_wrt_1024", "warmup_epochs": 1.0,
