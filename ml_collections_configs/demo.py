@@ -25,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.grid.adapted_degrees = (1.0,)
     config.data = data.synthetic(train=320, val=128, test=0)
     config.anonymize.stats_images = 16
-    config.anonymize.privacy_images = 32  # a quarter of the OCR time of all 128 pages (docs/privacy_measures.md)
+    config.anonymize.privacy_images = 32  # about a quarter of the OCR time of all 128 (docs/privacy_measures.md)
     config.anonymize.text.limit_type = "max"  # pages are 384 x 512: detect at their own size, no upscaling
     config.anonymize.text.limit_side_len = 512
     config.anonymize.pixel.cells = 2
