@@ -1,7 +1,8 @@
 """The whole study, offline, on a CPU: built-in synthetic documents, a tiny ViT, all three methods at 50% and
 100%, the Unadapted model, one control and adaptations A, B and C (trained for 100% only, to fit the CPU budget);
 then embeddings, every scenario with its chance level, probes, correlations, what the anonymized validation pages
-still give away (the privacy stage, on all of them: OCR takes seconds per page) and the report.
+still give away (the privacy stage, on a seeded sample of 32 of the 128: OCR takes seconds per page, and each page
+is read in 7 versions) and the report.
 
     python -m anonjax.main --config ml_collections_configs/demo.py --workdir workdir/demo
 
@@ -24,6 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.grid.adapted_degrees = (1.0,)
     config.data = data.synthetic(train=320, val=128, test=0)
     config.anonymize.stats_images = 16
+    config.anonymize.privacy_images = 32  # about a quarter of the OCR time of all 128 (docs/privacy_measures.md)
     config.anonymize.text.limit_type = "max"  # pages are 384 x 512: detect at their own size, no upscaling
     config.anonymize.text.limit_side_len = 512
     config.anonymize.pixel.cells = 2

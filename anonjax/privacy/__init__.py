@@ -6,8 +6,9 @@
 - ``surviving_faces``, ``decodable_codes``, ``readable_mrz``: faces still detected, codes still decoded,
   machine-readable-zone lines still recovered.
 - ``probe``: the models and every measure of an anonymized image against its original.
-- ``detector_recall``: the detectors against the drawn ground truth of synthetic pages (``anonymize_all``
-  anonymizes every detection); ``box_overlap``: the box geometry the measures share.
+- ``detector_recall``: the detectors and the OCR against the drawn ground truth of synthetic pages;
+  ``box_overlap``: the box geometry the measures share.
 - ``sample``: the seeded sample of validation images the measures run on.
+- ``study_measures``: every variant of a study anonymized and measured on the sample (the privacy stage's work).
 - ``table``: the rows of ``results/privacy.csv`` and ``privacy_recall.csv`` (the privacy stage writes them).
 """

@@ -1,5 +1,5 @@
-"""How well the study's detectors find what a synthetic page is known to hold, and what OCR still reads after
-every detected box is anonymized.
+"""How well the study's detectors find what a synthetic page is known to hold, and what OCR still reads of
+its drawn words: the rows of ``results/privacy_recall.csv``.
 
 Rules against the drawn ground truth of ``anonjax.data.synthetic.Page``:
 
@@ -9,23 +9,24 @@ Rules against the drawn ground truth of ``anonjax.data.synthetic.Page``:
   without a letter or digit (rules drawn as a row of dashes) hold nothing to find and are left out.
 - ``faces``, ``codes``: a drawn box is found when a detection of its kind has IoU >= 0.5 with it, one
   detection per drawn box. Drawn code boxes include the quiet zone around a code, detections do not.
-- ``words_after``: drawn words (``readable_text.words``: length >= 3) that OCR still reads at the drawn line's
-  place (an OCR line overlapping it by half of the smaller box) after every detected box, of every kind, is
-  anonymized. Drawn words OCR misreads even on the original (spacing such as "co py") count as not read,
-  so ``words_before``, the same count on the original page, is its ceiling (asked for with ``baseline``).
+- ``words``: drawn words (``readable_text.words``: length >= 3) that OCR reads at the drawn line's place (an
+  OCR line overlapping it by half of the smaller box). The privacy stage counts them on the original page
+  (``words_before``) and after every detected box, of every kind, is anonymized (``words_after``). Drawn
+  words OCR misreads even on the original (spacing such as "co py") count as not read, so ``words_before``
+  is the ceiling of ``words_after``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anonjax.privacy.anonymize_all import anonymize_all
+from anonjax.anonymize.detection import KINDS
 from anonjax.privacy.box_overlap import covered_fraction, matches
-from anonjax.privacy.ocr import Ocr, OcrLine
-from anonjax.privacy.outcome import Measured, Missing, Outcome, Ratio, attempt, first_missing
+from anonjax.privacy.ocr import OcrLine
+from anonjax.privacy.outcome import Measured, Missing, Outcome, Ratio
 from anonjax.privacy.readable_text import same_place, words_still_read
 
 if TYPE_CHECKING:
@@ -33,10 +34,7 @@ if TYPE_CHECKING:
 
 LINE_COVER = 0.5
 MATCH_IOU = 0.5
-KINDS = ("text", "faces", "codes")
-RATIOS = ("text_lines", "faces", "codes")  # the ratio of each kind
-
-Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+RATIOS = {"text": "text_lines", "faces": "faces", "codes": "codes"}  # the ratio of each detector kind
 
 
 def lines_found(drawn: Sequence[Sequence[int]], detected: np.ndarray, height: int, width: int) -> Ratio:
@@ -51,10 +49,6 @@ def boxes_found(drawn: Sequence[Sequence[int]], detected: np.ndarray) -> Ratio:
     return Ratio(int(found.sum()), len(found))
 
 
-def _boxes(detector: Detector, image: np.ndarray) -> np.ndarray:
-    return np.asarray(detector(image)[0]).reshape(-1, 4)
-
-
 def drawn_words_read(texts: Sequence[str], boxes: Sequence[Sequence[int]], read: Sequence[OcrLine]) -> Ratio:
     """Words of the drawn lines ``texts`` (drawn in ``boxes``) that the OCR lines ``read`` hold at their place."""
     total = Ratio(0, 0)
@@ -63,66 +57,27 @@ def drawn_words_read(texts: Sequence[str], boxes: Sequence[Sequence[int]], read:
     return total
 
 
-class GroundTruthRecall:
-    """Detector recall and words still read after anonymizing every detection, on one synthetic page.
+def detectors_found(page: Page, boxes: np.ndarray, kinds: np.ndarray, detectors: Collection[str]) -> dict[str, Outcome]:
+    """``text_lines``, ``faces`` and ``codes`` of ``page`` whose detections are ``boxes`` [n, 4] with their
+    ``kinds`` [n] (indices into ``anonjax.anonymize.detection.KINDS``); missing for a kind not in
+    ``detectors`` (the detectors that ran)."""
+    height, width = page.image.shape[:2]
+    lines = [box for text, box in zip(page.texts, page.text_boxes, strict=True) if any(map(str.isalnum, text))]
+    drawn = {"text": lines, "faces": page.face_boxes, "codes": page.code_boxes}
+    out: dict[str, Outcome] = {}
+    for kind, name in RATIOS.items():
+        found = np.asarray(boxes).reshape(-1, 4)[np.asarray(kinds) == KINDS.index(kind)]
+        if kind not in detectors:
+            out[name] = Missing(f"the study does not run the {kind} detector")
+        elif kind == "text":
+            out[name] = Measured({name: lines_found(drawn[kind], found, height, width)})
+        else:
+            out[name] = Measured({name: boxes_found(drawn[kind], found)})
+    return out
 
-    ``detectors`` maps "text", "faces" and "codes" to callables giving ``(boxes, scores)`` (default: the
-    study's ``TextDetector``, ``FaceDetector`` and ``CodeDetector`` with their default settings, created on
-    first use); ``ocr`` reads text (default ``Ocr``); ``method`` and ``params`` anonymize the detections.
-    """
 
-    def __init__(self, detectors: Mapping[str, Detector] | None = None,
-                 ocr: Callable[[np.ndarray], Sequence[OcrLine]] | None = None, method: str = "mask", **params):
-        self._detectors = dict(detectors) if detectors is not None else None
-        self._ocr = ocr
-        self.method, self.params = method, params
-
-    def __call__(self, page: Page, read_words: bool = True, baseline: bool = False) -> dict[str, Outcome]:
-        """``text_lines``, ``faces`` and ``codes`` of a synthetic page, with ``read_words`` ``words_after``
-        too (anonymizing and OCR, the slow part), and with ``baseline`` ``words_before``."""
-        image = page.image
-        height, width = image.shape[:2]
-        detectors = self._load_detectors()
-        found = {kind: attempt(f"{kind} detector", _boxes, detectors[kind], image) for kind in KINDS}
-        lines = [box for line, box in zip(page.texts, page.text_boxes, strict=True) if any(map(str.isalnum, line))]
-        drawn = {"text": lines, "faces": page.face_boxes, "codes": page.code_boxes}
-        out: dict[str, Outcome] = {}
-        for kind, name in zip(KINDS, RATIOS, strict=True):
-            if isinstance(found[kind], Missing):
-                out[name] = found[kind]
-            elif kind == "text":
-                out[name] = Measured({name: lines_found(drawn[kind], found[kind], height, width)})
-            else:
-                out[name] = Measured({name: boxes_found(drawn[kind], found[kind])})
-        if read_words:
-            out["words_after"] = self._words(page, self._anonymized(image, found))
-        if baseline:
-            out["words_before"] = self._words(page, image)
-        return out
-
-    def _anonymized(self, image: np.ndarray, found: Mapping[str, np.ndarray | Missing]) -> np.ndarray | Missing:
-        """``image`` with every detected box anonymized; missing when a detector failed on it."""
-        missing = first_missing(*found.values())
-        if missing is not None:
-            return missing
-        return anonymize_all(image, np.concatenate([found[k] for k in KINDS]), self.method, **self.params)
-
-    def _words(self, page: Page, image: np.ndarray | Missing) -> Outcome:
-        read = image if isinstance(image, Missing) else attempt("OCR", self._read, image)
-        if isinstance(read, Missing):
-            return read
-        return Measured({"words": drawn_words_read(page.texts, page.text_boxes, read)})
-
-    def _read(self, image: np.ndarray) -> list[OcrLine]:
-        if self._ocr is None:
-            self._ocr = Ocr()
-        return list(self._ocr(image))
-
-    def _load_detectors(self) -> dict[str, Detector]:
-        if self._detectors is None:
-            from anonjax.anonymize.codes import CodeDetector
-            from anonjax.anonymize.faces import FaceDetector
-            from anonjax.anonymize.text import TextDetector
-
-            self._detectors = {"text": TextDetector(), "faces": FaceDetector(), "codes": CodeDetector()}
-        return self._detectors
+def words_read(page: Page, read: Sequence[OcrLine] | Missing) -> Outcome:
+    """``drawn_words_read`` of ``page`` as an outcome (ratio ``words``): missing when the OCR is."""
+    if isinstance(read, Missing):
+        return read
+    return Measured({"words": drawn_words_read(page.texts, page.text_boxes, read)})

@@ -11,6 +11,7 @@ BGR array. The package installs only on Python < 3.12 (the ``detect`` extra); el
 
 from __future__ import annotations
 
+import importlib.util
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +21,11 @@ from anonjax.privacy.outcome import Unavailable
 
 NOT_INSTALLED = ("rapidocr-onnxruntime is not installed (it installs only on Python < 3.12, with the `detect` "
                  "extra), so text cannot be read")
+
+
+def ocr_installed() -> bool:
+    """Whether the OCR package can be imported (installing it changes what the text measures can read)."""
+    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
 
 
 class OcrLine(NamedTuple):

@@ -1,5 +1,5 @@
 """The privacy measures with the real OCR on images anonymized by the privacy stage's own path
-(``stages.privacy.variant_images``: the study's box selection and ``anonymized_variants``): a broken method
+(``privacy.study_measures.variant_images``: the study's box selection and ``anonymized_variants``): a broken method
 that changes nothing gives everything away, masking every box at 100 % leaves nothing readable inside them.
 
 OCR takes seconds per page on a small CPU: the letter page is read three times in all."""
@@ -16,8 +16,8 @@ from anonjax.plan import Variant, method_params
 from anonjax.privacy.ocr import Ocr
 from anonjax.privacy.outcome import Measured
 from anonjax.privacy.probe import PrivacyProbe
+from anonjax.privacy.study_measures import variant_images
 from anonjax.privacy.table import variant_row
-from anonjax.stages.privacy import variant_images
 from configs.anonymization import get_config
 
 pytest.importorskip("rapidocr_onnxruntime")
