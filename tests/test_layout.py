@@ -19,9 +19,7 @@ def _spelled_paths(module_name: str) -> list[str]:
             and isinstance(node.right, ast.Constant | ast.JoinedStr)]
 
 
-@pytest.mark.parametrize("name", [pytest.param("privacy", marks=pytest.mark.xfail(
-    strict=True, reason="the privacy stage does not take its paths from WorkDir yet")) if n == "privacy" else n
-    for n in ORDER])
+@pytest.mark.parametrize("name", ORDER)
 def test_a_stage_spells_no_path(name):
     assert _spelled_paths(f"anonjax.stages.{name}") == []
 

@@ -34,11 +34,12 @@ from anonjax import config_checks as cc
 from anonjax import hosts
 from anonjax.anonymize import box_cache
 from anonjax.files import csv_text, save_json, save_text, sha256_file
+from anonjax.fingerprint import fingerprint, is_complete, mark_complete
+from anonjax.layout import WorkDir
 from anonjax.plan import StudyPlan, study_plan, validate_grid
 from anonjax.privacy import ocr, study_measures
 from anonjax.privacy.study_measures import SPLIT
 from anonjax.privacy.table import COLUMNS, RECALL_COLUMNS, with_linkage
-from anonjax.stages.fingerprint import fingerprint, is_complete, mark_complete
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,8 @@ def sample_size(config: ml_collections.ConfigDict) -> int:
 
 def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     """Measure the sample (or reuse the measures), join the linkage rates and write the results."""
-    workdir = Path(workdir)
+    work = WorkDir(workdir)
     plan = study_plan(config)
-    stage_dir, results = workdir / "privacy", workdir / "results"
     count = sample_size(config)
     split = cache = None
     if count:
@@ -83,38 +83,35 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     measures_fp = fingerprint(LAYOUT, config.data, split.digest if split else None, cache,
                               [v.name for v in plan.variants], plan.method_params, plan.seed, plan.degree_kinds,
                               plan.keep_empty, faces, count, ocr.ocr_installed())
-    scenarios_file = results / "scenarios.json"
-    fp = fingerprint(measures_fp, sha256_file(scenarios_file) if scenarios_file.is_file() else None)
-    outputs = [results / "privacy.csv", results / "privacy.json"]
-    if hosts.main_value(is_complete(stage_dir, fp) and all(p.is_file() for p in outputs)):
-        log.info("privacy: results in %s are up to date", results)
+    fp = fingerprint(measures_fp, sha256_file(work.scenarios) if work.scenarios.is_file() else None)
+    written = work.privacy_csv.is_file() and work.privacy_results.is_file()
+    if hosts.main_value(is_complete(work.privacy, fp) and written):
+        log.info("privacy: results in %s are up to date", work.results)
         return "up to date"
-    hosts.on_main("privacy", _write, config, plan, workdir, split, count, measures_fp, fp)
+    hosts.on_main("privacy", _write, config, plan, work, split, count, measures_fp, fp)
     return f"{len(plan.variants)} variant(s) measured on a sample of at most {count} validation image(s); results " \
-           f"in {results / 'privacy.csv'}"
+           f"in {work.privacy_csv}"
 
 
-def _write(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, split, count: int, measures_fp: str,
+def _write(config: ml_collections.ConfigDict, plan: StudyPlan, work: WorkDir, split, count: int, measures_fp: str,
            fp: str) -> None:
-    stage_dir, results = workdir / "privacy", workdir / "results"
-    stored = _stored(stage_dir / "measures.json", measures_fp)
+    stored = _stored(work.privacy_measures, measures_fp)
     if stored is None:
-        stored = study_measures.measure_study(config, plan, workdir, split, count)
-        save_json(stage_dir / "measures.json", {"fingerprint": measures_fp, **stored})
+        stored = study_measures.measure_study(config, plan, work.root, split, count)
+        save_json(work.privacy_measures, {"fingerprint": measures_fp, **stored})
     else:
-        log.info("privacy: reusing the measures in %s", stage_dir / "measures.json")
-    scenarios_file = results / "scenarios.json"
-    scenarios = json.loads(scenarios_file.read_text(encoding="utf-8")) if scenarios_file.is_file() else None
+        log.info("privacy: reusing the measures in %s", work.privacy_measures)
+    scenarios = json.loads(work.scenarios.read_text(encoding="utf-8")) if work.scenarios.is_file() else None
     if scenarios is None:
-        log.warning("privacy: no %s; the linkage column stays empty (run the evaluate stage)", scenarios_file)
+        log.warning("privacy: no %s; the linkage column stays empty (run the evaluate stage)", work.scenarios)
     rows = with_linkage(stored["rows"], scenarios)
-    save_text(results / "privacy.csv", csv_text(rows, COLUMNS))
-    save_json(results / "privacy.json", {"settings": stored["settings"], "rows": rows, "recall": stored["recall"]})
+    save_text(work.privacy_csv, csv_text(rows, COLUMNS))
+    save_json(work.privacy_results, {"settings": stored["settings"], "rows": rows, "recall": stored["recall"]})
     if stored["recall"]:
-        save_text(results / "privacy_recall.csv", csv_text(stored["recall"], RECALL_COLUMNS))
+        save_text(work.privacy_recall_csv, csv_text(stored["recall"], RECALL_COLUMNS))
     else:
-        (results / "privacy_recall.csv").unlink(missing_ok=True)
-    mark_complete(stage_dir, fp)
+        work.privacy_recall_csv.unlink(missing_ok=True)
+    mark_complete(work.privacy, fp)
 
 
 def _stored(path: Path, measures_fp: str) -> dict | None:
