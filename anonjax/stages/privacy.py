@@ -157,7 +157,7 @@ def variant_images(image: np.ndarray, table: BoxTable, row: int, variants: Seque
     if reason := table.changed(row, image):
         raise ValueError(reason)
     n = int(table.counts[row])
-    boxes = table.boxes[row, :n]
+    boxes = table.row_boxes(row)
     out = {}
     for method in dict.fromkeys(v.method for v in variants):
         degrees = [v.degree for v in variants if v.method == method]
@@ -258,8 +258,7 @@ def _page_recall(page, table: BoxTable, row: int, plan: StudyPlan, original: Obs
                  anonymized: Mapping[str, Observation]) -> dict[str, Outcome]:
     """Recall of each detector against the drawn boxes (from the detections in use), and the drawn words OCR
     reads on the original and after each method at 100 %."""
-    n = int(table.counts[row])
-    boxes, kinds = table.boxes[row, :n], table.kinds[row, :n]
+    boxes, kinds = table.row_boxes(row), table.row_kinds(row)
     height, width = page.image.shape[:2]
     lines = [box for line, box in zip(page.texts, page.text_boxes, strict=True) if any(map(str.isalnum, line))]
     out: dict[str, Outcome] = {}
