@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from anonjax.ssl.masking import batch_masks
 
 log = logging.getLogger(__name__)
 
-_READ_THREADS = 8  # images of one batch read at once
+_READ_THREADS = os.cpu_count() or 1  # images of one batch read at once: one per core of the host
 _STEPS_AHEAD = 2  # batches read and placed on the devices before they are needed
 
 
