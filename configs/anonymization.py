@@ -6,6 +6,8 @@ Example (in a study config): ``config.anonymize = anonymization.get_config(detec
 
 from __future__ import annotations
 
+import os
+
 import ml_collections
 
 
@@ -44,7 +46,7 @@ def get_config(detectors: tuple[str, ...] = ("faces", "text", "codes")) -> ml_co
     c.splits = ("train", "val")  # splits whose boxes are detected and reported
     c.keep_empty = False  # True keeps images without any detection (the paper removes them)
     c.shard_size = 256  # images per cache shard (the unit of resuming)
-    c.workers = 2  # detection processes
+    c.workers = os.cpu_count() or 1  # detection processes: one per core of the host
     c.stats_images = 64  # images per split on which the changed-pixel fraction of each method is measured
     c.privacy_images = 200  # validation images the privacy stage measures (a seeded sample; 0: none)
     c.example_id = ""  # image of the example sheet; empty: the first split's image with most kinds, then boxes

@@ -143,20 +143,18 @@ def _read_all(shards: Sequence[Path]) -> list[list[Record]]:
 
 
 def _table(records: list[Record], keep_empty: bool) -> BoxTable:
-    """The records of a split, in order, as a padded table (failed images left out, empty ones unless kept)."""
+    """The records of a split, in order, as a ragged table (failed images left out, empty ones unless kept)."""
     failed = {r.id: r.error for r in records if r.error}
     good = [r for r in records if not r.error]
     empty = [r.id for r in good if len(r.boxes) == 0]
     keep = [r for r in good if keep_empty or len(r.boxes)]
-    width = max([len(r.boxes) for r in keep], default=0)
-    table = {"boxes": np.zeros((len(keep), width, 4), np.int32), "valid": np.zeros((len(keep), width), bool),
-             "scores": np.zeros((len(keep), width), np.float32), "kinds": np.full((len(keep), width), -1, np.int8)}
-    for row, r in enumerate(keep):
-        n = len(r.boxes)
-        table["boxes"][row, :n], table["scores"][row, :n], table["kinds"][row, :n] = r.boxes, r.scores, r.kinds
-        table["valid"][row, :n] = True
-    return BoxTable(ids=[r.id for r in keep], sizes=np.array([r.size for r in keep], np.int32).reshape(-1, 2),
-                    digests=[r.digest for r in keep], failed=failed, empty=empty, **table)
+    offsets = np.concatenate([[0], np.cumsum([len(r.boxes) for r in keep], dtype=np.int64)]).astype(np.int64)
+    return BoxTable(ids=[r.id for r in keep], offsets=offsets,
+                    flat_boxes=np.concatenate([EMPTY[0], *[r.boxes for r in keep]]).astype(np.int32),
+                    flat_scores=np.concatenate([EMPTY[1], *[r.scores for r in keep]]).astype(np.float32),
+                    flat_kinds=np.concatenate([EMPTY[2], *[r.kinds for r in keep]]).astype(np.int8),
+                    sizes=np.array([r.size for r in keep], np.int32).reshape(-1, 2),
+                    digests=[r.digest for r in keep], failed=failed, empty=empty)
 
 
 def intact(cache_dir: str | Path, n_images: int) -> bool:

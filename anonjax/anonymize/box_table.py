@@ -1,9 +1,16 @@
-"""The box table: a split's cached detections as padded arrays, and the boxes a degree anonymizes."""
+"""The box table: a split's cached detections stored ragged, and the boxes a degree anonymizes.
+
+Row ``i`` owns the boxes ``offsets[i] .. offsets[i + 1] - 1`` of one flat array per field, so the table costs
+21 bytes per box whatever the largest page holds; rows are padded only when a batch is cut out of it
+(``padded``, ``batch``), to the table's ``width`` so that every batch of a split has the same shape.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -14,32 +21,78 @@ from anonjax.data.identity import pixel_digest
 CHANGED = "the image changed after its detection (its pixels are not the detected ones): run the anonymize stage again"
 
 
-@dataclasses.dataclass(frozen=True)
-class BoxTable:
-    """Cached detections of a split, padded to a fixed ``M`` boxes per image.
+class Padded(NamedTuple):
+    """Rows of a table padded to a common count ``M``: boxes int32 [n, M, 4], valid bool [n, M], scores
+    float32 [n, M], kinds int8 [n, M] (-1 where not valid)."""
 
-    ids: the images that may be anonymized (failed images never, empty ones only when kept);
-    boxes int32 [N, M, 4] xyxy; valid bool [N, M] (the first ``counts[i]`` boxes of row i);
-    scores float32 [N, M]; kinds int8 [N, M] (index into ``KINDS``); sizes int32 [N, 2] (height, width);
-    digests: the ``pixel_digest`` of each image as it was detected (boxes apply to those pixels only);
-    failed: image id -> reason for every image whose reading or detection failed;
-    empty: ids of images without any detection (excluded from ``ids`` unless kept).
-    """
-
-    ids: list[str]
     boxes: np.ndarray
     valid: np.ndarray
     scores: np.ndarray
     kinds: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BoxTable:
+    """Cached detections of a split, ragged.
+
+    ids: the images that may be anonymized (failed images never, empty ones only when kept);
+    offsets int64 [N + 1]: row i's boxes are ``flat_*[offsets[i]:offsets[i + 1]]``;
+    flat_boxes int32 [T, 4] xyxy, flat_scores float32 [T], flat_kinds int8 [T] (index into ``KINDS``);
+    sizes int32 [N, 2] (height, width);
+    digests: the ``pixel_digest`` of each image as it was detected (boxes apply to those pixels only);
+    failed: image id -> reason for every image whose reading or detection failed;
+    empty: ids of images without any detection (excluded from ``ids`` unless kept);
+    min_width: the least count that batches are padded to (see ``width``).
+    """
+
+    ids: list[str]
+    offsets: np.ndarray
+    flat_boxes: np.ndarray
+    flat_scores: np.ndarray
+    flat_kinds: np.ndarray
     sizes: np.ndarray
     digests: list[str]
     failed: dict[str, str]
     empty: list[str]
+    min_width: int = 0
 
-    @property
+    def __post_init__(self) -> None:
+        n, total = len(self.ids), len(self.flat_boxes)
+        if self.offsets.shape != (n + 1,) or self.offsets[0] != 0 or self.offsets[-1] != total \
+                or (np.diff(self.offsets) < 0).any() or len(self.flat_scores) != total or len(self.flat_kinds) != total:
+            raise ValueError(f"offsets {self.offsets.shape} do not split {total} boxes into {n} rows")
+
+    @classmethod
+    def from_padded(cls, *, ids: list[str], boxes: np.ndarray, valid: np.ndarray, scores: np.ndarray,
+                    kinds: np.ndarray, sizes: np.ndarray, digests: list[str], failed: dict[str, str],
+                    empty: list[str]) -> BoxTable:
+        """The table of padded arrays [N, M, ...] whose row i holds its boxes first (``valid[i]`` a prefix),
+        padded to ``M`` in its batches too."""
+        counts = np.asarray(valid).sum(1)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        valid = np.asarray(valid, bool)
+        return cls(ids=list(ids), offsets=offsets, flat_boxes=np.asarray(boxes, np.int32)[valid].reshape(-1, 4),
+                   flat_scores=np.asarray(scores, np.float32)[valid], flat_kinds=np.asarray(kinds, np.int8)[valid],
+                   sizes=np.asarray(sizes, np.int32).reshape(-1, 2), digests=list(digests), failed=dict(failed),
+                   empty=list(empty), min_width=np.shape(valid)[1])
+
+    @functools.cached_property
     def counts(self) -> np.ndarray:
         """Boxes per image, int32 [N]."""
-        return self.valid.sum(1).astype(np.int32)
+        return np.diff(self.offsets).astype(np.int32)
+
+    @functools.cached_property
+    def width(self) -> int:
+        """The count every batch is padded to: the most boxes of any row (or ``min_width``, if more)."""
+        return int(self.counts.max(initial=self.min_width))
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {image_id: i for i, image_id in enumerate(self.ids)}
+
+    def nbytes(self) -> int:
+        """Bytes of the numeric arrays (the ids and digests aside)."""
+        return sum(a.nbytes for a in (self.offsets, self.flat_boxes, self.flat_scores, self.flat_kinds, self.sizes))
 
     def changed(self, row: int, image: np.ndarray) -> str | None:
         """Why ``image`` is not the image that row ``row`` was detected on, or None when it is."""
@@ -47,16 +100,58 @@ class BoxTable:
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """Row of every id; KeyError naming an id that is not in the table (failed or excluded)."""
-        index = {image_id: i for i, image_id in enumerate(self.ids)}
+        index = self._index
         missing = [i for i in ids if i not in index]
         if missing:
             raise KeyError(f"{len(missing)} image ids are not in the box table (failed or without "
                            f"detections), e.g. {missing[0]!r}")
         return np.array([index[i] for i in ids], np.int64)
 
+    def row_boxes(self, row: int) -> np.ndarray:
+        """The boxes of row ``row``, int32 [n, 4]."""
+        return self.flat_boxes[self.offsets[row]:self.offsets[row + 1]]
+
+    def row_kinds(self, row: int) -> np.ndarray:
+        """The kinds of the boxes of row ``row``, int8 [n]."""
+        return self.flat_kinds[self.offsets[row]:self.offsets[row + 1]]
+
+    def padded(self, rows: Sequence[int] | None = None, width: int | None = None) -> Padded:
+        """``rows`` (all when None) padded to ``width`` boxes (the table's ``width`` when None)."""
+        rows = np.arange(len(self.ids)) if rows is None else np.asarray(rows, np.int64).reshape(-1)
+        width = self.width if width is None else width
+        counts = self.offsets[rows + 1] - self.offsets[rows]
+        valid = np.arange(width)[None, :] < counts[:, None]
+        source = (self.offsets[rows][:, None] + np.arange(width)[None, :])[valid]
+        out = Padded(np.zeros((len(rows), width, 4), np.int32), valid, np.zeros((len(rows), width), np.float32),
+                     np.full((len(rows), width), -1, np.int8))
+        out.boxes[valid], out.scores[valid], out.kinds[valid] = (self.flat_boxes[source], self.flat_scores[source],
+                                                                 self.flat_kinds[source])
+        return out
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """All rows' boxes padded to ``width``, int32 [N, width, 4] (a copy: use ``padded`` for a batch)."""
+        return self.padded().boxes
+
+    @property
+    def valid(self) -> np.ndarray:
+        """bool [N, width]: which of ``boxes`` are boxes (a copy)."""
+        return self.padded().valid
+
+    @property
+    def scores(self) -> np.ndarray:
+        """float32 [N, width]: the score of each of ``boxes``, 0 for padding (a copy)."""
+        return self.padded().scores
+
+    @property
+    def kinds(self) -> np.ndarray:
+        """int8 [N, width]: the kind of each of ``boxes``, -1 for padding (a copy)."""
+        return self.padded().kinds
+
     def selection(self, degree: float, seed: int, rows: Sequence[int] | None = None, *,
-                  degree_kinds: Sequence[str] = ("text",)) -> np.ndarray:
-        """bool [n, M]: the boxes anonymized at ``degree`` for ``rows`` (all rows when None).
+                  degree_kinds: Sequence[str] = ("text",), width: int | None = None) -> np.ndarray:
+        """bool [n, width]: the boxes anonymized at ``degree`` for ``rows`` (all rows when None), padded to
+        ``width`` (the table's ``width`` when None).
 
         The degree applies to the boxes of ``degree_kinds`` (the paper's degrees are fractions of the text
         boxes): ``select_boxes`` chooses among them in their order within the image. Boxes of every other
@@ -64,17 +159,42 @@ class BoxTable:
         """
         rows = np.arange(len(self.ids)) if rows is None else np.asarray(rows)
         partial_codes = [KINDS.index(k) for k in degree_kinds]
-        mask = np.zeros((len(rows), self.boxes.shape[1]), bool)
+        mask = np.zeros((len(rows), self.width if width is None else width), bool)
         for out, row in enumerate(rows):
-            n = int(self.valid[row].sum())
-            partial = np.isin(self.kinds[row, :n], partial_codes)
-            mask[out, :n] = ~partial
+            kinds = self.row_kinds(row)
+            partial = np.isin(kinds, partial_codes)
+            mask[out, :len(kinds)] = ~partial
             mask[out, np.flatnonzero(partial)] = select_boxes(int(partial.sum()), degree, seed=seed,
                                                               image_id=self.ids[row])
         return mask
 
     def batch(self, ids: Sequence[str], degree: float, seed: int, *,
               degree_kinds: Sequence[str] = ("text",)) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes int32 [B, M, 4] and the mask bool [B, M] of the boxes to anonymize, for ``apply``."""
+        """Boxes int32 [B, width, 4] and the mask bool [B, width] of the boxes to anonymize, for ``apply``."""
         rows = self.rows(ids)
-        return self.boxes[rows], self.selection(degree, seed, rows, degree_kinds=degree_kinds)
+        return self.padded(rows).boxes, self.selection(degree, seed, rows, degree_kinds=degree_kinds)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BoxRows:
+    """What one adapted model anonymizes in a list of images: the table rows ``rows`` (one per image of the list)
+    with the boxes selected at ``degree``, cut out of the shared table one batch at a time."""
+
+    table: BoxTable
+    rows: np.ndarray
+    degree: float
+    seed: int
+    degree_kinds: tuple[str, ...] = ("text",)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def digest(self, position: int) -> str:
+        """The pixel digest that the boxes of image ``position`` were detected on."""
+        return self.table.digests[int(self.rows[position])]
+
+    def batch(self, positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes int32 [B, width, 4] and selected bool [B, width] of the images at ``positions``."""
+        rows = self.rows[np.asarray(positions, np.int64)]
+        return self.table.padded(rows).boxes, self.table.selection(self.degree, self.seed, rows,
+                                                                   degree_kinds=self.degree_kinds)

@@ -25,7 +25,7 @@ def example_sheet(image: np.ndarray, table: BoxTable, image_id: str, methods, de
     100 % leaves as they are covered (``covered``), so that it shows only what the method does."""
     row = int(table.rows([image_id])[0])
     n = int(table.counts[row])
-    boxes = table.boxes[row, :n]
+    boxes = table.row_boxes(row)
     masks = {d: table.selection(d, seed, [row], degree_kinds=degree_kinds)[0, :n] for d in degrees}
     variants = anonymized_variants(image, boxes, masks, methods, params)
     if not originals:
@@ -60,8 +60,9 @@ def covered(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def richest(table: BoxTable) -> int:
     """Row of the image with the most kinds of detections (a face and text over text alone), then most boxes."""
-    kinds = [len(set(table.kinds[r][table.valid[r]].tolist())) for r in range(len(table.ids))]
-    return max(range(len(table.ids)), key=lambda r: (kinds[r], table.counts[r]))
+    kinds = [len(np.unique(table.row_kinds(r))) for r in range(len(table.ids))]
+    counts = table.counts
+    return max(range(len(table.ids)), key=lambda r: (kinds[r], counts[r]))
 
 
 def example_image(table: BoxTable, split: Split, load: Callable[[int], np.ndarray],

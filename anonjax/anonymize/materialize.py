@@ -106,7 +106,7 @@ def materialize_pairs(
                 raise ValueError(reason)
             n = int(table.counts[row])
             masks = {d: table.selection(d, seed, [row], degree_kinds=degree_kinds)[0, :n] for d in degrees}
-            variants = anonymized_variants(image, table.boxes[row, :n], masks, methods, params)
+            variants = anonymized_variants(image, table.row_boxes(row), masks, methods, params)
             if include_original:
                 variants = {ORIGINAL: image, **variants}
             for variant, pixels in variants.items():

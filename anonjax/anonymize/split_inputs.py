@@ -77,8 +77,8 @@ class SplitInputs:
         fitted = [self.image(i) for i in chunk]
         rows = self.table.rows(chunk)
         canvases = np.stack([f.pixels for f in fitted])
-        boxes = np.stack([scale_boxes(self.table.boxes[r], f.scale, f.size) for r, f in zip(rows, fitted,
-                                                                                             strict=True)])
+        boxes = np.stack([scale_boxes(b, f.scale, f.size) for b, f in zip(self.table.padded(rows).boxes, fitted,
+                                                                          strict=True)])
         sizes = [f.size for f in fitted]
         made = {}
         for variant in variants:

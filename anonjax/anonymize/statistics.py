@@ -41,11 +41,12 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
         raise ValueError(f"give both canvas and image_size or neither, got {canvas} and {image_size}")
     counts = table.counts
     sizes = table.sizes
-    by_kind = {kind: int(((table.kinds == k) & table.valid).sum()) for k, kind in enumerate(KINDS)}
+    by_kind = {kind: int((table.flat_kinds == k).sum()) for k, kind in enumerate(KINDS)}
     rows = np.arange(min(stats_images, len(table.ids)))
     index = {image_id: i for i, image_id in enumerate(split.ids)}
-    views = _Views([load(index[table.ids[r]]) for r in rows], table.boxes[rows], params, canvas, image_size)
-    text = (table.kinds[rows] == KINDS.index("text")) & table.valid[rows]
+    sample = table.padded(rows)
+    views = _Views([load(index[table.ids[r]]) for r in rows], sample.boxes, params, canvas, image_size)
+    text = (sample.kinds == KINDS.index("text")) & sample.valid
     out: dict[str, Any] = {
         "images_listed": len(split.ids) + unreadable,
         "images_unreadable": unreadable,
@@ -59,13 +60,14 @@ def split_report(split, unreadable: int, table: BoxTable, load, methods, degrees
         "boxes_by_detector": by_kind,
         "model_input": None if canvas is None else {"canvas_size": canvas, "image_size": image_size},
         "stats_images": len(rows),
-        "text_box_height_px": {"image": _quantiles(_heights(table.boxes[rows])[text]),
+        "text_box_height_px": {"image": _quantiles(_heights(sample.boxes)[text]),
                                "model_input": None if canvas is None else _quantiles(_heights(views.boxes)[text])},
         "degrees": {},
     }
     for degree in degrees:
         selection = table.selection(degree, seed, degree_kinds=degree_kinds)
-        area = [box_area_fraction(table.boxes[r][selection[r]], *sizes[r]) for r in range(len(table.ids))]
+        area = [box_area_fraction(table.row_boxes(r)[selection[r, :counts[r]]], *sizes[r])
+                for r in range(len(table.ids))]
         entry: dict[str, Any] = {"boxes_per_image": _summary(selection.sum(1)), "area_fraction": _summary(area),
                                  "box_pixels_changed": {}}
         for method in methods:

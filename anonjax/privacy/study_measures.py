@@ -48,7 +48,7 @@ def variant_images(image: np.ndarray, table: BoxTable, row: int, variants: Seque
     if reason := table.changed(row, image):
         raise ValueError(reason)
     n = int(table.counts[row])
-    boxes = table.boxes[row, :n]
+    boxes = table.row_boxes(row)
     out = {}
     for method in dict.fromkeys(v.method for v in variants):
         degrees = [v.degree for v in variants if v.method == method]
@@ -120,8 +120,7 @@ def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: P
                 pixels, boxes = made[v.name]
                 outcomes[v.name].append(probe.measure(original, observe(pixels), boxes, image.shape, mrz_lines=mrz))
             if page is not None:
-                n = int(table.counts[row])
-                found = {**detectors_found(page, table.boxes[row, :n], table.kinds[row, :n], plan.detectors),
+                found = {**detectors_found(page, table.row_boxes(row), table.row_kinds(row), plan.detectors),
                          "words_before": words_read(page, original.text),
                          **{f"words_after:{v.method}": words_read(page, observe(made[v.name][0]).text) for v in full}}
                 for name, outcome in found.items():

@@ -5,12 +5,13 @@ embeddings."""
 from anonjax.retrieval.bootstrap import paired_difference_ci
 from anonjax.retrieval.chance import expected_average_precision, expected_ndcg
 from anonjax.retrieval.linkage import linkage_rate
-from anonjax.retrieval.scenario import ScenarioResult, evaluate_scenario
+from anonjax.retrieval.scenario import ScenarioResult, evaluate_scenario, evaluate_scenarios
 from anonjax.retrieval.topk import topk_cosine
 
 __all__ = [
     "ScenarioResult",
     "evaluate_scenario",
+    "evaluate_scenarios",
     "expected_average_precision",
     "expected_ndcg",
     "linkage_rate",

@@ -80,20 +80,31 @@ def sorted_ranks(keys: np.ndarray, items: np.ndarray, ordered: np.ndarray | None
     return ranks + 1
 
 
-def scenario_metrics(gt_keys: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(AP, nDCG, IDCG) per row, float64, from the ranking keys of S0 (ground truth) and S (evaluated).
+def _discounts(k: int) -> np.ndarray:
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
+def ground_truth(gt_keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(relevant, IDCG) per row from the ranking keys of S0: the top k columns in ranking order, int32 [rows, k],
+    and the discounted sum of their scores, float64 [rows]. What every scenario of the same queries shares."""
+    ideal_keys, relevant = topk(gt_keys, k)
+    return relevant, scores_of_keys(ideal_keys).astype(np.float64) @ _discounts(k)
+
+
+def scenario_metrics(gt_keys: np.ndarray, keys: np.ndarray, relevant: np.ndarray,
+                     idcg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(AP, nDCG) per row, float64, from the ranking keys of S0 (ground truth) and S (evaluated), and the
+    ground truth's ``relevant`` sets and ``idcg`` (:func:`ground_truth`).
 
     The definitions of ``scenario.evaluate_scenario``: the relevant set is the top k of S0, AP runs
     over the whole ranking of S, nDCG over its top k with the S0 scores as gains. The one row sort of S
     that AP needs also gives S's k-th key, so its top k costs no partition.
     """
-    ideal_keys, relevant = topk(gt_keys, k)
+    k = relevant.shape[1]
     ordered = np.sort(keys, axis=1)
     ranks = sorted_ranks(keys, relevant, ordered)
     _, top = _smallest(keys, ordered[:, k - 1 : k], k)
     ap = (np.arange(1, k + 1) / ranks).mean(axis=1)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = scores_of_keys(ideal_keys).astype(np.float64) @ discounts
     gains = scores_of_keys(_rows_take(gt_keys, top)).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # padding rows score 0: dropped by the caller
-        return ap, gains @ discounts / idcg, idcg
+        return ap, gains @ _discounts(k) / idcg

@@ -18,7 +18,7 @@ from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
 from anonjax.layout import NO_ANONYMIZATION, ORIGINAL, QUERY_KINDS, UNADAPTED, embedding_path
 from anonjax.plan import Model, StudyPlan, Variant
-from anonjax.retrieval import ScenarioResult, evaluate_scenario, linkage_rate, paired_difference_ci
+from anonjax.retrieval import ScenarioResult, evaluate_scenarios, linkage_rate, paired_difference_ci
 from anonjax.retrieval.embedding_inputs import (
     Inputs,
     aligned,
@@ -69,18 +69,19 @@ def scored_scenarios(plan: StudyPlan, root: Path, splits: Sequence[str]) -> list
     return grid
 
 
-def score(config: ml_collections.ConfigDict, data: Inputs, queries: np.ndarray,
-           database: np.ndarray) -> ScenarioResult:
+def score(config: ml_collections.ConfigDict, data: Inputs,
+          scenarios: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[ScenarioResult]:
+    """Every ``(queries, database)`` of ``scenarios`` scored against the study's ground truth, computed once."""
     ev = config.evaluate
-    return evaluate_scenario(data.gt, data.gt, queries, database, fraction=ev.fraction,
-                             exclude_self=data.exclude_self, n_bootstrap=ev.n_bootstrap, seed=config.seed,
-                             backend=data.backend, mesh=data.mesh, scored=~data.tied)
+    return evaluate_scenarios(data.gt, data.gt, scenarios, fraction=ev.fraction, exclude_self=data.exclude_self,
+                              n_bootstrap=ev.n_bootstrap, seed=config.seed, backend=data.backend, mesh=data.mesh,
+                              scored=~data.tied)
 
 
 def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) -> dict:
     """The paper's section V-F1 reference: keep the Unadapted embeddings of the original images beside the
     anonymized images. Retrieval is then the ground truth itself, and every image links to its original."""
-    r = score(config, data, data.gt, data.gt)
+    [r] = score(config, data, [(data.gt, data.gt)])
     linkage = linkage_rate(data.gt, data.gt, backend=data.backend, mesh=data.mesh)
     return dict(map=r.map, mndcg=r.mndcg, linkage=linkage, k=r.k, n=len(data.gt))
 
@@ -88,25 +89,24 @@ def keep_original_embeddings(config: ml_collections.ConfigDict, data: Inputs) ->
 def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], probes: bool,
                   data: Inputs) -> tuple[dict[tuple, ScenarioResult], list[dict], list[dict]]:
     """Per-query results (by :func:`row_key`), scenario rows and downstream rows for every scenario of ``grid``,
-    and one row without anonymization per model."""
+    and one row without anonymization per model.
+
+    The scenarios of one model (every variant, both query kinds, and no anonymization) are scored together, so
+    that the ground truth is computed once per model rather than once per scenario."""
     ev = config.evaluate
     if probes:
         probe_splits = (ev.train_split, test_split(ev))
         probe_ids = {s: read_embeddings(root, UNADAPTED, ORIGINAL, s)[1] for s in probe_splits}
         labels = {s: read_labels(root, s, len(probe_ids[s])) for s in probe_splits}
     results: dict[tuple, ScenarioResult] = {}
-    scenarios, downstream, originals_of = [], [], {}
+    scenarios, downstream = [], []
+    scored = {name: _score_model(config, root, [sc for sc in grid if sc.model.name == name], data)
+              for name in dict.fromkeys(sc.model.name for sc in grid)}
     for sc in grid:
         model, variant = sc.model.name, sc.variant.name
-        database = aligned(root, model, variant, data)
-        if model not in originals_of:
-            originals_of[model] = (sc.model, aligned(root, model, ORIGINAL, data))
-        originals = originals_of[model][1]
-        same_width([(embedding_path(root, model, v, data.splits[0]), a)
-                     for v, a in ((ORIGINAL, originals), (variant, database))])
-        linkage = linkage_rate(database, originals, backend=data.backend, mesh=data.mesh)
+        linkage = scored[model][variant]["linkage"]
         for kind in QUERY_KINDS:
-            r = score(config, data, originals if kind == ORIGINAL else database, database)
+            r = scored[model][variant][kind]
             row = dict(**sc.row(), queries=kind, **_columns(r), linkage=linkage, k=r.k, n=len(data.gt))
             results[row_key(row)] = r
             scenarios.append(row)
@@ -119,14 +119,32 @@ def evaluate_grid(config: ml_collections.ConfigDict, root: Path, grid: list[Scen
                                                                                      strict=True)])
             downstream.append(dict(**sc.row(), **_probes(train, labels[ev.train_split], test,
                                                          labels[probe_splits[1]], ev, data.backend, data.mesh)))
-    for model, originals in originals_of.values():
-        r = score(config, data, originals, originals)
+    for model in dict.fromkeys(sc.model for sc in grid):
+        r = scored[model.name][NO_ANONYMIZATION]
         row = dict(model=model.row_name, model_name=model.name, method=NO_ANONYMIZATION, degree=0.0,
                    queries=ORIGINAL, **_columns(r), linkage=None, k=r.k, n=len(data.gt))
         results[row_key(row)] = r
         scenarios.append(row)
         log.info("evaluate: %-14s no anonymization     mAP %.3f  mnDCG %.3f", model.name, r.map, r.mndcg)
     return results, scenarios, downstream
+
+
+def _score_model(config: ml_collections.ConfigDict, root: Path, grid: list[Scenario], data: Inputs) -> dict:
+    """The scenarios of one model's ``grid``: variant name -> {query kind: result, "linkage": rate}, and
+    ``NO_ANONYMIZATION`` -> the result of its original embeddings, all scored against one ground truth."""
+    model = grid[0].model.name
+    originals = aligned(root, model, ORIGINAL, data)
+    pairs, linkage = [], {}
+    for sc in grid:
+        database = aligned(root, model, sc.variant.name, data)
+        same_width([(embedding_path(root, model, v, data.splits[0]), a)
+                    for v, a in ((ORIGINAL, originals), (sc.variant.name, database))])
+        linkage[sc.variant.name] = linkage_rate(database, originals, backend=data.backend, mesh=data.mesh)
+        pairs += [(originals if kind == ORIGINAL else database, database) for kind in QUERY_KINDS]
+    results = iter(score(config, data, [*pairs, (originals, originals)]))
+    out: dict = {sc.variant.name: {"linkage": linkage[sc.variant.name], **{kind: next(results)
+                                                                           for kind in QUERY_KINDS}} for sc in grid}
+    return {**out, NO_ANONYMIZATION: next(results)}
 
 
 def row_key(row: dict) -> tuple:

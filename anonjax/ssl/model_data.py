@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from anonjax.anonymize.box_table import BoxTable
+from anonjax.anonymize.box_table import BoxRows, BoxTable
 from anonjax.data import Split
 from anonjax.data.canvas import FittedImages
 from anonjax.errors import DatasetError
@@ -42,11 +42,8 @@ def model_source(model: Model, plan: StudyPlan, split: Split, images: FittedImag
     if model.on_original:
         return PairSource(images, positions)
     method, degree = model.variant.method, model.variant.degree
-    rows = {image_id: i for i, image_id in enumerate(table.ids)}
-    table_rows = np.asarray([rows[split.ids[p]] for p in positions])
-    paired = PairSource(images, positions, boxes=table.boxes[table_rows],
-                        selected=table.selection(degree, plan.seed, table_rows, degree_kinds=plan.degree_kinds),
-                        digests=[table.digests[r] for r in table_rows])
+    rows = table.rows([split.ids[p] for p in positions])
+    paired = PairSource(images, positions, boxes=BoxRows(table, rows, degree, plan.seed, tuple(plan.degree_kinds)))
     source = anonymize_once(paired, method, plan.method_params[method], budget_mb=budget_mb, progress=True)
     log.info("train: %s anonymizes %s", model.name, "once before training, with the numpy backend"
              if source.twins is not None else "in every step, with the xla backend: its images' anonymized twins "

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import numpy as np
 from absl import flags
 from tqdm import tqdm
 
+from anonjax.anonymize.box_table import BoxRows
 from anonjax.anonymize.methods import apply as anonymize
 from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
 from anonjax.errors import DatasetError
@@ -35,7 +37,7 @@ from anonjax.ssl.masking import batch_masks
 
 log = logging.getLogger(__name__)
 
-_READ_THREADS = 8  # images of one batch read at once
+_READ_THREADS = os.cpu_count() or 1  # images of one batch read at once: one per core of the host
 _STEPS_AHEAD = 2  # batches read and placed on the devices before they are needed
 
 
@@ -44,16 +46,15 @@ class PairSource:
     """The images one model trains on, with (for adapted models) the boxes anonymized in each.
 
     ``images``: the dataset's records fitted to the canvas; ``indices``: the dataset positions to train
-    on; ``boxes`` int32 [n, M, 4], ``selected`` bool [n, M] and ``digests`` (the pixel digest each image
-    was detected on) aligned with ``indices`` (None for the unadapted model); ``twins``: the anonymized
-    canvas of every position, when :func:`anonymize_once` computed them (None: anonymized at every step).
+    on; ``boxes``: the rows of the split's box table aligned with ``indices``, with the boxes selected at the
+    model's degree and the pixel digest each image was detected on (None for models trained on original data);
+    ``twins``: the anonymized canvas of every position, when :func:`anonymize_once` computed them (None:
+    anonymized at every step).
     """
 
     images: FittedImages
     indices: np.ndarray
-    boxes: np.ndarray | None = None
-    selected: np.ndarray | None = None
-    digests: list[str] | None = None
+    boxes: BoxRows | None = None
     twins: dict[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -124,8 +125,8 @@ def anonymize_once(source: PairSource, method: str, params: dict, *, budget_mb: 
         if not good:
             continue
         pixels = np.stack([r.pixels for _, r in good])
-        boxes = np.stack([scale_boxes(source.boxes[p], r.scale, r.size) for p, r in good])
-        selected = source.selected[[p for p, _ in good]]
+        boxes, selected = source.boxes.batch([p for p, _ in good])
+        boxes = np.stack([scale_boxes(b, r.scale, r.size) for b, (_, r) in zip(boxes, good, strict=True)])
         out = anonymize(pixels, boxes, selected, method, **params)
         twins.update({p: out[i] for i, (p, _) in enumerate(good)})
     return dataclasses.replace(source, twins=twins)
@@ -137,8 +138,8 @@ def _usable(source: PairSource, position: int) -> Fitted | None:
     if source.twins is not None and position not in source.twins:  # checked when the twins were made
         return None
     fitted = source.images[int(source.indices[position])]
-    if fitted is not None and source.twins is None and source.digests is not None \
-            and fitted.digest != source.digests[position]:  # boxes apply only to the pixels they were detected on
+    if fitted is not None and source.twins is None and source.boxes is not None \
+            and fitted.digest != source.boxes.digest(position):  # boxes apply only to the pixels they were detected on
         log.warning("training image at position %d changed after its detection: left out", position)
         return None
     return fitted
@@ -175,10 +176,8 @@ def host_batch(source: PairSource, plan: BatchPlan, step: int) -> dict[str, np.n
     if source.twins is not None:
         batch["twins"] = np.stack([source.twins[p] for p in positions])
     elif source.boxes is not None:
-        batch["boxes"] = np.stack(
-            [scale_boxes(source.boxes[p], r.scale, r.size) for p, r in zip(positions, read_out, strict=True)]
-        )
-        batch["selected"] = source.selected[positions]
+        boxes, batch["selected"] = source.boxes.batch(positions)
+        batch["boxes"] = np.stack([scale_boxes(b, r.scale, r.size) for b, r in zip(boxes, read_out, strict=True)])
     crops = [2 * row + view for row in plan.rows for view in (0, 1)]  # row j has the global crops 2j, 2j + 1
     masks = batch_masks((plan.seed, step), 2 * plan.global_batch, plan.patch_shape, probability=plan.mask_probability,
                         ratio_range=plan.mask_ratio, crops=crops, group=2 * plan.group_size)

@@ -121,7 +121,7 @@ def test_selection_of_a_table_follows_select_boxes(tmp_path):
 def test_a_degree_chooses_among_its_kind_only():
     kinds = np.array([[1, 0, 1, 1, 2, 1, -1]], np.int8)  # text, face, text, text, code, text, padding
     valid = kinds >= 0
-    table = BoxTable(ids=["card"], boxes=np.zeros((1, 7, 4), np.int32), valid=valid, scores=np.ones((1, 7)),
+    table = BoxTable.from_padded(ids=["card"], boxes=np.zeros((1, 7, 4), np.int32), valid=valid, scores=np.ones((1, 7)),
                      kinds=kinds, sizes=np.array([[10, 10]]), digests=[""], failed={}, empty=[])
     for degree in (0.25, 0.5, 1.0):
         mask = table.selection(degree, seed=4)[0]

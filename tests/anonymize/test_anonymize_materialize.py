@@ -1,6 +1,7 @@
 """Paired datasets on disk: every variant or none, fresh PNGs without metadata, fail closed."""
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -31,7 +32,7 @@ def table(images):
     boxes = np.array([[[2, 2, 18, 14], [30, 10, 50, 30]], [[5, 5, 25, 25], [0, 0, 0, 0]],
                       [[10, 20, 42, 36], [0, 30, 8, 40]]], np.int32)
     valid = np.array([[True, True], [True, False], [True, True]])
-    return BoxTable(ids=IDS[:3], boxes=boxes, valid=valid, scores=valid.astype(np.float32),
+    return BoxTable.from_padded(ids=IDS[:3], boxes=boxes, valid=valid, scores=valid.astype(np.float32),
                     kinds=np.where(valid, 1, -1).astype(np.int8), sizes=np.array([[40, 56]] * 3, np.int32),
                     digests=[pixel_digest(images[i]) for i in IDS[:3]],
                     failed={"failed-4": "detection failed: RuntimeError: boom"}, empty=[])
@@ -118,7 +119,7 @@ LONG = "案件" * 36 + "/正面.png"  # 74 CJK characters: 666 bytes once quoted
 def test_long_names_fit_the_file_system(tmp_path, images, table, opaque):
     ids = [LONG, LONG.replace("正面", "背面"), "case-3"]
     renamed = {ids[i]: images[IDS[i]] for i in range(3)}
-    long_table = BoxTable(**{**table.__dict__, "ids": ids, "failed": {}})
+    long_table = dataclasses.replace(table, ids=ids, failed={})
     result = materialize_pairs(renamed.items(), long_table, tmp_path / "pairs", "val", methods=METHODS,
                                degrees=DEGREES, params=PARAMS, seed=0, opaque_names=opaque,
                                names_file=tmp_path / "names_val.json")

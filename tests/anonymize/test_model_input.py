@@ -28,7 +28,7 @@ def table_of(ids, images, boxes, kinds=None) -> BoxTable:
     boxes = np.asarray(boxes, np.int32)
     valid = boxes[..., 2] > boxes[..., 0]
     kinds = np.where(valid, TEXT if kinds is None else kinds, -1).astype(np.int8)
-    return BoxTable(ids=list(ids), boxes=boxes, valid=valid, scores=valid.astype(np.float32), kinds=kinds,
+    return BoxTable.from_padded(ids=list(ids), boxes=boxes, valid=valid, scores=valid.astype(np.float32), kinds=kinds,
                     sizes=np.array([i.shape[:2] for i in images], np.int32),
                     digests=[pixel_digest(i) for i in images], failed={}, empty=[])
 

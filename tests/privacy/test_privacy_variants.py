@@ -40,7 +40,7 @@ def table(page):
     """A one-image box table of the page, detected as the anonymize stage detects it."""
     found = Detectors(("faces", "text", "codes"))(page.image)
     n = len(found.boxes)
-    return BoxTable(ids=["val/letter/000000"], boxes=found.boxes[None], valid=np.ones((1, n), bool),
+    return BoxTable.from_padded(ids=["val/letter/000000"], boxes=found.boxes[None], valid=np.ones((1, n), bool),
                     scores=np.asarray(found.scores, np.float32)[None], kinds=np.asarray(found.kinds)[None],
                     sizes=np.array([page.image.shape[:2]], np.int32), digests=[pixel_digest(page.image)], failed={},
                     empty=[])

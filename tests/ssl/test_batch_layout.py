@@ -5,6 +5,7 @@ and an iterator restored from a saved state continues with the next step."""
 
 import numpy as np
 import pytest
+from ssl_box_rows import box_rows
 
 from anonjax.data import pixel_digest
 from anonjax.data.canvas import FittedImages
@@ -24,8 +25,7 @@ def sources():
     digests = [pixel_digest(image) for image in images]
     digests[CHANGED] = pixel_digest(np.zeros((4, 4, 3), np.uint8))
     boxes = np.tile(np.array([[[2, 3, 20, 14], [5, 10, 30, 22]]], np.int32), (N_IMAGES, 1, 1))
-    source = PairSource(FittedImages(dataset, 32), np.arange(N_IMAGES), boxes=boxes,
-                        selected=rng.random((N_IMAGES, 2)) < 0.7, digests=digests)
+    source = PairSource(FittedImages(dataset, 32), np.arange(N_IMAGES), boxes=box_rows(boxes, digests, degree=0.5))
     return {"boxes": source, "twins": anonymize_once(source, "mask", {}, budget_mb=1, batch_size=4)}
 
 

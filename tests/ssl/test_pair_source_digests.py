@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from ssl_box_rows import box_rows
 
 from anonjax.data import pixel_digest
 from anonjax.data.canvas import FittedImages
@@ -14,8 +15,7 @@ def test_an_image_changed_after_detection_is_left_out_of_the_batch(caplog):
     detected = [pixel_digest(image) for image in images]
     detected[2] = pixel_digest(np.zeros((32, 32, 3), np.uint8))  # image 2 is no longer what was detected
     boxes = np.tile(np.array([[[0, 0, 8, 8]]], np.int32), (4, 1, 1))
-    source = PairSource(FittedImages(dataset, 32), np.arange(4), boxes=boxes, selected=np.ones((4, 1), bool),
-                        digests=detected)
+    source = PairSource(FittedImages(dataset, 32), np.arange(4), boxes=box_rows(boxes, detected))
     plan = BatchPlan(global_batch=4, rows=(0, 1, 2, 3), canvas=32, seed=0, patch_shape=(2, 2),
                      mask_probability=0.5, mask_ratio=(0.1, 0.5))
     batch = host_batch(source, plan, step=0)
@@ -43,8 +43,7 @@ def test_twins_made_once_are_the_views_made_at_every_step(caplog):
     detected = [pixel_digest(image) for image in images]
     detected[3] = pixel_digest(np.zeros((48, 40, 3), np.uint8))
     boxes = np.tile(np.array([[[2, 3, 30, 14], [5, 20, 38, 40]]], np.int32), (5, 1, 1))
-    source = PairSource(FittedImages(dataset, 32), np.arange(5), boxes=boxes, selected=np.ones((5, 2), bool),
-                        digests=detected)
+    source = PairSource(FittedImages(dataset, 32), np.arange(5), boxes=box_rows(boxes, detected))
     once = anonymize_once(source, "pixel", {"cells": 2}, budget_mb=1, batch_size=2)
     assert sorted(once.twins) == [0, 1, 2, 4] and "changed after its detection" in caplog.text
     plan = BatchPlan(global_batch=4, rows=(0, 1, 2, 3), canvas=32, seed=0, patch_shape=(2, 2),

@@ -38,7 +38,7 @@ def _box_table(config):
     boxes[:, 0] = (10, 20, 200, 120)
     valid = np.ones((len(kept), 1), bool)
     valid[0] = False
-    return BoxTable(
+    return BoxTable.from_padded(
         ids=kept, boxes=boxes, valid=valid, scores=valid.astype(np.float32), kinds=np.zeros((len(kept), 1), np.int8),
         sizes=np.tile([[512, 384]], (len(kept), 1)).astype(np.int32), failed={ids[0]: "unreadable"}, empty=[kept[0]],
         digests=[pixel_digest(split.dataset[i]["image"]) for i in range(1, len(ids))],
@@ -56,7 +56,7 @@ def trained(tmp_path_factory):
     def fake_load(workdir, data, split, kinds, settings, *, keep_empty=False):
         calls.append((split.name, tuple(kinds), keep_empty))
         keep = [i for i, image_id in enumerate(table.ids) if keep_empty or image_id not in table.empty]
-        return BoxTable(ids=[table.ids[i] for i in keep], boxes=table.boxes[keep], valid=table.valid[keep],
+        return BoxTable.from_padded(ids=[table.ids[i] for i in keep], boxes=table.boxes[keep], valid=table.valid[keep],
                         scores=table.scores[keep], kinds=table.kinds[keep], sizes=table.sizes[keep],
                         failed=table.failed, empty=table.empty, digests=[table.digests[i] for i in keep])
 

@@ -18,7 +18,7 @@ def test_an_image_changed_after_detection_stops_the_embedding(tmp_path, monkeypa
         Image.fromarray(np.full((20, 30, 3), 50 * (i + 1), np.uint8)).save(root / "a" / f"{i}.png")
     split = open_split(presets.folder(str(root), split_ratios=(1.0, 0.0, 0.0)), "train")
     digests = [pixel_digest(read_image(root / "a" / "0.png")), pixel_digest(np.zeros((20, 30, 3), np.uint8))]
-    table = BoxTable(ids=split.ids, boxes=np.zeros((2, 1, 4), np.int32), valid=np.ones((2, 1), bool),
+    table = BoxTable.from_padded(ids=split.ids, boxes=np.zeros((2, 1, 4), np.int32), valid=np.ones((2, 1), bool),
                      scores=np.ones((2, 1), np.float32), kinds=np.ones((2, 1), np.int8),
                      sizes=np.array([[20, 30]] * 2, np.int32), digests=digests, failed={}, empty=[])
     monkeypatch.setattr(split_inputs, "load_split_boxes", lambda *args, keep_empty: table)
