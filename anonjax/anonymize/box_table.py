@@ -128,26 +128,6 @@ class BoxTable:
                                                                  self.flat_kinds[source])
         return out
 
-    @property
-    def boxes(self) -> np.ndarray:
-        """All rows' boxes padded to ``width``, int32 [N, width, 4] (a copy: use ``padded`` for a batch)."""
-        return self.padded().boxes
-
-    @property
-    def valid(self) -> np.ndarray:
-        """bool [N, width]: which of ``boxes`` are boxes (a copy)."""
-        return self.padded().valid
-
-    @property
-    def scores(self) -> np.ndarray:
-        """float32 [N, width]: the score of each of ``boxes``, 0 for padding (a copy)."""
-        return self.padded().scores
-
-    @property
-    def kinds(self) -> np.ndarray:
-        """int8 [N, width]: the kind of each of ``boxes``, -1 for padding (a copy)."""
-        return self.padded().kinds
-
     def selection(self, degree: float, seed: int, rows: Sequence[int] | None = None, *,
                   degree_kinds: Sequence[str] = ("text",), width: int | None = None) -> np.ndarray:
         """bool [n, width]: the boxes anonymized at ``degree`` for ``rows`` (all rows when None), padded to

@@ -62,7 +62,7 @@ def test_pairs_hold_every_variant_as_fresh_pngs(tmp_path, images, table):
     path = tmp_path / "mask_100" / "val" / file_name(IDS[0])
     assert urllib.parse.unquote(path.name[:-4]) == IDS[0]
     assert set(png_chunks(path)) == {"IHDR", "IDAT", "IEND"}  # no eXIf, tEXt, iTXt, tIME
-    expected = np.asarray(apply(images[IDS[0]][None], table.boxes[:1], table.valid[:1], "mask"))[0]
+    expected = np.asarray(apply(images[IDS[0]][None], table.padded().boxes[:1], table.padded().valid[:1], "mask"))[0]
     np.testing.assert_array_equal(np.array(Image.open(path)), expected)
     np.testing.assert_array_equal(np.array(Image.open(tmp_path / "original" / "val" / path.name)), images[IDS[0]])
 
@@ -164,5 +164,5 @@ def test_opaque_names_keep_ids_out_of_the_pairs(tmp_path, images, table):
     assert mapping["excluded"] == {"failed-4": "detection failed: RuntimeError: boom"}
     listing = (tmp_path / "pairs" / "pairs_val.json").read_text()
     assert not any(i in listing for i in IDS) and json.loads(listing)["excluded"] == 1
-    expected = np.asarray(apply(images[IDS[1]][None], table.boxes[1:2], table.valid[1:2], "mask"))[0]
+    expected = np.asarray(apply(images[IDS[1]][None], table.padded().boxes[1:2], table.padded().valid[1:2], "mask"))[0]
     np.testing.assert_array_equal(np.array(Image.open(tmp_path / "pairs" / "mask_100" / "val" / files[1])), expected)

@@ -36,5 +36,5 @@ def test_under_a_higher_cap_the_name_line_is_masked(tmp_path):
     detect_split(["dense.png"], lambda i: page, ("text",), {"text": {"max_candidates": 2000}}, tmp_path)
     table = load_box_table(tmp_path)
     assert table.counts[0] == 1225
-    masked = np.asarray(apply(page[None], table.boxes, table.valid, "mask", fill=(0, 0, 0)))[0]
+    masked = np.asarray(apply(page[None], table.padded().boxes, table.padded().valid, "mask", fill=(0, 0, 0)))[0]
     assert (masked[y0:y1, x0:x1] == 0).all()

@@ -59,8 +59,8 @@ def test_embed_views_are_fit_anonymize_crop_and_transform(tmp_path, monkeypatch)
                 fitted = fit_to_canvas(image, 48)
                 pixels = fitted.pixels
                 if variant.anonymized:
-                    scaled = scale_boxes(table.boxes[k], fitted.scale, fitted.size)
-                    pixels = np.asarray(apply(pixels[None], scaled[None], table.valid[k][None], variant.method,
+                    scaled = scale_boxes(table.padded().boxes[k], fitted.scale, fitted.size)
+                    pixels = np.asarray(apply(pixels[None], scaled[None], table.padded().valid[k][None], variant.method,
                                               **PARAMS[variant.method]))[0]
                 expected = EvalTransform(size)(pixels[:fitted.size[0], :fitted.size[1]])
                 assert batch[variant.name][k].tobytes() == expected.tobytes(), (variant.name, size, k)

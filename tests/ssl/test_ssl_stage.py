@@ -56,9 +56,10 @@ def trained(tmp_path_factory):
     def fake_load(workdir, data, split, kinds, settings, *, keep_empty=False):
         calls.append((split.name, tuple(kinds), keep_empty))
         keep = [i for i, image_id in enumerate(table.ids) if keep_empty or image_id not in table.empty]
-        return BoxTable.from_padded(ids=[table.ids[i] for i in keep], boxes=table.boxes[keep], valid=table.valid[keep],
-                        scores=table.scores[keep], kinds=table.kinds[keep], sizes=table.sizes[keep],
-                        failed=table.failed, empty=table.empty, digests=[table.digests[i] for i in keep])
+        padded = table.padded(keep)
+        return BoxTable.from_padded(ids=[table.ids[i] for i in keep], boxes=padded.boxes, valid=padded.valid,
+                                    scores=padded.scores, kinds=padded.kinds, sizes=table.sizes[keep],
+                                    failed=table.failed, empty=table.empty, digests=[table.digests[i] for i in keep])
 
     workdir = tmp_path_factory.mktemp("study")
     with pytest.MonkeyPatch.context() as patch:

@@ -67,11 +67,11 @@ def reference(config, workdir, method):
         pixels = np.zeros((canvas, canvas, 3), np.uint8)
         pixels[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
         if method:
-            boxes = table.boxes[row].astype(np.float64)
+            boxes = table.padded().boxes[row].astype(np.float64)
             scaled = np.concatenate([np.floor(boxes[:, :2] * s), np.ceil(boxes[:, 2:] * s)], 1)
             scaled = np.clip(scaled, 0, [nw, nh, nw, nh]).astype(np.int32)
             params = {"mask": {"fill": (0, 0, 0)}, "pixel": {"cells": config.anonymize.pixel.cells}}[method]
-            pixels = np.asarray(apply(pixels[None], scaled[None], table.valid[row][None], method, **params))[0]
+            pixels = np.asarray(apply(pixels[None], scaled[None], table.padded().valid[row][None], method, **params))[0]
         images.append(EvalTransform(config.embed.image_size)(pixels[:nh, :nw]))
     return table.ids, np.stack(images)
 

@@ -117,7 +117,7 @@ def model_views(config, workdir: Path, masked: bool) -> dict[str, np.ndarray]:
         canvas, (h, w), scale, _ = fit_to_canvas(split.dataset[split.ids.index(image_id)]["image"],
                                               config.train.canvas_size)
         if masked:
-            for x0, y0, x1, y1 in scale_boxes(table.boxes[row][table.valid[row]], scale, (h, w)):
+            for x0, y0, x1, y1 in scale_boxes(table.padded().boxes[row][table.padded().valid[row]], scale, (h, w)):
                 canvas[y0:y1, x0:x1] = 0
         out[image_id.replace("/", "_")] = EvalTransform(config.embed.image_size)(canvas[:h, :w])
     return out
