@@ -1,7 +1,16 @@
 """Test session set-up, before jax is imported: 8 simulated CPU devices so that sharded code runs on one
-machine, and a faster, less optimizing XLA compile (tests are dominated by compile time, not run time)."""
+machine, a faster, less optimizing XLA compile, and a persistent compilation cache (tests are dominated by
+compile time, not run time).
+
+The cache lives in ``.jax_cache/`` at the repository root, or in ``$ANONJAX_TEST_CACHE`` (empty: no cache).
+Every program is kept, however quick its compile, so a program compiled by one test file, pytest-xdist
+worker, subprocess or earlier run is loaded, not compiled again. The settings are environment variables, so
+the processes a test starts inherit them. A size limit makes JAX lock the directory around each read and
+write, which keeps concurrent workers from reading a half-written entry.
+"""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault(
     "XLA_FLAGS",
@@ -10,3 +19,10 @@ os.environ.setdefault(
 )
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_CACHE = os.environ.setdefault("ANONJAX_TEST_CACHE", str(Path(__file__).resolve().parents[1] / ".jax_cache"))
+if _CACHE:
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(8 << 30))

@@ -1,10 +1,16 @@
-"""The command line: wrong flags and config values stop with one message that names them."""
+"""The command line: wrong flags and config values stop with one message that names them. The error cases call
+``anonjax.main.main`` in this process; one pair of ``python -m anonjax.main`` runs checks the command line
+itself."""
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from absl import flags
+
+from anonjax import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "ml_collections_configs/evaluate.py"
@@ -15,7 +21,39 @@ def _cli(*args, workdir):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow
+@dataclasses.dataclass
+class Exit:
+    returncode: int
+    stderr: str
+
+
+@pytest.fixture
+def in_process(capsys, monkeypatch):
+    """``in_process(*args, workdir=...)`` runs ``main.main`` as ``python -m anonjax.main`` would, from the
+    repository root; returns its exit status and what it wrote to stderr, the message of ``sys.exit`` included.
+    The flags it parsed, and the config overrides ml_collections registered, are removed after."""
+    monkeypatch.chdir(ROOT)
+
+    def run(*args, workdir) -> Exit:
+        argv = ["anonjax.main", *args, f"--workdir={workdir}"]
+        monkeypatch.setattr(sys, "argv", argv)  # ml_collections reads the config overrides from sys.argv
+        try:
+            main.main(argv)
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        finally:
+            for name in [n for n in flags.FLAGS if n.startswith("config.")]:
+                delattr(flags.FLAGS, name)
+            flags.FLAGS.unparse_flags()
+        stderr = capsys.readouterr().err
+        if isinstance(code, str):  # the interpreter prints the message and exits with 1
+            return Exit(1, f"{stderr}{code}\n")
+        return Exit(code or 0, stderr)
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -28,16 +66,16 @@ def _cli(*args, workdir):
         ("--config.evaluate.nope=1", "unknown config key 'nope' in --config.evaluate.nope=1"),
     ],
 )
-def test_bad_config_stops_before_work(tmp_path, override, message):
-    result = _cli(f"--config={CONFIG}", override, workdir=tmp_path / "w")
+def test_bad_config_stops_before_work(in_process, tmp_path, override, message):
+    result = in_process(f"--config={CONFIG}", override, workdir=tmp_path / "w")
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "w" / "results").exists()
 
 
-def test_missing_config_file(tmp_path):
-    result = _cli("--config=ml_collections_configs/nope.py", workdir=tmp_path)
+def test_missing_config_file(in_process, tmp_path):
+    result = in_process("--config=ml_collections_configs/nope.py", workdir=tmp_path)
     assert result.returncode != 0
     assert "No such file or directory" in result.stderr and "Traceback" not in result.stderr
 
@@ -58,12 +96,12 @@ def _folder(root: Path, per_class: int) -> Path:
     ("empty val split", "split 'val' is empty: data.split_ratios (0.8, 0.1, 0.1) give it no image of the 2 classes"),
     ("damaged box cache", "is missing or unreadable: run the anonymize stage for split 'train'"),
 ])
-def test_bad_data_stops_with_one_line_naming_it(tmp_path, case, message):
+def test_bad_data_stops_with_one_line_naming_it(in_process, tmp_path, case, message):
     root = _folder(tmp_path / "cases", 6)
     overrides = [f"--config.data.root={root}", "--config.anonymize.detectors=codes"]
     if case == "damaged box cache":
         overrides += ["--config.stages=embed", "--config.embed.splits=train"]
-    result = _cli("--config=ml_collections_configs/folder.py", *overrides, workdir=tmp_path / "w")
+    result = in_process("--config=ml_collections_configs/folder.py", *overrides, workdir=tmp_path / "w")
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last, result.stderr[-2000:]
@@ -116,8 +154,6 @@ def test_stage_results_are_optional(monkeypatch, tmp_path):
     import types
 
     import ml_collections
-
-    from anonjax import main
 
     for name, result in (("evaluate", None), ("report", "wrote 3 tables")):
         stage = types.SimpleNamespace(validate=lambda config: None, run=lambda config, workdir, r=result: r)
