@@ -9,10 +9,16 @@ the processes a test starts inherit them. Entries are never evicted (delete the 
 size limit JAX would lock the folder and list every entry at each write, about 0.7 s a write at the 740 entries
 of one run here. Without the lock, a worker that reads an entry while another writes it fails to decompress
 it, which JAX reports as a warning and answers by compiling.
+
+The ``in_process`` fixture runs the command line in the test's process, for the cases that stop before work.
 """
 
+import dataclasses
 import os
+import sys
 from pathlib import Path
+
+import pytest
 
 os.environ.setdefault(
     "XLA_FLAGS",
@@ -27,3 +33,40 @@ if _CACHE:
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+
+
+@dataclasses.dataclass
+class Exit:
+    returncode: int
+    stderr: str
+
+
+@pytest.fixture
+def in_process(capsys, monkeypatch):
+    """``in_process(*args, workdir=...)`` runs ``main.main`` as ``python -m anonjax.main`` would, from the
+    repository root; returns its exit status and what it wrote to stderr, the message of ``sys.exit`` included.
+    The flags it parsed, and the config overrides ml_collections registered, are removed after."""
+    from absl import flags
+
+    from anonjax import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+
+    def run(*args, workdir) -> Exit:
+        argv = ["anonjax.main", *args, f"--workdir={workdir}"]
+        monkeypatch.setattr(sys, "argv", argv)  # ml_collections reads the config overrides from sys.argv
+        try:
+            main.main(argv)
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        finally:
+            for name in [n for n in flags.FLAGS if n.startswith("config.")]:
+                delattr(flags.FLAGS, name)
+            flags.FLAGS.unparse_flags()
+        stderr = capsys.readouterr().err
+        if isinstance(code, str):  # the interpreter prints the message and exits with 1
+            return Exit(1, f"{stderr}{code}\n")
+        return Exit(code or 0, stderr)
+
+    return run

@@ -2,13 +2,11 @@
 ``anonjax.main.main`` in this process; one pair of ``python -m anonjax.main`` runs checks the command line
 itself."""
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from absl import flags
 
 from anonjax import main
 
@@ -19,39 +17,6 @@ CONFIG = "ml_collections_configs/evaluate.py"
 def _cli(*args, workdir):
     return subprocess.run([sys.executable, "-m", "anonjax.main", *args, f"--workdir={workdir}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-
-@dataclasses.dataclass
-class Exit:
-    returncode: int
-    stderr: str
-
-
-@pytest.fixture
-def in_process(capsys, monkeypatch):
-    """``in_process(*args, workdir=...)`` runs ``main.main`` as ``python -m anonjax.main`` would, from the
-    repository root; returns its exit status and what it wrote to stderr, the message of ``sys.exit`` included.
-    The flags it parsed, and the config overrides ml_collections registered, are removed after."""
-    monkeypatch.chdir(ROOT)
-
-    def run(*args, workdir) -> Exit:
-        argv = ["anonjax.main", *args, f"--workdir={workdir}"]
-        monkeypatch.setattr(sys, "argv", argv)  # ml_collections reads the config overrides from sys.argv
-        try:
-            main.main(argv)
-            code = 0
-        except SystemExit as e:
-            code = e.code
-        finally:
-            for name in [n for n in flags.FLAGS if n.startswith("config.")]:
-                delattr(flags.FLAGS, name)
-            flags.FLAGS.unparse_flags()
-        stderr = capsys.readouterr().err
-        if isinstance(code, str):  # the interpreter prints the message and exits with 1
-            return Exit(1, f"{stderr}{code}\n")
-        return Exit(code or 0, stderr)
-
-    return run
 
 
 @pytest.mark.parametrize(
