@@ -1,10 +1,14 @@
-"""The command line: wrong flags and config values stop with one message that names them."""
+"""The command line: wrong flags and config values stop with one message that names them. The error cases call
+``anonjax.main.main`` in this process; one pair of ``python -m anonjax.main`` runs checks the command line
+itself."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from anonjax import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "ml_collections_configs/evaluate.py"
@@ -15,7 +19,6 @@ def _cli(*args, workdir):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -28,16 +31,16 @@ def _cli(*args, workdir):
         ("--config.evaluate.nope=1", "unknown config key 'nope' in --config.evaluate.nope=1"),
     ],
 )
-def test_bad_config_stops_before_work(tmp_path, override, message):
-    result = _cli(f"--config={CONFIG}", override, workdir=tmp_path / "w")
+def test_bad_config_stops_before_work(in_process, tmp_path, override, message):
+    result = in_process(f"--config={CONFIG}", override, workdir=tmp_path / "w")
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "w" / "results").exists()
 
 
-def test_missing_config_file(tmp_path):
-    result = _cli("--config=ml_collections_configs/nope.py", workdir=tmp_path)
+def test_missing_config_file(in_process, tmp_path):
+    result = in_process("--config=ml_collections_configs/nope.py", workdir=tmp_path)
     assert result.returncode != 0
     assert "No such file or directory" in result.stderr and "Traceback" not in result.stderr
 
@@ -58,12 +61,12 @@ def _folder(root: Path, per_class: int) -> Path:
     ("empty val split", "split 'val' is empty: data.split_ratios (0.8, 0.1, 0.1) give it no image of the 2 classes"),
     ("missing box cache", "split 'train' has no detections with anonymize.detectors=('codes',)"),
 ])
-def test_bad_data_stops_with_one_line_naming_it(tmp_path, case, message):
+def test_bad_data_stops_with_one_line_naming_it(in_process, tmp_path, case, message):
     root = _folder(tmp_path / "cases", 6)
     overrides = [f"--config.data.root={root}", "--config.anonymize.detectors=codes"]
     if case == "missing box cache":
         overrides += ["--config.stages=embed", "--config.embed.splits=train"]
-    result = _cli("--config=ml_collections_configs/folder.py", *overrides, workdir=tmp_path / "w")
+    result = in_process("--config=ml_collections_configs/folder.py", *overrides, workdir=tmp_path / "w")
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last, result.stderr[-2000:]
@@ -116,8 +119,6 @@ def test_stage_results_are_optional(monkeypatch, tmp_path):
     import types
 
     import ml_collections
-
-    from anonjax import main
 
     for name, result in (("evaluate", None), ("report", "wrote 3 tables")):
         stage = types.SimpleNamespace(validate=lambda config: None, run=lambda config, workdir, r=result: r)

@@ -11,7 +11,6 @@ from anonjax.anonymize.faces import FaceDetector
 from anonjax.anonymize.settings_checks import check_detector_settings
 from anonjax.config_checks import ConfigError
 from configs import anonymization
-from tests.test_main import _cli
 
 NAN, INF = float("nan"), float("inf")
 
@@ -116,9 +115,9 @@ def test_text_detector_refuses_bad_values(setting, value, message):
     ("--config.anonymize.faces.scale_factor=1.0", "anonymize.faces.scale_factor"),
     ("--config.anonymize.text.margin=-0.3", "anonymize.text.margin"),
 ])
-def test_command_line_stops_before_work(tmp_path, override, key):
+def test_command_line_stops_before_work(in_process, tmp_path, override, key):
     start = time.monotonic()
-    result = _cli("--config=ml_collections_configs/demo.py", override, workdir=tmp_path / "w")
+    result = in_process("--config=ml_collections_configs/demo.py", override, workdir=tmp_path / "w")
     assert time.monotonic() - start < 120
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

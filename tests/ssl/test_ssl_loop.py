@@ -6,7 +6,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax import parallel
 from anonjax.data import open_split

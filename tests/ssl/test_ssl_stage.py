@@ -8,7 +8,7 @@ import shutil
 import ml_collections
 import numpy as np
 import pytest
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax import hosts
 from anonjax.anonymize.box_table import BoxTable

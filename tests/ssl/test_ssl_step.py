@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 import pytest
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax import parallel
 from anonjax.ssl.loop import compiled_programs, program_key

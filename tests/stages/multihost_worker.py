@@ -4,7 +4,7 @@ PROCESS_ID NUM_PROCESSES STAGE...``. The simulated devices come from ``XLA_FLAGS
 import sys
 from pathlib import Path
 
-from tiny_study import tiny_demo  # beside this file, which is the first entry of sys.path
+from tiny_study import tiny_demo  # in tests/, on PYTHONPATH (set by the test that starts this process)
 
 from anonjax.main import run
 

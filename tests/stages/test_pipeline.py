@@ -98,8 +98,11 @@ def test_two_processes_give_what_one_process_gives(workdir, tmp_path):
     shutil.copytree(workdir / "anonymize", two / "anonymize")
     flags = re.sub(r"device_count=\d+", "device_count=4", os.environ["XLA_FLAGS"])
     command = [sys.executable, str(Path(__file__).with_name("multihost_worker.py")), str(two), str(_free_port())]
+    # The workers import this checkout's anonjax and the tiny study beside this file's folder.
+    tests = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(tests.parent), str(tests), *filter(None, [os.environ.get("PYTHONPATH")])])
     workers = [subprocess.Popen([*command, str(i), "2", "train", "embed", "evaluate", "report"],
-                                env={**os.environ, "XLA_FLAGS": flags}, stdout=subprocess.PIPE,
+                                env={**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": path}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for i in range(2)]
     logs = [w.communicate(timeout=900)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-3000:] for log in logs)

@@ -1,10 +1,12 @@
-"""The demo study at a tiny size, shared by the end-to-end tests and the processes of the multi-host test."""
+"""The one tiny study of the tests: the demo at a tiny size. The end-to-end tests and the processes of the
+multi-host test run it whole; the ssl tests train with its ``train`` block, so every test trains the same model
+and its programs compile once (and come from the compilation cache after)."""
 
 from pathlib import Path
 
 from anonjax.main import load_config
 
-DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
+DEMO = Path(__file__).resolve().parents[1] / "ml_collections_configs" / "demo.py"
 
 
 def tiny_demo():
@@ -28,3 +30,14 @@ def tiny_demo():
     config.embed.attention_images = 1
     config.evaluate.n_bootstrap = 20
     return config
+
+
+def tiny_train():
+    """The tiny study's training for the tests of the training loop: 5 steps of one epoch, logged every step and
+    checkpointed every 2 (the schedules end at step 5, so the step compiles for 5 steps, not 20)."""
+    c = tiny_demo().train
+    c.epochs = 1
+    c.steps_per_epoch = 5
+    c.log_every = 1
+    c.checkpoint_every = 2
+    return c
