@@ -6,7 +6,7 @@ import functools
 import jax
 import numpy as np
 import pytest
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax.ssl import meta_arch, step
 from anonjax.ssl.loop import backbone_config, ssl_config

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax.downstream import linear
 from anonjax.ssl import dino_loss, heads, koleo_loss, meta_arch, micro_batch

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax.ssl.optimizer import make_optimizer, multipliers
 from anonjax.ssl.schedules import make_schedules

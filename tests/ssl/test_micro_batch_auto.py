@@ -1,7 +1,7 @@
 """``train.micro_batch="auto"`` takes the largest micro-batch whose compiled step fits the device memory."""
 
 import jax
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax import parallel
 from anonjax.ssl import micro_batch

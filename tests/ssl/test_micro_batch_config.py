@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from ssl_tiny_config import tiny_train
+from tiny_study import tiny_train
 
 from anonjax.config_checks import ConfigError
 from anonjax.ssl import micro_batch
