@@ -86,6 +86,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                                                                      for name, split in splits.items())):
         log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
         return "up to date"
+    hosts.barrier("anonymize: checked")  # every process has decided before any writes
     methods, degrees = cc.as_tuple(a.methods), tuple(float(d) for d in cc.as_tuple(a.degrees))
     params = plan.method_params
     degree_kinds = cc.as_tuple(a.degree_kinds)
