@@ -9,7 +9,7 @@ from typing import Any
 import ml_collections
 from etils import epath
 
-from anonjax.paths import as_path, missing_package
+from anonjax.paths import as_path, is_local, missing_package
 
 
 class ConfigError(ValueError):
@@ -110,11 +110,15 @@ def check_servable(key: str, value: Any) -> epath.Path:
     return as_path(str(value))
 
 
-def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any") -> epath.Path:
-    """An existing path (local or a URL an installed package serves); ``kind`` is "file", "dir" or "any"."""
+def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any", url: bool = False) -> epath.Path:
+    """An existing path; ``kind`` is "file", "dir" or "any". With ``url`` it may be a URL an installed package
+    serves; without, a URL is refused (its reader is local only) rather than read as a local folder."""
     value = get(config, key)
     if not value:
         raise ConfigError(key, "must name a path, got an empty value")
+    if not url and not is_local(str(value)):
+        raise ConfigError(key, f"{str(value)!r} is a URL, but this path is read from a local disk only: copy it to "
+                          "a local or mounted folder and name that")
     path = check_servable(key, value)
     exists = {"file": path.is_file, "dir": path.is_dir, "any": path.exists}[kind]()
     if not exists:

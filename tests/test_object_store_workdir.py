@@ -93,3 +93,14 @@ def test_a_scheme_nothing_serves_stops_naming_the_key(tmp_path):
     config.evaluate.embeddings = "s3://bucket/embeddings"
     with pytest.raises(ConfigError, match=r"evaluate\.embeddings.*pip install s3fs"):
         run(config, tmp_path)
+
+
+def test_a_data_root_url_is_refused_not_read_as_a_local_folder(buckets):
+    import ml_collections
+
+    from anonjax.config_checks import check_path
+
+    (buckets / "data" / "pages").mkdir(parents=True)  # it exists on the bucket, yet its reader is local only
+    config = ml_collections.ConfigDict({"data": {"root": "gs://data/pages"}})
+    with pytest.raises(ConfigError, match=r"data\.root.*is a URL.*copy it to a local or mounted folder"):
+        check_path(config, "data.root", kind="dir")
