@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
-from pathlib import Path
 from typing import Any
 
 import ml_collections
+from etils import epath
+
+from anonjax.paths import as_path, is_local, missing_package
 
 
 class ConfigError(ValueError):
@@ -100,12 +102,24 @@ def check_choices(config: ml_collections.ConfigDict, key: str, choices: Collecti
     return values
 
 
-def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any") -> Path:
-    """An existing path; ``kind`` is "file", "dir" or "any"."""
+def check_servable(key: str, value: Any) -> epath.Path:
+    """``value`` as a path (a URL stays a URL); a ``ConfigError`` naming ``key`` and what to install when it is a
+    URL that nothing installed can serve."""
+    if todo := missing_package(str(value)):
+        raise ConfigError(key, f"{str(value)!r} cannot be read or written here: {todo}")
+    return as_path(str(value))
+
+
+def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any", url: bool = False) -> epath.Path:
+    """An existing path; ``kind`` is "file", "dir" or "any". With ``url`` it may be a URL an installed package
+    serves; without, a URL is refused (its reader is local only) rather than read as a local folder."""
     value = get(config, key)
     if not value:
         raise ConfigError(key, "must name a path, got an empty value")
-    path = Path(str(value)).expanduser()
+    if not url and not is_local(str(value)):
+        raise ConfigError(key, f"{str(value)!r} is a URL, but this path is read from a local disk only: copy it to "
+                          "a local or mounted folder and name that")
+    path = check_servable(key, value)
     exists = {"file": path.is_file, "dir": path.is_dir, "any": path.exists}[kind]()
     if not exists:
         what = {"file": "file", "dir": "directory", "any": "path"}[kind]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from absl import logging as absl_logging
 from tqdm import tqdm
 
 from anonjax.layout import WorkDir
+from anonjax.paths import as_path, copy_file, is_local
 
 _NAMES = WorkDir(Path())  # paths relative to the work directory
 LOG_FILE = _NAMES.log()
@@ -78,10 +81,24 @@ class _Console(logging.Handler):
 
 
 @contextlib.contextmanager
-def routed_logs(workdir: Path, verbosity: int, name: Path = LOG_FILE) -> Iterator[Path]:
+def routed_logs(workdir: str | os.PathLike, verbosity: int, name: Path = LOG_FILE) -> Iterator[os.PathLike]:
     """For the duration of a run, send every log record to ``<workdir>/<name>`` and those at the console level
-    to the console; yields the log file's path and restores the previous set-up after."""
-    path = workdir / name
+    to the console; yields the log file's path and restores the previous set-up after. On an object store, where
+    a file cannot be appended to, the log is kept in a local temporary file and uploaded when the run ends."""
+    target = as_path(workdir) / name
+    with contextlib.ExitStack() as stack:
+        if is_local(target):
+            path = Path(target)
+        else:
+            path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="anonjax-log-"))) / target.name
+            stack.callback(copy_file, path, target)
+        with _routed(path, verbosity):
+            yield target
+
+
+@contextlib.contextmanager
+def _routed(path: Path, verbosity: int) -> Iterator[None]:
+    """Log records to the file ``path`` and, at the console level, to the console, for the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
     shown = console_level(verbosity)
     kept = min(logging.INFO, shown)
@@ -98,7 +115,7 @@ def routed_logs(workdir: Path, verbosity: int, name: Path = LOG_FILE) -> Iterato
     # absl's --verbosity also sets the level of the logger orbax writes through; let the handlers decide.
     absl_logger.setLevel(logging.NOTSET)
     try:
-        yield path
+        yield
     finally:
         for handler in root.handlers[:]:
             root.removeHandler(handler)
@@ -124,9 +141,10 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def summary(stages: Sequence[StageRun], workdir: Path, log_name: Path = LOG_FILE) -> list[str]:
+def summary(stages: Sequence[StageRun], workdir: str | os.PathLike, log_name: Path = LOG_FILE) -> list[str]:
     """The closing lines of a run: wall time and result per stage (stages skipped because their outputs
     were up to date say so), the total, and where the report and the log are."""
+    workdir = as_path(workdir)
     width = max(len("total"), *(len(s.name) for s in stages))
     lines = [f"summary ({workdir}):"]
     for s in stages:

@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half of it."""
+"""Atomic file writes: a reader sees the old file or the whole new one, never half of it.
+
+On a local file system a file is written under a temporary name beside its target, then renamed onto it. On an
+object store (a URL, ``anonjax.paths``) there is no rename: the file is written locally, then uploaded as one
+object, which appears whole or not at all. Either way a stage's outputs count only once its done marker, written
+last, exists (``anonjax.fingerprint``)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from anonjax.errors import OutputError
+from anonjax.paths import as_path, copy_file, is_local
 
 # Errors of the storage rather than of the data: whatever code raised them, they say a write failed.
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -64,12 +70,17 @@ def write_error(path: str | os.PathLike, error: OSError) -> OutputError:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+    """Yield a temporary local path; the file written there appears at ``path`` only if the block succeeds.
 
-    The file gets the mode of a plain ``open()`` rather than ``mkstemp``'s 0o600, so that others sharing a
-    work directory can read the outputs as the umask allows. A failure to create, fill or rename the file
-    for lack of space or a read-only file system raises :func:`write_error`'s ``OutputError``. The temporary
-    name keeps only the first 64 bytes of the name, so any name that fits the file system has one that fits."""
+    Locally the temporary file lies beside ``path`` and is renamed onto it; it gets the mode of a plain
+    ``open()`` rather than ``mkstemp``'s 0o600, so that others sharing a work directory can read the outputs as
+    the umask allows, and keeps only the first 64 bytes of the name, so any name that fits the file system has
+    one that fits. For a URL it is uploaded to ``path`` in one write. A failure to create, fill, rename or upload
+    the file for lack of space or a read-only file system raises :func:`write_error`'s ``OutputError``."""
+    if not is_local(path):
+        with _uploaded(as_path(path)) as tmp:
+            yield tmp
+        return
     path = Path(path)
     stem = os.fsencode(path.name)[:64].decode(errors="ignore")
     try:
@@ -89,6 +100,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _uploaded(url: os.PathLike) -> Iterator[Path]:
+    """A local temporary file, uploaded to ``url`` when the block succeeds."""
+    with tempfile.TemporaryDirectory(prefix="anonjax-upload-") as folder:
+        tmp = Path(folder) / as_path(url).name
+        yield tmp
+        try:
+            copy_file(tmp, url)
+        except OSError as e:
+            raise write_error(url, e) from e
 
 
 @contextlib.contextmanager
@@ -129,7 +152,7 @@ def save_text(path: str | os.PathLike, text: str) -> None:
 def sha256_file(path: str | os.PathLike) -> str:
     """SHA-256 of a file's bytes, hex, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with as_path(path).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -140,6 +163,6 @@ def _json_default(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")

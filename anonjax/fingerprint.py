@@ -1,7 +1,8 @@
 """Fingerprints of the config parts a stage depends on, and the marker that says a stage is done.
 
 A stage writes ``<stage_dir>/DONE.json`` last, holding the fingerprint of what it was run with;
-it is complete for a config exactly when that file exists and the fingerprints agree. A fingerprint
+it is complete for a config exactly when that file exists and the fingerprints agree. This is a stage's commit
+on an object store too, where files are uploaded one by one: a run killed before its marker is redone. A fingerprint
 covers only what changes results: the operational keys of a config block (:data:`OPERATIONAL`) are left
 out, so changing them never forces a rerun.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from anonjax.files import save_json
+from anonjax.paths import as_path
 
 DONE = "DONE.json"
 
@@ -82,20 +84,20 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def recorded_fingerprint(marker: str | Path) -> str | None:
+def recorded_fingerprint(marker: str | os.PathLike) -> str | None:
     """The fingerprint a marker file records; None when it is missing, unreadable or malformed."""
     try:
-        content = json.loads(Path(marker).read_text(encoding="utf-8"))
+        content = json.loads(as_path(marker).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # ValueError: not UTF-8 or not JSON
         return None
     return content.get("fingerprint") if isinstance(content, dict) else None
 
 
-def is_complete(stage_dir: str | Path, fp: str) -> bool:
+def is_complete(stage_dir: str | os.PathLike, fp: str) -> bool:
     """Whether ``stage_dir`` holds finished outputs made with fingerprint ``fp`` (a damaged marker: no)."""
-    return recorded_fingerprint(Path(stage_dir) / DONE) == fp
+    return recorded_fingerprint(as_path(stage_dir) / DONE) == fp
 
 
-def mark_complete(stage_dir: str | Path, fp: str, **info: Any) -> None:
+def mark_complete(stage_dir: str | os.PathLike, fp: str, **info: Any) -> None:
     """Record that ``stage_dir`` is finished for fingerprint ``fp`` (write this last)."""
-    save_json(Path(stage_dir) / DONE, {"fingerprint": fp, **info})
+    save_json(as_path(stage_dir) / DONE, {"fingerprint": fp, **info})

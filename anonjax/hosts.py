@@ -9,7 +9,9 @@ trivially true, so single-host code paths are the multi-host ones.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import TypeVar
 
 import jax
 import ml_collections
@@ -17,6 +19,8 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from anonjax import config_checks as cc
+
+T = TypeVar("T")
 
 
 def initialize(config: ml_collections.ConfigDict) -> None:
@@ -71,12 +75,24 @@ def share(n: int) -> range:
     return range(index(), n, count())
 
 
-def main_value(value: bool) -> bool:
-    """The main process's ``value``, in every process. A decision taken on files that the main process writes
-    (is this model trained? does its run exist?) is taken alike by all, however far apart they read."""
+def main_value(value: T) -> T:
+    """The main process's ``value`` (a bool, number, string, None, or a list or dict of them: what JSON holds), in
+    every process. A decision taken on files (is this model trained? from which step does it resume? which files
+    does a split hold?) is taken by the main process and followed by all, however far apart their views of the
+    files are: hosts that decided apart would wait for each other at different barriers and hang."""
     if count() == 1:
         return value
-    return bool(multihost_utils.broadcast_one_to_all(np.asarray(value)))
+    data = np.frombuffer(json.dumps(value).encode(), np.uint8)
+    size = int(multihost_utils.broadcast_one_to_all(np.int32(data.size)))
+    sent = np.zeros(size, np.uint8)
+    sent[:min(size, data.size)] = data[:size]
+    return json.loads(np.asarray(multihost_utils.broadcast_one_to_all(sent)).tobytes())
+
+
+def main_decides(decide: Callable[[], T]) -> T:
+    """``decide()``, run by the main process alone (the others read no file for it), and its result in every
+    process (:func:`main_value`)."""
+    return main_value(decide() if is_main() else None)
 
 
 def barrier(name: str) -> None:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from anonjax.errors import DatasetError
+from anonjax.paths import as_path
 
 UNADAPTED = "unadapted"
 CONTROL = "control"
@@ -37,7 +39,7 @@ QUERY_KINDS = (ORIGINAL, ANONYMIZED)
 def _at(relative: str, doc: str) -> property:
     """A :class:`WorkDir` property: ``root / relative``."""
 
-    def path(work: WorkDir) -> Path:
+    def path(work: WorkDir) -> epath.Path:
         return work.root / relative
 
     return property(path, doc=doc)
@@ -48,12 +50,13 @@ class WorkDir:
     """The folders and files of a study's work directory (``root``): a property per fixed name, a method per
     name that takes a split, model, degree or process.
 
-    A ``WorkDir`` rooted at ``Path()`` gives the same names relative to the work directory."""
+    The root may be a URL (``gs://bucket/run``, ``anonjax.paths``). A ``WorkDir`` rooted at ``""`` gives the same
+    names relative to the work directory."""
 
-    root: Path
+    root: epath.Path
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "root", as_path(self.root))
 
     # anonymize stage
     anonymize = _at("anonymize", "The stage's folder (its ``DONE.json`` marker, report, example sheet, pairs, boxes).")
@@ -64,26 +67,26 @@ class WorkDir:
     pairs = _at("anonymize/pairs", "The materialized paired datasets: ``<variant>/<split>/*.png`` and "
                 "``pairs_<split>.json``.")
 
-    def boxes(self, split: str) -> Path:
+    def boxes(self, split: str) -> epath.Path:
         """The detection caches of ``split``: one folder inside per detector set (``box_cache.cache_dir``)."""
         return self.anonymize / "boxes" / split
 
-    def opaque_names(self, split: str) -> Path:
+    def opaque_names(self, split: str) -> epath.Path:
         """File names of the materialized pairs of ``split`` -> image ids (``anonymize.opaque_names``)."""
         return self.anonymize / f"names_{split}.json"
 
     # train stage
     train = _at("train", "The train stage's folder: one run folder per model and the stage's marker.")
 
-    def model(self, name: str) -> Path:
+    def model(self, name: str) -> epath.Path:
         """The run folder of model ``name``: checkpoints, training log, the trained backbone."""
         return self.train / name
 
-    def run_record(self, model: str) -> Path:
+    def run_record(self, model: str) -> epath.Path:
         """The fingerprint and training settings ``model``'s run was started with (``RUN.json``)."""
         return self.model(model) / "RUN.json"
 
-    def training_log(self, model: str) -> Path:
+    def training_log(self, model: str) -> epath.Path:
         """One JSON row per logged training step of ``model`` (``ssl.training_log``)."""
         return self.model(model) / "training_log.jsonl"
 
@@ -93,11 +96,11 @@ class WorkDir:
     builtin_embeddings = _at("builtin_embeddings", 'The small embedding set made by code (``evaluate.embeddings='
                              '"builtin"``).')
 
-    def embedded(self, model: str, split: str) -> Path:
+    def embedded(self, model: str, split: str) -> epath.Path:
         """The marker folder saying that ``model``'s embeddings of ``split`` are finished."""
         return self.embeddings / model / f".{split}"
 
-    def attention_map(self, view: str, model: str, number: int) -> Path:
+    def attention_map(self, view: str, model: str, number: int) -> epath.Path:
         """The ``number``-th attention map of ``model``, drawn on images in ``view``."""
         return self.attention / view / f"{model}__{number}.png"
 
@@ -117,7 +120,7 @@ class WorkDir:
     privacy_measures = _at("privacy/measures.json", "The privacy measures with their fingerprint, reused while it "
                            "matches.")
 
-    def correlation(self, degree: float) -> Path:
+    def correlation(self, degree: float) -> epath.Path:
         """The Pearson matrix of all metrics across models at ``degree``."""
         return self.results / f"correlation_{percent(degree)}.csv"
 
@@ -127,7 +130,7 @@ class WorkDir:
     report_html = _at("report/index.html", "The report as a static page that opens from disk.")
     report_figures = _at("report/figures", "The figures the report links, replaced with every report.")
 
-    def log(self, process: int = 0) -> Path:
+    def log(self, process: int = 0) -> epath.Path:
         """The run log of a process: ``logs/run.log`` for the main one, ``logs/run.<i>.log`` for process i."""
         return self.root / "logs" / ("run.log" if process == 0 else f"run.{process}.log")
 
@@ -154,29 +157,30 @@ def variant_name(method: str | None = None, degree: float | None = None) -> str:
     return ORIGINAL if method is None else f"{method}_{percent(degree)}"
 
 
-def embedding_path(root: str | Path, model: str, variant: str, split: str) -> Path:
+def embedding_path(root: str | os.PathLike, model: str, variant: str, split: str) -> epath.Path:
     """Where the embeddings of ``split`` under ``model`` on ``variant`` data live."""
-    return Path(root) / model / variant / f"{split}.npy"
+    return as_path(root) / model / variant / f"{split}.npy"
 
 
-def ids_path(embeddings: str | Path) -> Path:
+def ids_path(embeddings: str | os.PathLike) -> epath.Path:
     """The id list beside an embedding file."""
-    p = Path(embeddings)
+    p = as_path(embeddings)
     return p.with_name(p.stem + ".ids.json")
 
 
-def labels_path(root: str | Path, split: str) -> Path:
+def labels_path(root: str | os.PathLike, split: str) -> epath.Path:
     """Class labels of a split, aligned with its ids."""
-    return Path(root) / "labels" / f"{split}.npy"
+    return as_path(root) / "labels" / f"{split}.npy"
 
 
-def load_array(path: str | Path) -> np.ndarray:
+def load_array(path: str | os.PathLike) -> np.ndarray:
     """One ``.npy`` array, never unpickled; a DatasetError names the file if it is missing or is not one."""
-    path = Path(path)
+    path = as_path(path)
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
     try:
-        array = np.load(path, allow_pickle=False)
+        with path.open("rb") as f:
+            array = np.load(f, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise DatasetError(f"{path} is not a readable .npy array: {e}") from None
     if not isinstance(array, np.ndarray):
@@ -184,7 +188,7 @@ def load_array(path: str | Path) -> np.ndarray:
     return array
 
 
-def load_embeddings(root: str | Path, model: str, variant: str, split: str) -> tuple[np.ndarray, list[str]]:
+def load_embeddings(root: str | os.PathLike, model: str, variant: str, split: str) -> tuple[np.ndarray, list[str]]:
     """Embeddings as stored (real numbers, never cast: a float32 cast would turn huge float64 values into inf)
     and the ids of their rows, "0", "1", ... if no ids file is beside them. A DatasetError names the missing
     or malformed file."""
@@ -203,7 +207,7 @@ def load_embeddings(root: str | Path, model: str, variant: str, split: str) -> t
     return array, ids
 
 
-def _load_ids(path: Path) -> list[str]:
+def _load_ids(path: epath.Path) -> list[str]:
     """A JSON list of unique strings, the image id of every row."""
     try:
         ids = json.loads(path.read_text(encoding="utf-8"))

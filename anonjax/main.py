@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from anonjax import console, hosts, workdir_guard
-from anonjax.config_checks import ConfigError, as_tuple
+from anonjax.config_checks import ConfigError, as_tuple, check_servable
 from anonjax.errors import DatasetError
 from anonjax.stages import ORDER
 
@@ -60,7 +61,7 @@ def validated_stages(config) -> dict[str, ModuleType]:
     return modules
 
 
-def run(config, workdir: Path, modules: dict[str, ModuleType] | None = None, *,
+def run(config, workdir: str | os.PathLike, modules: dict[str, ModuleType] | None = None, *,
         wait_for_workdir: bool = False) -> list[console.StageRun]:
     """Validate every selected stage (unless ``modules`` were validated already), then run them in order;
     returns what each did and its wall time.
@@ -72,6 +73,7 @@ def run(config, workdir: Path, modules: dict[str, ModuleType] | None = None, *,
     holds it, this one stops with an ``OutputError`` naming the holder, or waits with ``wait_for_workdir``.
     """
     modules = validated_stages(config) if modules is None else modules
+    workdir = check_servable("workdir", workdir)
     hosts.initialize(config)
     done = []
     with workdir_guard.claimed(workdir, wait=wait_for_workdir):
@@ -132,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv if argv is None else argv
     _parse(argv)
     config = _CONFIG.value
-    workdir = Path(_WORKDIR.value or config.get("workdir") or "workdir")
     try:
+        workdir = check_servable("--workdir" if _WORKDIR.value else "workdir",
+                                 _WORKDIR.value or config.get("workdir") or "workdir")
         modules = validated_stages(config)  # a wrong setting stops here, before anything is written
         workdir_guard.check_writable(workdir)  # before the run log is opened in it
     except (ConfigError, DatasetError) as e:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from anonjax.analysis.intervals import bonferroni_z, fisher_interval
 from anonjax.layout import CONTROL
+from anonjax.paths import as_path
 
 ACCURACY_METRICS = ("k-NN", "Linear")
 
@@ -92,10 +93,9 @@ def correlation_csv(names: Sequence[str], matrix: np.ndarray) -> str:
     return out.getvalue()
 
 
-def load_correlation(path: str | Path) -> tuple[list[str], np.ndarray]:
+def load_correlation(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     """Names and matrix from a file written with :func:`correlation_csv`; a ValueError names a malformed file."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    rows = list(csv.reader(io.StringIO(as_path(path).read_text(encoding="utf-8"), newline="")))
     names = rows[0][1:] if rows else []
     try:
         if not names or [row[0] for row in rows[1:]] != names or any(len(row) != len(rows[0]) for row in rows):

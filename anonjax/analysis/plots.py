@@ -11,6 +11,7 @@ import numpy as np
 
 from anonjax.analysis.tables import model_label
 from anonjax.files import atomic_path
+from anonjax.paths import as_path
 
 _MARKERS = {"pixel": "o", "blur": "s", "mask": "^"}
 _COLOURS = {"unadapted": "black", "control": "grey", "A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
@@ -37,7 +38,7 @@ def _finish_chart(plt, fig, ax, path: str | Path, title: str) -> None:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    _save(fig, Path(path))
+    _save(fig, as_path(path))
     plt.close(fig)
 
 
@@ -71,7 +72,7 @@ def correlation_heatmap(names: Sequence[str], matrix: np.ndarray, path: str | Pa
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    _save(fig, Path(path), dpi=120)
+    _save(fig, as_path(path), dpi=120)
     plt.close(fig)
 
 
@@ -82,7 +83,7 @@ def training_curves(logs: Mapping[str, str | Path], path: str | Path, *, key: st
     drawn = False
     for name, log in sorted(logs.items()):
         points = []
-        for line in Path(log).read_text().splitlines():
+        for line in as_path(log).read_text().splitlines():
             record = json.loads(line)
             if key in record and "step" in record:
                 points.append((record["step"], record[key]))
@@ -95,7 +96,7 @@ def training_curves(logs: Mapping[str, str | Path], path: str | Path, *, key: st
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        _save(fig, Path(path))
+        _save(fig, as_path(path))
     plt.close(fig)
     return drawn
 

@@ -5,7 +5,6 @@ Every number is one those stages computed; text from data (paths, reasons) enter
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from anonjax.analysis import downstream_table, interval_table, load_correlation, scenario_table
@@ -17,6 +16,7 @@ from anonjax.analysis.tables import model_label
 from anonjax.errors import DatasetError
 from anonjax.fingerprint import DONE
 from anonjax.layout import NO_ANONYMIZATION, ORIGINAL, WorkDir, percent
+from anonjax.paths import copy_file
 
 _NAMES = WorkDir(Path())  # paths relative to the work directory, as a report names them
 
@@ -210,7 +210,7 @@ def training_section(work: WorkDir, figures: Path) -> list[str]:
 def _copy(path: Path, figures: Path) -> str:
     """Copy a figure beside the report; the relative link to it."""
     target = figures / f"{path.parent.name}_{path.name}"
-    shutil.copyfile(path, target)
+    copy_file(path, target)
     return f"figures/{target.name}"
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import jax
 import orbax.checkpoint as ocp
+
+from anonjax import hosts
+from anonjax.paths import as_path
 
 
 class Checkpoints:
     """Numbered checkpoints in ``directory``; the newest ``keep`` are kept."""
 
-    def __init__(self, directory: str | Path, *, keep: int = 2):
-        self.directory = Path(directory).absolute()
+    def __init__(self, directory: str | os.PathLike, *, keep: int = 2):
+        self.directory = as_path(directory).absolute()
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
@@ -20,7 +23,12 @@ class Checkpoints:
         )
 
     def latest_step(self) -> int | None:
-        """Step of the newest complete checkpoint, None if there is none."""
+        """Step of the newest complete checkpoint, None if there is none: as the main process sees it, in every
+        process, so that all resume from one step."""
+        return hosts.main_decides(self.stored_latest_step)
+
+    def stored_latest_step(self) -> int | None:
+        """Step of the newest complete checkpoint as this process's view of the directory shows it."""
         return self._manager.latest_step()
 
     def save(self, step: int, state: dict, data_state: dict) -> None:

@@ -82,8 +82,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     fp = fingerprint(config.data, results_settings("anonymize", a), seed, originals,
                      {name: split.digest for name, split in splits.items()},
                      {"canvas_size": canvas, "image_size": image_size})
-    if is_complete(stage_dir, fp) and all(intact(cache_dirs[name], len(split))
-                                          for name, split in splits.items()):
+    if hosts.main_decides(lambda: is_complete(stage_dir, fp) and all(intact(cache_dirs[name], len(split))
+                                                                     for name, split in splits.items())):
         log.info("anonymize: outputs for this config and these files exist in %s", stage_dir)
         return "up to date"
     hosts.barrier("anonymize: checked")  # every process has decided before any writes

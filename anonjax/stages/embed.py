@@ -107,7 +107,7 @@ def _attention(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path
     fp = fingerprint(embed_fp, originals, view.name, "numbered")  # maps named by id before are redrawn
     if is_complete(out, fp):
         return
-    for stale in out.rglob("*.png"):
+    for stale in out.glob("*/*.png"):  # attention/<view>/<model>__<n>.png
         stale.unlink()
     splits = cc.as_tuple(config.embed.splits)
     images = SplitInputs(open_split(config.data, "val" if "val" in splits else splits[0]), workdir, config)

@@ -33,10 +33,10 @@ the same split in the same order; the results are up to date while the contents 
 from __future__ import annotations
 
 import logging
-import shutil
-from pathlib import Path
+import os
 
 import ml_collections
+from etils import epath
 
 from anonjax import config_checks as cc
 from anonjax import hosts
@@ -46,6 +46,7 @@ from anonjax.data import SPLITS
 from anonjax.files import csv_text, save_json, save_text
 from anonjax.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.layout import ORIGINAL, UNADAPTED, WorkDir
+from anonjax.paths import as_path
 from anonjax.plan import StudyPlan, study_plan, validate_grid
 from anonjax.retrieval.embedding_inputs import (
     ALL,
@@ -89,18 +90,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
     cc.check_positive_number(config, "evaluate.knn_temperature")
     source = cc.get(config, "evaluate.embeddings")
     if source not in ("", "builtin"):
-        cc.check_path(config, "evaluate.embeddings", kind="dir")
+        cc.check_path(config, "evaluate.embeddings", kind="dir", url=True)
 
 
-def embeddings_root(config: ml_collections.ConfigDict, workdir: Path) -> Path:
+def embeddings_root(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> epath.Path:
     """Where this run reads embeddings from."""
     source = config.evaluate.embeddings
     if source == "builtin":
         return WorkDir(workdir).builtin_embeddings
-    return Path(source) if source else WorkDir(workdir).embeddings
+    return as_path(source) if source else WorkDir(workdir).embeddings
 
 
-def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
+def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> str:
     """Score every scenario of the plan and write the results; a one-line account of what was done."""
     work = WorkDir(workdir)
     out = work.results
@@ -134,7 +135,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
 
 
-def _write_builtin(root: Path, plan: StudyPlan, fp: str) -> None:
+def _write_builtin(root: epath.Path, plan: StudyPlan, fp: str) -> None:
     """The built-in embedding set for the plan's methods, degrees, controls and adaptations, marked complete."""
     write_synthetic_embeddings(root, methods=tuple(dict.fromkeys(v.method for v in plan.variants)),
                                degrees=tuple(dict.fromkeys(v.degree for v in plan.variants)),
@@ -148,7 +149,7 @@ def _write_results(work: WorkDir, scenarios: list[dict], downstream: list[dict],
                    paired) -> None:
     """Replace the results folder with this run's results, so that no file of an earlier run (the correlation of a
     degree no longer in the grid, probe results of a run with probes) lingers beside them."""
-    shutil.rmtree(work.results, ignore_errors=True)
+    work.results.rmtree(missing_ok=True)
     save_json(work.reference, reference)
     save_text(work.scenarios_csv, csv_text(scenarios, SCENARIO_COLUMNS))
     save_json(work.scenarios, scenarios)

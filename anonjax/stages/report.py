@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-from pathlib import Path
+import os
 from typing import Any
 
 import ml_collections
@@ -67,7 +66,7 @@ def max_readable(config: ml_collections.ConfigDict) -> float:
     return float(value)
 
 
-def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
+def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> str:
     """Write the report from whatever results the work directory holds (the main process of a multi-host run;
     the others wait for it); a one-line account of it."""
     work = WorkDir(workdir)
@@ -80,8 +79,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
 
 def _write(config: ml_collections.ConfigDict, work: WorkDir) -> None:
     figures = work.report_figures
-    shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report (an original image) never lingers
-    figures.mkdir(parents=True)
+    figures.rmtree(missing_ok=True)  # a figure of an earlier report (an original image) never lingers
+    figures.mkdir(parents=True, exist_ok=True)
     originals = report_originals(config)
     summary = _load(work.summary)
     scenarios = _load(work.scenarios)
@@ -110,7 +109,7 @@ def _write(config: ml_collections.ConfigDict, work: WorkDir) -> None:
     log.info("report: wrote %s", work.report_html)
 
 
-def _load(path: Path) -> Any:
+def _load(path: os.PathLike) -> Any:
     """A JSON results file; a DatasetError names it when it cannot be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))

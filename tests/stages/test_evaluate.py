@@ -244,6 +244,7 @@ def test_train_rows_are_checked_against_the_unadapted_ids(tmp_path):
 
 
 def _rewrite_keeping_size_and_time(path: Path, data: bytes) -> None:
+    path = Path(path)  # a POSIX stat, with nanoseconds
     stat = path.stat()
     path.write_bytes(data)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
