@@ -7,8 +7,9 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 from anonjax import parallel
-from anonjax.ssl.ibot_loss import ibot_loss_gathered
-from anonjax.ssl.losses import dino_loss, ibot_loss, koleo_loss, sinkhorn_knopp, softmax_center, update_center
+from anonjax.ssl.dino_loss import dino_loss, sinkhorn_knopp, softmax_center, update_center
+from anonjax.ssl.ibot_loss import ibot_loss, ibot_loss_gathered
+from anonjax.ssl.koleo_loss import koleo_loss
 
 
 def _np_log_softmax(x):
