@@ -53,10 +53,12 @@ def machine() -> str:
             f"Python {platform.python_version()}; {', '.join(versions)}")
 
 
-def section(name: str, title: str, command: str, output: str) -> str:
-    """One section of the page: its markers, title, provenance and the output as printed."""
+def section(name: str, title: str, command: str, output: str, load: tuple[float, float]) -> str:
+    """One section of the page: its markers, title, provenance (with the 1-minute load average at the run's start
+    and end: other work on the machine slows either side) and the output as printed."""
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (f"<!-- begin {name} -->\n## {title}\n\n- machine: {machine()}\n- date: {date}\n"
+            f"- load average at start and end: {load[0]:.1f}, {load[1]:.1f}\n"
             f"- command: `{command}`\n\n```text\n{output.rstrip()}\n```\n<!-- end {name} -->\n")
 
 
@@ -86,9 +88,11 @@ def recorded(name: str, title: str, write: bool, path: Path = DOCS) -> Iterator[
             stdout.flush()
 
     stdout = sys.stdout
+    start_load = os.getloadavg()[0]
     with contextlib.redirect_stdout(Tee()):
         yield
     args = [arg for arg in sys.argv[1:] if arg != "--write-docs"]
     command = shlex.join(["python", "-m", f"scripts.{name}", *args])
     page = path.read_text() if path.exists() else HEADER
-    save_text(path, replace_section(page, name, section(name, title, command, buffer.getvalue())))
+    text = section(name, title, command, buffer.getvalue(), (start_load, os.getloadavg()[0]))
+    save_text(path, replace_section(page, name, text))
