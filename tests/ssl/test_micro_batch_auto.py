@@ -1,6 +1,7 @@
 """``train.micro_batch="auto"`` takes the largest micro-batch whose compiled step fits the device memory."""
 
 import jax
+import pytest
 from tiny_study import tiny_train
 
 from anonjax import parallel
@@ -8,6 +9,7 @@ from anonjax.ssl import micro_batch
 from anonjax.ssl.loop import compiled_programs, peak_bytes, program_key
 
 
+@pytest.mark.slow  # compiles the train step at two micro-batch sizes
 def test_auto_takes_the_largest_micro_batch_that_fits():
     mesh = parallel.make_mesh(devices=jax.devices()[:1])
     c = tiny_train()
