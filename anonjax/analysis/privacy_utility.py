@@ -124,6 +124,9 @@ def best_below(rows: Sequence[Mapping], scenarios: Sequence[Mapping], max_readab
             f"{best.label} retrieves best: mnDCG {_with_interval(best.mndcg, best.mndcg_lo, best.mndcg_hi)} with "
             f"original queries, {_pct(best.residual)} of the words still read "
             f"({_with_interval(best.residual, best.residual_lo, best.residual_hi)})")
+    if best.residual_hi is not None and best.residual_hi >= max_readable:
+        text += (f", though its interval reaches {_pct(best.residual_hi)}: at this sample size the measure does not "
+                 f"show it below {limit}")
     if not rest:
         return text + "."
     runner = rest[0]

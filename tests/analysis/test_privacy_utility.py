@@ -60,6 +60,12 @@ def test_what_this_means_picks_the_most_useful_setting_below_the_limit():
     assert "Unadapted, blur 100% retrieves best" in best_below(ROWS, SCENARIOS, 0.4)
 
 
+def test_a_setting_whose_interval_reaches_the_limit_is_not_shown_below_it():
+    assert "interval reaches 1.4%: at this sample size the measure does not show it below 1.0%" in best_below(
+        ROWS, SCENARIOS, 0.01)  # Adaption A, pixel 100%: 0.4% read, interval up to 1.4%
+    assert "interval reaches" not in best_below(ROWS, SCENARIOS, 0.4)  # blur: 30% [29%, 31%], below 40%
+
+
 def test_what_this_means_when_nothing_is_below_or_text_is_missing():
     assert best_below(ROWS, SCENARIOS, 0.0).startswith("No setting keeps the readable text below 0.0%")
     missing = [privacy_row("unadapted", "mask", 1.0, None, faces=0.0,
