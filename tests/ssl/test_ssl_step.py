@@ -24,9 +24,12 @@ def views():
     }
 
 
-def _two_steps(mesh, views):
-    """State and metrics after steps 0 and 1 (the learning rate is 0 at step 0, the warmup's start)."""
-    programs = compiled_programs(mesh, program_key(tiny_train()))
+def _two_steps(mesh, views, group_size: int = 0, micro_batch: int = 0):
+    """State and metrics after steps 0 and 1 (the learning rate is 0 at step 0, the warmup's start), each step
+    accumulated over micro-batches of ``micro_batch`` images (0: the whole batch)."""
+    c = tiny_train()
+    c.group_size, c.micro_batch = group_size, micro_batch
+    programs = compiled_programs(mesh, program_key(c))
     state = programs.init(None, np.uint32(0))
     batch = {k: jax.device_put(v, parallel.batch_sharding(mesh)) for k, v in views.items()}
     state, _ = programs.step(state, batch)
@@ -47,6 +50,20 @@ def test_sharded_step_equals_single_device(single, views, fsdp):
     if fsdp > 1:
         specs = [leaf.sharding.spec for leaf in jax.tree.leaves(state)]
         assert any(parallel.FSDP in tuple(spec) for spec in specs), "no parameter is split over the fsdp axis"
+    _assert_same_steps(state, metrics, single, mesh)
+
+
+@pytest.mark.slow
+def test_accumulated_sharded_step_equals_the_whole_batch_on_one_device(views):
+    """Two micro-steps of 4 images on 8 devices (fsdp 4 x data 2; KoLeo, masks and drop path in groups of 2) make
+    the step of the whole batch on one device."""
+    single = jax.device_get(_two_steps(parallel.make_mesh(devices=jax.devices()[:1]), views, group_size=2))
+    mesh = parallel.make_mesh(fsdp=4)
+    state, metrics = _two_steps(mesh, views, group_size=2, micro_batch=4)
+    _assert_same_steps(state, metrics, single, mesh)
+
+
+def _assert_same_steps(state, metrics, single, mesh):
     ref_state, ref_metrics = single
     for key, value in ref_metrics.items():
         np.testing.assert_allclose(metrics[key], value, rtol=2e-5, atol=1e-6, err_msg=key)
