@@ -50,6 +50,12 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(BATCH_AXES))
 
 
+def micro_batches_sharding(mesh: Mesh) -> NamedSharding:
+    """Micro-batches stacked as [n_micro, rows, ...]: each micro-batch's rows split over all devices, so that every
+    device works on every micro-step."""
+    return NamedSharding(mesh, P(None, BATCH_AXES))
+
+
 def batch_spec() -> P:
     """PartitionSpec of a batch-sharded array, for ``shard_map`` in/out specs."""
     return P(BATCH_AXES)

@@ -39,6 +39,7 @@ after the buffer assignment, runs at optimization level 0 to save time. A ViT-L/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import itertools
@@ -55,9 +56,12 @@ import jax.numpy as jnp
 import ml_collections
 
 from anonjax import parallel
-from anonjax.models import vit
+from anonjax.models import embedding, vit
+from anonjax.retrieval import scenario
+from anonjax.retrieval.chunks import rows_per_chunk
+from anonjax.retrieval.inputs import relevant_count
 from anonjax.ssl import micro_batch
-from anonjax.ssl.loop import backbone_config, compiled_programs, program_key
+from anonjax.ssl.loop import backbone_config, compiled_programs, peak_bytes, program_key
 from configs.training import get_config
 
 COMPILER_OPTIONS = {
@@ -66,6 +70,7 @@ COMPILER_OPTIONS = {
     "xla_llvm_disable_expensive_passes": True,
 }
 GIB = 2**30
+INFERENCE_STUDY = "ml_collections_configs/rvl_cdip.py"  # its embed and evaluate settings, without --study
 HBM_BYTES = {"TPU v5 lite": 16 * GIB, "TPU v4": 32 * GIB, "TPU v5": 95 * GIB, "TPU v5p": 95 * GIB,
              "TPU v6 lite": 32 * GIB}  # per chip, by device_kind
 
@@ -99,6 +104,25 @@ class Plan:
 
     def row(self) -> dict:
         return {**dataclasses.asdict(self), "peak_bytes": self.peak_bytes, "flops_per_image": self.flops_per_image}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramPlan:
+    """Per-device bytes and FLOPs of one call of an inference program: an embedding batch or an evaluate chunk."""
+
+    program: str
+    devices: int
+    items: int  # global images or query rows per call
+    peak_bytes: int
+    flops: float  # per device and call
+    compile_s: float
+
+    @property
+    def flops_per_item(self) -> float:
+        return self.flops * self.devices / self.items
+
+    def row(self) -> dict:
+        return {**dataclasses.asdict(self), "flops_per_item": self.flops_per_item}
 
 
 def simulate_devices(n: int) -> None:
@@ -191,11 +215,8 @@ def measure(train_cfg: ml_collections.ConfigDict, devices: Sequence[jax.Device] 
     analyses."""
     devices = list(jax.devices() if devices is None else devices)
     start = time.perf_counter()
-    if devices[0].platform == "cpu":
+    with accelerator_attention(devices):
         compiled = compile_step(train_cfg, devices)
-    else:  # the attention an accelerator runs, though JAX's default backend here is the CPU
-        with mock.patch.object(vit, "attention_kind", lambda cfg: "dot_product"):
-            compiled = compile_step(train_cfg, devices)
     seconds = time.perf_counter() - start
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()
@@ -208,6 +229,69 @@ def measure(train_cfg: ml_collections.ConfigDict, devices: Sequence[jax.Device] 
         temp_bytes=memory.temp_size_in_bytes, code_bytes=memory.generated_code_size_in_bytes,
         flops=float(cost["flops"]), compile_s=seconds,
     )
+
+
+def accelerator_attention(devices: Sequence[jax.Device]):
+    """The attention an accelerator runs (``dot_product``), though JAX's default backend here is the CPU; a no-op
+    context on CPU devices."""
+    if devices[0].platform == "cpu":
+        return contextlib.nullcontext()
+    return mock.patch.object(vit, "attention_kind", lambda cfg: "dot_product")
+
+
+def inference_plan(name: str, fn, args: tuple, items: int, devices: int) -> ProgramPlan:
+    """Compile ``fn`` (a jitted function) for ``args`` (ShapeDtypeStructs with shardings) and read its memory and
+    cost analyses."""
+    start = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    seconds = time.perf_counter() - start
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return ProgramPlan(name, devices, items, peak_bytes(compiled), float(cost["flops"]), seconds)
+
+
+def embedding_plan(study: ml_collections.ConfigDict, devices: Sequence[jax.Device]) -> ProgramPlan:
+    """The embed stage's program for one batch of ``embed.batch_size`` images (rounded up to the devices) at
+    ``embed.image_size`` in ``embed.dtype``, split over ``devices``."""
+    mesh = parallel.make_mesh(devices=devices)
+    backbone = backbone_config(study.train)
+    whole = parallel.replicated(mesh)
+    params = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=whole),
+                          jax.eval_shape(lambda: vit.init(jax.random.key(0), backbone)))
+    batch = -(-study.embed.batch_size // len(devices)) * len(devices)
+    side = study.embed.image_size
+    images = jax.ShapeDtypeStruct((batch, side, side, 3), jnp.float32, sharding=parallel.batch_sharding(mesh))
+    with accelerator_attention(devices):
+        fn = embedding.gathered_embedding(mesh, backbone, jnp.dtype(study.embed.dtype))
+        return inference_plan("embed", fn, (params, images), batch, len(devices))
+
+
+def evaluate_plans(study: ml_collections.ConfigDict, devices: Sequence[jax.Device],
+                   n_database: int) -> list[ProgramPlan]:
+    """The evaluate stage's programs for one chunk of query rows against ``n_database`` embeddings (the backbone's
+    width) on ``devices`` (the ``xla`` backend): the ground truth (S0, its top k) and one scenario (S, its top k,
+    AP and nDCG)."""
+    mesh = parallel.make_mesh(devices=devices)
+    dim = backbone_config(study.train).embed_dim
+    k = relevant_count(study.evaluate.fraction, n_database)
+    chunk = -(-rows_per_chunk(n_database, n_database, None) // len(devices)) * len(devices)
+    rows, whole = parallel.batch_sharding(mesh), parallel.replicated(mesh)
+    queries = jax.ShapeDtypeStruct((chunk, dim), jnp.float32, sharding=rows)
+    database = jax.ShapeDtypeStruct((n_database, dim), jnp.float32, sharding=whole)
+    first_row = jax.ShapeDtypeStruct((), jnp.int32, sharding=whole)
+    truth, scored = scenario.sharded_chunks(mesh, k, exclude_self=False)
+    truth_args = (queries, database, first_row)
+    ground = [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=rows) for a in jax.eval_shape(truth, *truth_args)]
+    return [inference_plan("evaluate ground truth", truth, truth_args, chunk, len(devices)),
+            inference_plan("evaluate scenario", scored, (*ground, queries, database, first_row), chunk,
+                           len(devices))]
+
+
+def describe_program(plan: ProgramPlan, memory: int) -> str:
+    """One line of an inference program's plan, sizes per chip."""
+    return (f"{plan.program}: {plan.items} per call ({plan.items // plan.devices}/chip), peak "
+            f"{size(plan.peak_bytes)}/chip, {100 * plan.peak_bytes / memory:.1f}% of a chip, "
+            f"{plan.flops_per_item / 1e9:.2f} GFLOP/item [compiled in {plan.compile_s:.0f} s]")
 
 
 def size(n_bytes: float) -> str:
@@ -239,8 +323,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1,
                         help="configurations compiled at once (XLA compiles on one core; each ViT-L/14 compile "
                              "holds a few GB)")
-    parser.add_argument("--micro-batch", default="0",
-                        help='global images per micro-step: 0 (the whole batch), a number, or "auto"')
+    parser.add_argument("--micro-batch", default=None,
+                        help='global images per micro-step: 0 (the whole batch), a number, or "auto" (default: the '
+                             "study's with --study, else 0)")
     parser.add_argument("--platform", choices=("cpu", "tpu"), default="cpu",
                         help="cpu: simulated CPU devices (an estimate); tpu: the TPU compiler for --topology")
     parser.add_argument("--topology", nargs="+", default=["v5e:4x4"],
@@ -248,6 +333,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--study", default=None,
                         help="a study config (e.g. ml_collections_configs/celeba.py): its config.train as it is, "
                              "batch, group_size, fsdp, remat and micro_batch included (with --platform tpu)")
+    parser.add_argument("--programs", nargs="+", choices=("train", "embed", "evaluate"),
+                        default=["train", "embed", "evaluate"],
+                        help="with --platform tpu: the programs compiled (embed and evaluate as the study sets them; "
+                             f"without --study, {INFERENCE_STUDY}'s)")
+    parser.add_argument("--database", type=int, default=40_000,
+                        help="with --platform tpu: images in the evaluated split (RVL-CDIP's validation split: 39,972)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per configuration")
     return parser.parse_args(argv)
 
@@ -268,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> list[Plan]:
         i, cfg = numbered
         sys.stderr.write(f"[{i}/{len(configurations)}] compiling {cfg.model} batch={cfg.batch_size} "
                          f"fsdp={cfg.fsdp} remat={'on' if cfg.remat else 'off'} ...\n")  # one write: one line
-        return plan_micro_batches(cfg, args.micro_batch, jax.devices(), None)
+        return plan_micro_batches(cfg, args.micro_batch or "0", jax.devices(), None)
 
     plans = []
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -278,25 +369,37 @@ def main(argv: Sequence[str] | None = None) -> list[Plan]:
     return plans
 
 
-def main_tpu(args: argparse.Namespace) -> list[Plan]:
+def main_tpu(args: argparse.Namespace) -> list[Plan | ProgramPlan]:
     """The table of the TPU compiler: per slice and configuration, the peak per chip against the chip's memory,
-    FLOPs per image and the micro-batch that fits."""
+    FLOPs per image and the micro-batch that fits; then the embed and evaluate programs of the study (default:
+    ``INFERENCE_STUDY``'s) on that slice."""
     plans = []
+    study = study_config(args.study or INFERENCE_STUDY)
     for topology in args.topology:
         devices = tpu_devices(topology)
         memory = hbm_bytes(devices[0])
-        if args.study:
-            study = study_train(args.study)
-            plans.append(report_tpu(topology, devices, memory, study,
-                                    plan_micro_batches(study, str(micro_batch.setting(study)), devices, memory), args))
-            continue
-        batches = args.batch or [32 * len(devices)]
-        fsdps = args.fsdp or sorted({1, len(devices)})
-        remats = {"on": (True,), "off": (False,), "both": (False, True)}[args.remat]
-        for fsdp, remat, batch in itertools.product(fsdps, remats, batches):
-            cfg = train_config(args.preset, args.model, batch, fsdp, remat, len(devices))
-            plans.append(report_tpu(topology, devices, memory, cfg,
-                                    plan_micro_batches(cfg, args.micro_batch, devices, memory), args))
+        if "train" in args.programs and args.study:
+            setting = args.micro_batch or str(micro_batch.setting(study.train))
+            plans.append(report_tpu(topology, devices, memory, study.train,
+                                    plan_micro_batches(study.train, setting, devices, memory), args))
+        elif "train" in args.programs:
+            batches = args.batch or [32 * len(devices)]
+            fsdps = args.fsdp or sorted({1, len(devices)})
+            remats = {"on": (True,), "off": (False,), "both": (False, True)}[args.remat]
+            for fsdp, remat, batch in itertools.product(fsdps, remats, batches):
+                cfg = train_config(args.preset, args.model, batch, fsdp, remat, len(devices))
+                plans.append(report_tpu(topology, devices, memory, cfg,
+                                        plan_micro_batches(cfg, args.micro_batch or "0", devices, memory), args))
+        inference = []
+        if "embed" in args.programs:
+            inference.append(embedding_plan(study, devices))
+        if "evaluate" in args.programs:
+            inference.extend(evaluate_plans(study, devices, args.database))
+        for plan in inference:
+            row = {"topology": topology, "chip": devices[0].device_kind, "hbm_bytes": memory,
+                   "share": plan.peak_bytes / memory, **plan.row()}
+            print(json.dumps(row) if args.json else f"{topology}: {describe_program(plan, memory)}", flush=True)
+        plans.extend(inference)
     return plans
 
 
@@ -312,12 +415,12 @@ def report_tpu(topology: str, devices: Sequence[jax.Device], memory: int, train_
     return plan
 
 
-def study_train(path: str) -> ml_collections.ConfigDict:
-    """``config.train`` of a study config file."""
+def study_config(path: str) -> ml_collections.ConfigDict:
+    """The config of a study config file."""
     spec = importlib.util.spec_from_file_location("study_config", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.get_config().train
+    return module.get_config()
 
 
 if __name__ == "__main__":

@@ -66,10 +66,12 @@ def embed(params: dict, cfg: ViTConfig, images, *, mesh: Mesh | None = None, dty
 
 
 @functools.lru_cache(maxsize=8)
-def _gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
-    """CLS embeddings of a batch split over ``mesh``, returned whole to every process."""
+def gathered_embedding(mesh: Mesh, cfg: ViTConfig, dtype):
+    """(params, images) -> CLS embeddings: a batch split over ``mesh``, returned whole to every process; compiled
+    with the options of the mesh's platform."""
     return jax.jit(functools.partial(_cls, cfg=cfg, dtype=dtype, groups=mesh_size(mesh)),
-                   out_shardings=parallel.replicated(mesh), compiler_options=compiler_options())
+                   out_shardings=parallel.replicated(mesh),
+                   compiler_options=compiler_options(mesh.devices.flat[0].platform))
 
 
 def embed_to_files(
@@ -102,7 +104,7 @@ def embed_to_files(
     all_ids: list[str] = []
     pending: tuple[dict[str, jax.Array], int] | None = None
     size = batch_size
-    fn = _gathered_embedding(mesh, cfg, jnp.dtype(dtype))
+    fn = gathered_embedding(mesh, cfg, jnp.dtype(dtype))
 
     def collect(bar) -> None:
         outs, n = pending

@@ -82,7 +82,7 @@ def _keys_chunk(queries, database, first_row, *, exclude_self: bool) -> jax.Arra
 
 
 @functools.lru_cache(maxsize=16)
-def _sharded_chunks(mesh: Mesh, k: int, exclude_self: bool):
+def sharded_chunks(mesh: Mesh, k: int, exclude_self: bool):
     """:func:`_ground_truth_scores` and :func:`_scenario_scores` with the chunk's query rows split over ``mesh``
     and the databases on every device; each query's ranking stays on one device, so the scores equal the
     unsharded ones. The ground truth stays on the devices; every process gets every row of the scores."""
@@ -183,7 +183,7 @@ def evaluate_scenarios(
         rows = whole = None
     else:
         chunk = -(-chunk // parallel.mesh_size(mesh)) * parallel.mesh_size(mesh)  # a whole chunk on every device
-        truth, scenario = _sharded_chunks(mesh, k, exclude_self)
+        truth, scenario = sharded_chunks(mesh, k, exclude_self)
         rows, whole = parallel.batch_sharding(mesh), parallel.replicated(mesh)
     gq_padded, n_queries = parallel.pad_to_multiple(gq, chunk)
     padded = {key: parallel.pad_to_multiple(q, chunk)[0] for key, q in unit.items()

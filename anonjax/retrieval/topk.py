@@ -49,7 +49,7 @@ def _numpy_topk(keys: jax.Array, height: int, k: int) -> tuple[np.ndarray, np.nd
 
 
 @functools.lru_cache(maxsize=16)
-def _sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
+def sharded_topk_chunk(mesh: Mesh, k: int, n_database: int, n_local: int):
     """A jitted (queries, database shard, row ids) -> top-k, the database rows split over ``mesh``.
 
     Each device ranks its own rows; padding rows (id >= n_database) score -inf and so lose to every
@@ -110,7 +110,7 @@ def topk_cosine(
         shards = parallel.batch_sharding(mesh)
         db_device = jax.device_put(db_padded, shards)
         extra = (jax.device_put(ids, shards),)
-        kernel = _sharded_topk_chunk(mesh, k, n, db_padded.shape[0] // parallel.mesh_size(mesh))
+        kernel = sharded_topk_chunk(mesh, k, n, db_padded.shape[0] // parallel.mesh_size(mesh))
         place = functools.partial(jax.device_put, device=parallel.replicated(mesh))
 
     scores = np.empty((q.shape[0], k), np.float32)

@@ -22,12 +22,15 @@ from anonjax.ssl.schedules import Schedules
 
 
 def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.GradientTransformation,
-               schedules: Schedules, shards: int = 1) -> tuple[dict, dict]:
+               schedules: Schedules, shards: int = 1,
+               micro_sharding: jax.sharding.Sharding | None = None) -> tuple[dict, dict]:
     """The next state and this step's training-log row (loss terms and hyperparameters, f32 scalars).
 
     With ``cfg.micro_batch`` below the batch, the teacher's targets come first for the whole batch, then the
     student's gradient is summed over the micro-batches, and one optimizer step follows: the step of the whole
-    batch. ``shards``: the devices the batch is split over (``micro_batch.spread``)."""
+    batch. ``shards``: the devices the batch is split over (``micro_batch.spread``); ``micro_sharding``: where the
+    rows of each micro-batch, and of its teacher targets, go (``parallel.micro_batches_sharding``; without it a
+    compiler may split the stack along its micro-batch axis and give each device a whole micro-batch)."""
     step = state["step"]
     hp = schedules.at(step)
     rng = jax.random.fold_in(jax.random.key(state["seed"]), step)
@@ -35,9 +38,10 @@ def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.Gra
     micro = cfg.micro_batch or b
     n_micro = b // micro
     spread = micro_batch.spread(b, micro, cfg.group_size, shards)
-    parts = micro_batch.split(batch, n_micro, spread)
+    parts = _constrain(micro_batch.split(batch, n_micro, spread), micro_sharding)
     ids = micro_batch.group_ids(cfg.groups(b), n_micro, spread)
     targets, centers = meta_arch.teacher_targets(state["teacher"], state["centers"], parts, hp["teacher_temp"], cfg)
+    targets = _constrain(targets, micro_sharding)
 
     def micro_step(grads, inputs):
         part, target, group_ids = inputs
@@ -66,6 +70,10 @@ def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.Gra
     return new_state, logged
 
 
+def _constrain(tree, sharding: jax.sharding.Sharding | None):
+    return tree if sharding is None else jax.lax.with_sharding_constraint(tree, sharding)
+
+
 def state_shardings(mesh: Mesh, state: dict):
     """Shardings of a train state (or its abstract shape tree) under the FSDP rule."""
     return parallel.params_sharding(mesh, state)
@@ -84,7 +92,7 @@ def make_train_step(mesh: Mesh, state: dict, batch: dict, *, cfg: SSLConfig,
     """
     state_sh = state_shardings(mesh, state)
     fn = functools.partial(train_step, cfg=cfg, optimizer=optimizer, schedules=schedules,
-                           shards=parallel.mesh_size(mesh))
+                           shards=parallel.mesh_size(mesh), micro_sharding=parallel.micro_batches_sharding(mesh))
     return jax.jit(
         fn,
         in_shardings=(state_sh, batch_shardings(mesh, batch)),
