@@ -2,6 +2,7 @@
 
     python -m scripts.bench_train          # tiny ViT, small crops, CPU
     python -m scripts.bench_train --model vitl14 --official --batch 32 --dtype bfloat16  # accelerator
+    python -m scripts.bench_train --batch 16 --micro-batch 4 --no-peer   # the cost of accumulation
 
 anonjax: the compiled train step (teacher on 2 global crops, student on global + local crops, DINO and
 iBOT heads, losses, AdamW, EMA) on random crops, data pipeline excluded. FLOPs are XLA's count of the
@@ -9,6 +10,10 @@ compiled step; MFU = FLOPs / time / peak, with the peak of the device (``--peak-
 
 Peer (same crops, same backbone size): Hugging Face ``Dinov2Model`` in PyTorch, teacher forward without
 gradients, student forward and backward, AdamW step; no heads or losses, so the peer does less work.
+
+``--micro-batch M`` also times the same step accumulated over micro-batches of M images (``train.micro_batch``),
+against the whole batch's step in the same run: the price of exact accumulation. Both use groups of
+``gcd(group_size, M)`` images, so that they compute the same step.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def config(args) -> object:
     c = get_config("official" if args.official else "tiny")
     c.model = args.model
     c.batch_size = args.batch
-    c.group_size = math.gcd(c.group_size, args.batch)  # groups that divide any batch
+    c.group_size = math.gcd(c.group_size, args.batch, args.micro_batch)  # groups that divide the (micro-)batch
     c.compute_dtype = args.dtype
     c.remat = args.remat
     c.drop_path_rate = 0.0
@@ -136,6 +141,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--peak-tflops", type=float, default=None)
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch peer")
+    parser.add_argument("--micro-batch", type=int, default=0,
+                        help="also time the step accumulated over micro-batches of this many images")
     benchmark_docs.add_flag(parser)
     args = parser.parse_args()
     with benchmark_docs.recorded("bench_train", "Training step", args.write_docs):
@@ -165,6 +172,11 @@ def run(args: argparse.Namespace) -> None:
             f"{c.batch_size / torch_seconds:.1f} images/s"
         )
         print(f"ratio anonjax / torch images/s: {torch_seconds / seconds:.2f}")
+    if args.micro_batch:
+        c.micro_batch = args.micro_batch
+        micro_seconds, _ = bench_anonjax(c, batch, args.steps)
+        print(f"accumulated over {c.batch_size // args.micro_batch} micro-steps of {args.micro_batch}: "
+              f"{micro_seconds * 1e3:.1f} ms/step, {micro_seconds / seconds:.2f}x the whole batch's step")
 
 
 if __name__ == "__main__":
