@@ -7,6 +7,8 @@ over the batch with a few Sinkhorn-Knopp iterations (``sinkhorn_knopp``).
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -39,29 +41,31 @@ def sinkhorn_knopp(
     *,
     valid: jax.Array | None = None,
 ) -> jax.Array:
-    """Sinkhorn-Knopp targets [B, K] whose rows sum to 1, as the official ``sinkhorn_knopp_teacher``.
+    """Sinkhorn-Knopp targets [..., K] whose rows sum to 1, as the official ``sinkhorn_knopp_teacher``.
 
     The assignment matrix is scaled alternately so that every prototype receives 1/K of the mass and
-    every sample 1/B. With ``axis_name`` (inside ``shard_map``/``pmap``) the sums span all devices, as
-    the official all-reduce does. ``valid`` [B] bool drops samples (padding, unmasked patches): they
-    take no mass and get zero rows, and B counts only valid samples.
+    every sample 1/B, the samples being every leading position (e.g. [micro-batches, rows, K], which stays in
+    that layout). With ``axis_name`` (inside ``shard_map``/``pmap``) the sums span all devices, as the official
+    all-reduce does. ``valid`` [...] bool drops samples (padding, unmasked patches): they take no mass and get
+    zero rows, and B counts only valid samples.
     """
     logits = teacher_logits.astype(jnp.float32) / temperature
     if valid is not None:
-        logits = jnp.where(valid[:, None], logits, -jnp.inf)
+        logits = jnp.where(valid[..., None], logits, -jnp.inf)
+    samples = tuple(range(logits.ndim - 1))
 
     def psum(x):
         return x if axis_name is None else jax.lax.psum(x, axis_name)
 
     # exp(x - max) only rescales Q by a constant, which the first normalization removes exactly.
-    q = jnp.exp(logits - psum_max(jnp.max(logits), axis_name)).T  # [K, B]
-    n_samples = psum(jnp.asarray(q.shape[1] if valid is None else jnp.sum(valid), jnp.float32))
-    n_prototypes = q.shape[0]
+    q = jnp.exp(logits - psum_max(jnp.max(logits), axis_name))
+    n_samples = psum(jnp.asarray(math.prod(q.shape[:-1]) if valid is None else jnp.sum(valid), jnp.float32))
+    n_prototypes = q.shape[-1]
     q = q / psum(jnp.sum(q))
     for _ in range(n_iterations):
-        q = q / psum(jnp.sum(q, axis=1, keepdims=True)) / n_prototypes
-        q = q / _safe(jnp.sum(q, axis=0, keepdims=True)) / n_samples
-    return (q * n_samples).T
+        q = q / psum(jnp.sum(q, axis=samples, keepdims=True)) / n_prototypes
+        q = q / _safe(jnp.sum(q, axis=-1, keepdims=True)) / n_samples
+    return q * n_samples
 
 
 def psum_max(x: jax.Array, axis_name: str | None) -> jax.Array:

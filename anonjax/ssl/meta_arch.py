@@ -125,31 +125,34 @@ def _teacher_logits(teacher, cfg: SSLConfig, batch: dict) -> tuple[jax.Array, ja
     return t_cls, t_patch, weights.reshape(-1)
 
 
-def teacher_targets(teacher, centers, micro_batches: dict, teacher_temp, cfg: SSLConfig) -> tuple[dict, dict]:
+def teacher_targets(teacher, centers, micro_batches: dict, teacher_temp, cfg: SSLConfig,
+                    stacked: jax.sharding.Sharding | None = None) -> tuple[dict, dict]:
     """The teacher's targets for the whole global batch, and the new centers.
 
     ``micro_batches``: the batch as [n_micro, b, ...] arrays (``losses`` describes one micro-batch). The teacher
     runs one micro-batch at a time, and the batch statistics (Sinkhorn-Knopp's balance over samples and
     prototypes, the centers' means) span every micro-batch, as the official code's span every GPU. Returns
-    ``{"cls": [n_micro, b, 2, K], "patch": [n_micro, M, K]}`` probabilities without gradient.
+    ``{"cls": [n_micro, b, 2, K], "patch": [n_micro, M, K]}`` probabilities without gradient. ``stacked``: where
+    the stacked [n_micro, rows, ...] logits go (``parallel.micro_batches_sharding``), so that every device holds
+    its rows of every micro-batch rather than whole micro-batches.
     """
     teacher = jax.lax.stop_gradient(teacher)
-    t_cls, t_patch, weights = jax.lax.map(lambda mb: _teacher_logits(teacher, cfg, mb), micro_batches)
+    logits = jax.lax.map(lambda mb: _teacher_logits(teacher, cfg, mb), micro_batches)
+    t_cls, t_patch, weights = logits if stacked is None else jax.lax.with_sharding_constraint(logits, stacked)
     n_micro, b = micro_batches["global"].shape[:2]
-    flat_cls, flat_patch = t_cls.reshape(-1, t_cls.shape[-1]), t_patch.reshape(-1, t_patch.shape[-1])
-    valid = weights.reshape(-1) > 0
+    valid = weights > 0
     if cfg.centering == "centering":
-        cls_probs = softmax_center(flat_cls, centers["dino"], teacher_temp)
-        patch_probs = softmax_center(flat_patch, centers["ibot"], teacher_temp)
+        cls_probs = softmax_center(t_cls, centers["dino"], teacher_temp)
+        patch_probs = softmax_center(t_patch, centers["ibot"], teacher_temp)
         new_centers = {
-            "dino": update_center(centers["dino"], flat_cls, cfg.center_momentum),
-            "ibot": update_center(centers["ibot"], flat_patch, cfg.center_momentum, weights=valid),
+            "dino": update_center(centers["dino"], t_cls, cfg.center_momentum),
+            "ibot": update_center(centers["ibot"], t_patch, cfg.center_momentum, weights=valid),
         }
     else:
-        cls_probs = sinkhorn_knopp(flat_cls, teacher_temp)
-        patch_probs = sinkhorn_knopp(flat_patch, teacher_temp, valid=valid)
+        cls_probs = sinkhorn_knopp(t_cls, teacher_temp)
+        patch_probs = sinkhorn_knopp(t_patch, teacher_temp, valid=valid)
         new_centers = centers
-    targets = {"cls": cls_probs.reshape(n_micro, b, 2, -1), "patch": patch_probs.reshape(t_patch.shape)}
+    targets = {"cls": cls_probs.reshape(n_micro, b, 2, -1), "patch": patch_probs}
     return jax.lax.stop_gradient(targets), new_centers
 
 

@@ -40,7 +40,8 @@ def train_step(state: dict, batch: dict, *, cfg: SSLConfig, optimizer: optax.Gra
     spread = micro_batch.spread(b, micro, cfg.group_size, shards)
     parts = _constrain(micro_batch.split(batch, n_micro, spread), micro_sharding)
     ids = micro_batch.group_ids(cfg.groups(b), n_micro, spread)
-    targets, centers = meta_arch.teacher_targets(state["teacher"], state["centers"], parts, hp["teacher_temp"], cfg)
+    targets, centers = meta_arch.teacher_targets(state["teacher"], state["centers"], parts, hp["teacher_temp"], cfg,
+                                                 micro_sharding)
     targets = _constrain(targets, micro_sharding)
 
     def micro_step(grads, inputs):

@@ -84,7 +84,7 @@ def test_sinkhorn_targets_per_micro_batch_would_break_it(whole, views, monkeypat
     and so the step, differ from the whole batch's."""
     whole_targets = meta_arch.teacher_targets
 
-    def per_micro_batch(teacher, centers, parts, temp, cfg):
+    def per_micro_batch(teacher, centers, parts, temp, cfg, stacked=None):
         one = [whole_targets(teacher, centers, jax.tree.map(lambda x, m=m: x[m : m + 1], parts), temp, cfg)[0]
                for m in range(parts["global"].shape[0])]
         return jax.tree.map(lambda *t: jax.numpy.concatenate(t), *one), centers
