@@ -1,5 +1,6 @@
-"""Inputs on an object store stay URLs: pretrained weights are read through epath, TFDS gets its ``data_dir`` and orbax
-its checkpoint directory with the scheme, and a local checkpoint directory is made absolute as before."""
+"""Inputs on an object store stay URLs: pretrained weights and a trained backbone are read through epath, TFDS gets
+its ``data_dir`` and orbax its checkpoint directory with the scheme, and a local checkpoint directory is made absolute
+as before."""
 
 import types
 
@@ -12,6 +13,7 @@ from anonjax.config_checks import check_path
 from anonjax.data import celeba
 from anonjax.models.pretrained import read_state_dict
 from anonjax.ssl import checkpoint
+from anonjax.ssl.loop import BACKBONE_FILE, MODEL_FILE, load_backbone
 
 TENSORS = {"pos_embed": np.arange(12, dtype=np.float32).reshape(1, 3, 4), "cls_token": np.ones((1, 1, 4), np.float32)}
 
@@ -38,6 +40,17 @@ def test_pretrained_weights_are_read_from_a_bucket(buckets):
         assert sorted(found) == sorted(TENSORS), name
         for key, value in TENSORS.items():
             np.testing.assert_array_equal(found[key], value, err_msg=f"{name}: {key}")
+
+
+def test_a_trained_backbone_is_read_from_a_bucket(buckets):
+    run = buckets / "runs" / "unadapted"
+    run.mkdir(parents=True)
+    np.savez(run / BACKBONE_FILE, **{"blocks.0.ls1": TENSORS["cls_token"], "pos_embed": TENSORS["pos_embed"]})
+    (run / MODEL_FILE).write_text('{"model": "vits14", "drop_path_rate": 0.1}')
+    params, cfg = load_backbone("gs://runs/unadapted")
+    np.testing.assert_array_equal(params["blocks"]["0"]["ls1"], TENSORS["cls_token"])
+    np.testing.assert_array_equal(params["pos_embed"], TENSORS["pos_embed"])
+    assert (cfg.embed_dim, cfg.drop_path_rate) == (384, 0.0)
 
 
 def test_tfds_is_given_the_url_as_its_data_dir(monkeypatch):
