@@ -70,6 +70,13 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _names(stage_dir: Path) -> list[str]:
+    """The files of a stage folder, the box cache's folder (named by the data's fingerprint) as ``<cache>``."""
+    names = (p.relative_to(stage_dir).parts for p in stage_dir.rglob("*") if p.is_file())
+    return sorted("/".join("<cache>" if parts[:1] == ("boxes",) and i == 2 else part for i, part in enumerate(parts))
+                  for parts in names)
+
+
 def assert_same_outputs(stored: Path, local: Path) -> None:
     """The same boxes (ids, boxes, kinds, pixel digests) and byte-identical anonymized pairs."""
     (bucket_cache,), (local_cache,) = (list((d / "boxes" / "train").iterdir()) for d in (stored, local))
@@ -87,6 +94,8 @@ def test_the_anonymize_study_on_a_bucket_equals_a_local_run(local_run, buckets, 
     assert (stored / "DONE.json").is_file()
     assert_same_outputs(stored, local_run)
     assert len(json.loads((stored / "pairs" / "pairs_train.json").read_text())["ids"]) == 4
+    # Every output is in the bucket (a path made local, e.g. pathlib's /gs/..., would be missing here).
+    assert _names(stored) == _names(local_run)
     assert not (tmp_path / "gs:").exists()
 
 
