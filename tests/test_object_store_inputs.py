@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from object_store import serve_buckets
 
-from anonjax.config_checks import check_path
+from anonjax.config_checks import ConfigError, check_path
 from anonjax.data import celeba
 from anonjax.models.pretrained import read_state_dict
 from anonjax.ssl import checkpoint
@@ -69,6 +69,9 @@ def test_tfds_is_given_the_url_as_its_data_dir(monkeypatch):
     listing = celeba.list_split(data, "val")
     assert given == {"name": "celeb_a", "data_dir": "gs://data/tfds"}
     assert listing.labels.tolist() == [1, 0, 1]
+    data.root = "s3://data/tfds"
+    with pytest.raises(ConfigError, match=r"data\.root.*s3://data/tfds.*pip install s3fs"):
+        celeba.validate(ml_collections.ConfigDict({"data": data}))
 
 
 @pytest.fixture
