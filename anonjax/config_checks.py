@@ -110,13 +110,15 @@ def check_servable(key: str, value: Any) -> epath.Path:
     return as_path(str(value))
 
 
-def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any", url: bool = False) -> epath.Path:
-    """An existing path; ``kind`` is "file", "dir" or "any". With ``url`` it may be a URL an installed package
-    serves; without, a URL is refused (its reader is local only) rather than read as a local folder."""
+def check_path(config: ml_collections.ConfigDict, key: str, *, kind: str = "any",
+               local_only: bool = False) -> epath.Path:
+    """An existing path; ``kind`` is "file", "dir" or "any". It may be a URL an installed package serves, unless
+    ``local_only`` (a file handed to a reader that opens local files only): then a URL is refused rather than
+    read as a local folder."""
     value = get(config, key)
     if not value:
         raise ConfigError(key, "must name a path, got an empty value")
-    if not url and not is_local(str(value)):
+    if local_only and not is_local(str(value)):
         raise ConfigError(key, f"{str(value)!r} is a URL, but this path is read from a local disk only: copy it to "
                           "a local or mounted folder and name that")
     path = check_servable(key, value)

@@ -95,12 +95,21 @@ def test_a_scheme_nothing_serves_stops_naming_the_key(tmp_path):
         run(config, tmp_path)
 
 
-def test_a_data_root_url_is_refused_not_read_as_a_local_folder(buckets):
-    import ml_collections
+def test_data_on_a_bucket_is_accepted_and_a_detector_model_there_is_refused(buckets, tmp_path):
+    from test_object_store_anonymize import study
 
-    from anonjax.config_checks import check_path
+    (buckets / "data" / "pages" / "letters").mkdir(parents=True)
+    (buckets / "models" / "det.onnx").parent.mkdir()
+    (buckets / "models" / "det.onnx").write_bytes(b"onnx")
+    config = study("gs://data/pages")
+    config.anonymize.detectors = ("text",)
+    config.anonymize.text.model_path = "gs://models/det.onnx"  # onnxruntime opens local files only
+    with pytest.raises(ConfigError, match=r"anonymize\.text\.model_path.*is a URL.*copy it to a local or mounted"):
+        run(config, tmp_path / "run")
 
-    (buckets / "data" / "pages").mkdir(parents=True)  # it exists on the bucket, yet its reader is local only
-    config = ml_collections.ConfigDict({"data": {"root": "gs://data/pages"}})
-    with pytest.raises(ConfigError, match=r"data\.root.*is a URL.*copy it to a local or mounted folder"):
-        check_path(config, "data.root", kind="dir")
+
+def test_a_data_root_of_a_scheme_nothing_serves_stops_naming_the_key(tmp_path):
+    from test_object_store_anonymize import study
+
+    with pytest.raises(ConfigError, match=r"data\.root.*s3://data/pages.*pip install s3fs"):
+        run(study("s3://data/pages"), tmp_path / "run")

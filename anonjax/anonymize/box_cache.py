@@ -50,6 +50,7 @@ from anonjax.data.image_io import DEFAULT_MAX_PIXELS
 from anonjax.errors import DatasetError
 from anonjax.fingerprint import fingerprint
 from anonjax.layout import WorkDir
+from anonjax.paths import as_path
 
 if TYPE_CHECKING:
     from anonjax.data.reader import Split
@@ -83,7 +84,7 @@ def detect_split(
     Every process removes the shards left by a run with another shard size, none of which any process
     writes now.
     """
-    cache_dir = Path(cache_dir)
+    cache_dir = as_path(cache_dir)
     stamps = list(stamps) if stamps is not None else [""] * len(ids)
     if len(stamps) != len(ids):
         raise ValueError(f"{len(stamps)} stamps for {len(ids)} images")

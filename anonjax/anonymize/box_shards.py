@@ -17,6 +17,7 @@ import numpy as np
 from anonjax.anonymize.box_table import BoxTable
 from anonjax.errors import DatasetError
 from anonjax.files import atomic_open
+from anonjax.paths import as_path
 
 
 class Record(NamedTuple):
@@ -60,7 +61,7 @@ def write_shard(path: Path, records: list[Record]) -> None:
 def read_shard(path: Path) -> list[Record] | None:
     """The records of a shard, or None when it is missing, unreadable or inconsistent."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with as_path(path).open("rb") as file, np.load(file, allow_pickle=False) as f:
             data = {key: f[key] for key in _SHARD_KEYS}
         n = len(data["ids"])
         offsets = np.concatenate([[0], np.cumsum(data["counts"])]).astype(np.int64)
@@ -96,7 +97,7 @@ def assemble_table(ids: Sequence[str], cache_dir: str | Path, *, shard_size: int
     Every shard must be on disk, readable and hold exactly its images: a shard that a process did not write
     (or not finish) is a ``DatasetError`` naming it, never a table short of its images. A split without
     images has no shards, and no table either (a ``DatasetError``, as from ``load_box_table``)."""
-    cache_dir = Path(cache_dir)
+    cache_dir = as_path(cache_dir)
     if not ids:
         raise DatasetError(f"no detection shards in {cache_dir}: the split has no image to detect")
     shards = [shard_path(cache_dir, k) for k in range(-(-len(ids) // shard_size))]
@@ -117,7 +118,7 @@ def assemble_table(ids: Sequence[str], cache_dir: str | Path, *, shard_size: int
 def load_box_table(path: str | Path, *, keep_empty: bool = False) -> BoxTable:
     """The box table of a cache directory. A damaged shard is a ``DatasetError`` that asks to run the
     anonymize stage again (which recomputes it)."""
-    path = Path(path)
+    path = as_path(path)
     shards = sorted(path.glob("shard_*.npz"))
     if not shards:
         raise DatasetError(f"no detection shards in {path}: run the anonymize stage")
@@ -159,6 +160,6 @@ def _table(records: list[Record], keep_empty: bool) -> BoxTable:
 
 def intact(cache_dir: str | Path, n_images: int) -> bool:
     """Whether ``cache_dir`` holds readable shards for exactly ``n_images`` images."""
-    shards = sorted(Path(cache_dir).glob("shard_*.npz"))
+    shards = sorted(as_path(cache_dir).glob("shard_*.npz"))
     counts = [len(r) if (r := read_shard(s)) is not None else -1 for s in shards]
     return bool(shards) and min(counts) >= 0 and sum(counts) == n_images

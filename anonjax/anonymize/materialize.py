@@ -33,6 +33,7 @@ from anonjax.anonymize.methods import apply
 from anonjax.errors import OutputError
 from anonjax.files import atomic_open, save_json, write_error
 from anonjax.layout import ORIGINAL, variant_name
+from anonjax.paths import as_path
 
 MAX_NAME_BYTES = 255  # the longest file name (one path component) of common file systems
 _DIGEST_CHARS = 16
@@ -87,7 +88,7 @@ def materialize_pairs(
     the ids left out with their reasons (with ``opaque_names`` only their count; ids and reasons then go
     to ``names_file`` with the mapping of file names to ids).
     """
-    out_dir = Path(out_dir)
+    out_dir = as_path(out_dir)
     if opaque_names and names_file is None:
         raise ValueError("opaque_names needs a names_file for the mapping of file names to ids")
     index = {image_id: row for row, image_id in enumerate(table.ids)}

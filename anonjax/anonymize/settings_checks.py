@@ -78,7 +78,7 @@ def _check_text(config: ml_collections.ConfigDict, prefix: str) -> None:
     _number(config, f"{prefix}.margin", lambda v: v >= 0, "must be >= 0 (a negative margin shrinks the boxes)")
     _flag(config, f"{prefix}.use_dilation")
     if cc.get(config, f"{prefix}.model_path"):
-        cc.check_path(config, f"{prefix}.model_path", kind="file")
+        cc.check_path(config, f"{prefix}.model_path", kind="file", local_only=True)
     else:
         try:
             default_model_path()  # downloads it on first use, so that an offline machine stops here

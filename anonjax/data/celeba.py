@@ -17,16 +17,18 @@ and is read through ``as_data_source``, which needs the array_record file format
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 import ml_collections
 import numpy as np
+from etils import epath
 
-from anonjax.config_checks import ConfigError, check_choice, check_path, get
+from anonjax.config_checks import ConfigError, check_choice, check_path, check_servable, get
 from anonjax.data.image_io import decode_bytes, read_image
 from anonjax.data.listing import Listing
 from anonjax.errors import DatasetError
+from anonjax.paths import as_path
 
 CLASS_NAMES = ["not_male", "male"]
 LABEL_ATTRIBUTE = "Male"
@@ -47,7 +49,7 @@ def validate(root_config: ml_collections.ConfigDict) -> None:
             if not (root / name).exists():
                 raise ConfigError("data.root", f"{str(root)!r} has no {name} (the official CelebA layout)")
     else:
-        get(root_config, "data.root")
+        check_servable("data.root", get(root_config, "data.root"))  # TFDS's data_dir: local or a URL
         get(root_config, "data.download")
 
 
@@ -55,7 +57,7 @@ def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     """The images of ``split``, from the folder layout or from TFDS."""
     if data_config.celeba_format == "tfds":
         return _list_tfds(data_config, split)
-    root = Path(str(data_config.root)).expanduser()
+    root = as_path(str(data_config.root))
     files = read_partition(root / PARTITION_FILE, _PARTITION_CODES[split])
     male = read_attribute(root / ATTRIBUTE_FILE, LABEL_ATTRIBUTE)
     missing = [f for f in files if f not in male]
@@ -73,7 +75,7 @@ def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     )
 
 
-def read_partition(path: Path, code: int) -> list[str]:
+def read_partition(path: epath.Path, code: int) -> list[str]:
     """File names whose partition code is ``code``, in file order."""
     files = []
     for line_no, line in enumerate(path.read_text().splitlines(), start=1):
@@ -87,7 +89,7 @@ def read_partition(path: Path, code: int) -> list[str]:
     return files
 
 
-def read_attribute(path: Path, attribute: str) -> dict[str, int]:
+def read_attribute(path: epath.Path, attribute: str) -> dict[str, int]:
     """``file -> 0/1`` for one attribute of ``list_attr_celeba.txt`` (1 where the file says 1)."""
     lines = path.read_text().splitlines()
     if len(lines) < 2:
@@ -136,7 +138,7 @@ def _import_tfds():
 
 def _list_tfds(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     tfds = _import_tfds()
-    data_dir = str(Path(str(data_config.root)).expanduser())
+    data_dir = os.fspath(as_path(str(data_config.root)))  # a URL stays a URL: TFDS reads it through epath
     builder = tfds.builder("celeb_a", data_dir=data_dir, file_format="array_record")
     if data_config.download:
         builder.download_and_prepare()

@@ -20,15 +20,18 @@ summing to 1), so the split is stratified and the same on every machine.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import ml_collections
 import numpy as np
+from etils import epath
 
 from anonjax.config_checks import ConfigError, as_tuple, check_nonnegative_int, check_path, get
 from anonjax.data.image_io import IMAGE_SUFFIXES, read_image
 from anonjax.data.listing import Listing
 from anonjax.errors import DatasetError
+from anonjax.paths import as_path, is_local
 
 SPLITS_DIR = "splits"
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
@@ -51,15 +54,15 @@ def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     A class folder that is a link out of the root is not entered (a link to ``/`` would crawl the file
     system) unless ``data.follow_symlinks``; it is listed in ``Listing.refused``.
     """
-    root = Path(str(data_config.root)).expanduser()
+    root = as_path(str(data_config.root))
     follow = bool(data_config.get("follow_symlinks", False))
     class_names, refused = [], []
     for d in sorted(root.iterdir()):
         if not d.is_dir() or d.name == SPLITS_DIR or d.name.startswith("."):
             continue
-        if not follow and not d.resolve().is_relative_to(root.resolve()):
-            refused.append((str(d), f"a link to {d.resolve()}, outside data.root (set data.follow_symlinks=True "
-                                    "to read it)"))
+        if not follow and is_local(root) and not Path(d).resolve().is_relative_to(Path(root).resolve()):
+            refused.append((str(d), f"a link to {Path(d).resolve()}, outside data.root (set "
+                                    "data.follow_symlinks=True to read it)"))
             continue
         class_names.append(d.name)
     if not class_names:
@@ -83,16 +86,24 @@ def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     )
 
 
-def class_images(class_dir: Path) -> list[str]:
-    """Image files under ``class_dir`` (any depth), as sorted paths relative to its parent."""
-    return sorted(
-        p.relative_to(class_dir.parent).as_posix()
-        for p in class_dir.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    )
+def class_images(class_dir: epath.Path) -> list[str]:
+    """Image files under ``class_dir`` (any depth, local or a URL), as sorted paths relative to its parent. Like
+    ``pathlib``'s ``rglob``, a link to a folder below ``class_dir`` is not entered; a link to a file counts."""
+    return sorted(p.relative_to(class_dir.parent).as_posix() for p in _files_under(class_dir))
 
 
-def _read_split_list(path: Path, label_of: dict[str, int]) -> list[str]:
+def _files_under(folder: epath.Path) -> list[epath.Path]:
+    """The image files under ``folder``, found through its listings (an object store has no recursive glob)."""
+    files = []
+    for p in folder.iterdir():
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file():
+            files.append(p)
+        elif p.is_dir() and not (is_local(p) and os.path.islink(p)):
+            files.extend(_files_under(p))
+    return files
+
+
+def _read_split_list(path: epath.Path, label_of: dict[str, int]) -> list[str]:
     if not path.is_file():
         raise DatasetError(f"{path}: split list missing (root/{SPLITS_DIR}/ exists, list each split there)")
     rel_paths = []
@@ -103,7 +114,7 @@ def _read_split_list(path: Path, label_of: dict[str, int]) -> list[str]:
     return rel_paths
 
 
-def _list_lines(path: Path) -> dict[int, str]:
+def _list_lines(path: epath.Path) -> dict[int, str]:
     """Line number -> listed path (``/``-separated) of a split list, without blank and ``#`` lines. A path
     listed twice or whose suffix is not in ``IMAGE_SUFFIXES`` is a ``DatasetError`` naming the list and its
     lines."""
@@ -123,10 +134,10 @@ def _list_lines(path: Path) -> dict[int, str]:
     return lines
 
 
-def _check_split_lists(splits_dir: Path) -> None:
+def _check_split_lists(splits_dir: epath.Path) -> None:
     """Check each split list there is (``_list_lines``) and that no two list the same file: a file in two
     splits would be trained on and evaluated on."""
-    owner: dict[str, tuple[Path, int]] = {}
+    owner: dict[str, tuple[epath.Path, int]] = {}
     for split in _SPLIT_CODES:
         path = splits_dir / f"{split}.txt"
         if not path.is_file():
@@ -139,7 +150,7 @@ def _check_split_lists(splits_dir: Path) -> None:
             owner[rel] = (path, line_no)
 
 
-def _ratio_split(root: Path, class_names: list[str], split: str, ratios: tuple[float, ...],
+def _ratio_split(root: epath.Path, class_names: list[str], split: str, ratios: tuple[float, ...],
                  seed: int) -> list[str]:
     chosen, sizes = [], []
     for label, name in enumerate(class_names):

@@ -14,7 +14,10 @@ import json
 import os
 from collections.abc import Sequence
 
+import fsspec
 import numpy as np
+
+from anonjax.paths import as_path, is_local
 
 
 def pixel_digest(image: np.ndarray) -> str:
@@ -26,9 +29,18 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 def file_stamp(path: str | os.PathLike) -> str:
-    """``size:mtime_ns`` of a file (what changes when it is replaced or edited)."""
-    stat = os.stat(path)
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
+    """What changes when a file is replaced or edited: ``size:mtime_ns`` on a local disk; for an object (a URL)
+    its size and a checksum of the metadata the store keeps (generation, etag, update time), as fsspec reads it,
+    or the modification time in seconds where only TensorFlow serves the URL."""
+    if is_local(path):
+        stat = os.stat(path)
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    try:
+        fs, key = fsspec.core.url_to_fs(os.fspath(path))
+    except (ImportError, ValueError):
+        stat = as_path(path).stat()
+        return f"{stat.length}:{stat.mtime}"
+    return f"{fs.size(key)}:{fs.checksum(key):x}"
 
 
 def listing_digest(ids: Sequence[str], stamps: Sequence[str], skipped: Sequence[tuple[str, str]] = ()) -> str:

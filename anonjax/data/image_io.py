@@ -18,13 +18,13 @@ import dataclasses
 import io
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from anonjax.data.identity import file_stamp
 from anonjax.errors import DatasetError
+from anonjax.paths import as_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 40_000_000  # data.max_pixels: the text detector's memory grows with area (1.6 GB at 9 MP)
@@ -49,28 +49,29 @@ class FileCheck:
 
 
 def check_file(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> FileCheck:
-    """Whether ``path`` looks like a whole image of at most ``max_pixels`` pixels, from its header and tail."""
-    path = Path(path)
-    if not path.is_file():
-        return FileCheck("file not found")
+    """Whether ``path`` (local or a URL) looks like a whole image of at most ``max_pixels`` pixels, from its header
+    and tail."""
+    path = as_path(path)
     try:
+        if not path.is_file():
+            return FileCheck("file not found")
         stamp = file_stamp(path)
-        size = path.stat().st_size
-        if size == 0:
-            return FileCheck("empty file", stamp)
-        with warnings.catch_warnings():
+        with path.open("rb") as f, warnings.catch_warnings():
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return FileCheck("empty file", stamp)
+            f.seek(0)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(f) as img:
                 fmt = img.format
                 width, height = img.size
                 pages = int(getattr(img, "n_frames", 1))
                 tiff_ranges = _tiff_data_ranges(img) if fmt == "TIFF" else []
-        if width < 1 or height < 1:
-            return FileCheck(f"image has no pixels ({width}x{height})", stamp)
-        if width * height > max_pixels:
-            return FileCheck(f"{width}x{height} = {width * height} pixels, more than data.max_pixels = {max_pixels}",
-                             stamp)
-        with open(path, "rb") as f:
+            if width < 1 or height < 1:
+                return FileCheck(f"image has no pixels ({width}x{height})", stamp)
+            if width * height > max_pixels:
+                return FileCheck(f"{width}x{height} = {width * height} pixels, more than data.max_pixels = "
+                                 f"{max_pixels}", stamp)
             f.seek(max(0, size - _TAIL_BYTES))
             tail = f.read()
     except Exception as e:  # a damaged header makes PIL raise any type (a bad TIFF page pointer: TypeError)
@@ -99,14 +100,13 @@ def _tiff_data_ranges(img: Image.Image) -> list[tuple[int, int]]:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode the file at ``path`` to uint8 RGB [H, W, 3]; ``ImageError`` naming the file if it cannot."""
+    """Decode the file at ``path`` (local or a URL) to uint8 RGB [H, W, 3]; ``ImageError`` naming the file if it
+    cannot be read or decoded."""
     try:
-        with Image.open(path) as img:
-            return to_rgb(img)
-    except ImageError as e:
-        raise ImageError(f"{path}: {e}") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{path}: cannot decode image: {e}") from None
+        data = as_path(path).read_bytes()
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read the file: {e}") from None
+    return decode_bytes(data, str(path))
 
 
 def decode_bytes(data: bytes, name: str) -> np.ndarray:
@@ -114,6 +114,8 @@ def decode_bytes(data: bytes, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as img:
             return to_rgb(img)
+    except ImageError as e:
+        raise ImageError(f"{name}: {e}") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ImageError(f"{name}: cannot decode image: {e}") from None
 

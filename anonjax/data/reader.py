@@ -33,6 +33,7 @@ from anonjax.data.identity import listing_digest
 from anonjax.data.image_io import DEFAULT_MAX_PIXELS, FileCheck, ImageError, check_file
 from anonjax.data.listing import Listing
 from anonjax.errors import DatasetError
+from anonjax.paths import is_local
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def _refusals(listing: Listing, data_config: ml_collections.ConfigDict) -> list[
     not be written to reports or file names), or a file outside ``data.root`` reached by a link."""
     root = data_config.get("root")
     inside = None
-    if listing.files and root and not data_config.get("follow_symlinks", False):
+    if listing.files and root and is_local(str(root)) and not data_config.get("follow_symlinks", False):
         inside = Path(str(root)).expanduser().resolve()
     reasons: list[str | None] = []
     for image_id, item in zip(listing.ids, listing.items, strict=True):

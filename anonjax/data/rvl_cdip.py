@@ -13,15 +13,15 @@ reader skips it and lists it like any other unreadable file.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import ml_collections
 import numpy as np
+from etils import epath
 
 from anonjax.config_checks import ConfigError, check_path
 from anonjax.data.image_io import read_image
 from anonjax.data.listing import Listing
 from anonjax.errors import DatasetError
+from anonjax.paths import as_path
 
 CLASS_NAMES = [
     "letter", "form", "email", "handwritten", "advertisement", "scientific report",
@@ -40,7 +40,7 @@ def validate(root_config: ml_collections.ConfigDict) -> None:
 
 def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     """The images of ``split`` as ``labels/<split>.txt`` lists them."""
-    root = Path(str(data_config.root)).expanduser()
+    root = as_path(str(data_config.root))
     rel_paths, labels = read_labels(root / "labels" / f"{split}.txt")
     paths = [root / "images" / p for p in rel_paths]
     return Listing(
@@ -54,7 +54,7 @@ def list_split(data_config: ml_collections.ConfigDict, split: str) -> Listing:
     )
 
 
-def read_labels(path: Path) -> tuple[list[str], list[int]]:
+def read_labels(path: epath.Path) -> tuple[list[str], list[int]]:
     """Relative paths and labels of one RVL-CDIP label file."""
     if not path.is_file():
         raise DatasetError(f"{path}: label file missing")

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from anonjax import downloads
 from anonjax.downloads import Release
@@ -19,6 +20,7 @@ from anonjax.errors import DatasetError, MissingInputError
 from anonjax.files import sha256_file
 from anonjax.models.torch_weights import official_state_dict, params_from_torch
 from anonjax.models.vit_config import ViTConfig, config
+from anonjax.paths import as_path
 
 _BASE = "https://dl.fbaipublicfiles.com/dinov2"
 _HEADS = {384: 6, 768: 12, 1024: 16, 1536: 24}  # the released widths' head counts (not inferable from shapes)
@@ -45,20 +47,21 @@ def fetch(name: str, *, directory: Path | None = None, sha256: str | None = None
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Tensors of a ``.pth``/``.pt`` (``torch.load(weights_only=True)``) or ``.safetensors`` file."""
-    path = Path(path)
+    """Tensors of a ``.pth``/``.pt`` (``torch.load(weights_only=True)``) or ``.safetensors`` file, local or a URL."""
+    path = as_path(path)
     if not path.is_file():
         raise MissingInputError(f"checkpoint file {path} does not exist")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.numpy import load_file
+            from safetensors.numpy import load
 
-            return load_file(str(path))
+            return load(path.read_bytes())
         if path.suffix not in (".pth", ".pt", ".bin"):
             raise DatasetError(f"checkpoint {path}: unknown extension {path.suffix!r} (use .pth, .pt or .safetensors)")
         import torch
 
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with path.open("rb") as f:
+            obj = torch.load(f, map_location="cpu", weights_only=True)
     except (ValueError, ImportError):
         raise
     except Exception as err:  # each reader raises its own type for a damaged file
@@ -99,11 +102,11 @@ def infer_config(state_dict) -> ViTConfig:
     )
 
 
-def _resolve(name_or_path: str | os.PathLike, sha256: str | None) -> Path:
+def _resolve(name_or_path: str | os.PathLike, sha256: str | None) -> epath.Path:
     name = str(name_or_path)
     if name in RELEASES:
-        return fetch(name, sha256=sha256)
-    path = Path(name_or_path)
+        return as_path(fetch(name, sha256=sha256))
+    path = as_path(name_or_path)
     if not path.exists():
         raise MissingInputError(f"{name!r} is neither a checkpoint file nor a released model ({', '.join(RELEASES)})")
     if sha256 and sha256_file(path) != sha256:
@@ -121,7 +124,7 @@ def checkpoint_config(name_or_path: str | os.PathLike) -> ViTConfig:
 def load_pretrained(
     name_or_path: str | os.PathLike, cfg: ViTConfig | None = None, *, sha256: str | None = None
 ) -> dict:
-    """Parameters from a released model name (``vitl14``, ``vits14_reg4`` ...) or a local checkpoint file.
+    """Parameters from a released model name (``vitl14``, ``vits14_reg4`` ...) or a checkpoint file (local or a URL).
 
     ``cfg`` defaults to ``checkpoint_config(name_or_path)``; a checkpoint that does not fit ``cfg`` is
     refused, naming the tensors that differ.

@@ -8,14 +8,16 @@ import jax
 import orbax.checkpoint as ocp
 
 from anonjax import hosts
-from anonjax.paths import as_path
+from anonjax.paths import as_path, is_local
 
 
 class Checkpoints:
     """Numbered checkpoints in ``directory``; the newest ``keep`` are kept."""
 
     def __init__(self, directory: str | os.PathLike, *, keep: int = 2):
-        self.directory = as_path(directory).absolute()
+        self.directory = as_path(directory)  # a URL stays a URL (``absolute()`` would make gs://b/x a local gs:/b/x)
+        if is_local(self.directory):
+            self.directory = self.directory.absolute()
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),

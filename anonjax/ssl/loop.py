@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 from jax.experimental import multihost_utils
 from tqdm import tqdm
 
@@ -34,6 +35,7 @@ from anonjax.files import atomic_path, save_json
 from anonjax.layout import UNADAPTED
 from anonjax.models import dinov2
 from anonjax.models.vit_config import ViTConfig
+from anonjax.paths import as_path
 from anonjax.ssl import micro_batch
 from anonjax.ssl.checkpoint import Checkpoints
 from anonjax.ssl.heads import HeadConfig
@@ -226,7 +228,7 @@ def train(
     ``stop_at`` ends the run after that many steps without a final checkpoint, as an interruption
     would (for runs split over several sessions); the next call resumes from the newest checkpoint.
     """
-    run_dir = Path(run_dir)
+    run_dir = as_path(run_dir)
     mesh = parallel.make_mesh(fsdp=train_cfg.fsdp) if mesh is None else mesh
     global_batch = train_cfg.batch_size
     per_device, group = global_batch // parallel.mesh_size(mesh), train_cfg.group_size
@@ -315,7 +317,7 @@ def train(
     return state
 
 
-def export_backbone(run_dir: Path, params: dict, train_cfg: ml_collections.ConfigDict) -> None:
+def export_backbone(run_dir: epath.Path, params: dict, train_cfg: ml_collections.ConfigDict) -> None:
     """The teacher backbone (the model DINOv2 evaluates) as ``teacher_backbone.npz`` + ``model.json``, gathered
     from every host and written by the main process."""
     whole = multihost_utils.process_allgather(params, tiled=True)
@@ -332,14 +334,14 @@ def export_backbone(run_dir: Path, params: dict, train_cfg: ml_collections.Confi
 
 def load_backbone(run_dir: str | Path) -> tuple[dict, ViTConfig]:
     """The exported teacher backbone of a finished run and its ViT config (for embedding)."""
-    run_dir = Path(run_dir)
+    run_dir = as_path(run_dir)
     path = run_dir / BACKBONE_FILE
     if not path.is_file():
         raise MissingInputError(f"{path} does not exist: the training run in {run_dir} has not finished")
     spec = json.loads((run_dir / MODEL_FILE).read_text())
     cfg = dinov2.config(spec.pop("model"), **spec)
     params: dict = {}
-    with np.load(path) as f:
+    with path.open("rb") as file, np.load(file) as f:
         for name in f.files:
             node = params
             *parents, leaf = name.split(".")

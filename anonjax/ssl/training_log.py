@@ -7,6 +7,8 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
+from anonjax.paths import as_path
+
 
 class TrainingLog:
     """Appends one JSON row per logged step to ``<run_dir>/training_log.jsonl`` and the same scalars to
@@ -14,7 +16,7 @@ class TrainingLog:
     interrupted before its next checkpoint) are dropped first, so the file tells one consistent history."""
 
     def __init__(self, run_dir: str | Path, *, resume_step: int = 0):
-        run_dir = Path(run_dir)
+        run_dir = as_path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / "training_log.jsonl"
         if self.path.exists():

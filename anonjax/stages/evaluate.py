@@ -90,7 +90,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     cc.check_positive_number(config, "evaluate.knn_temperature")
     source = cc.get(config, "evaluate.embeddings")
     if source not in ("", "builtin"):
-        cc.check_path(config, "evaluate.embeddings", kind="dir", url=True)
+        cc.check_path(config, "evaluate.embeddings", kind="dir")
 
 
 def embeddings_root(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> epath.Path:
