@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jax
 import ml_collections
@@ -19,8 +19,11 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from anonjax import config_checks as cc
+from anonjax import errors
 
 T = TypeVar("T")
+
+_alone = False  # True while the main process runs an :func:`on_main` block, which the others do not enter
 
 
 def initialize(config: ml_collections.ConfigDict) -> None:
@@ -79,8 +82,9 @@ def main_value(value: T) -> T:
     """The main process's ``value`` (a bool, number, string, None, or a list or dict of them: what JSON holds), in
     every process. A decision taken on files (is this model trained? from which step does it resume? which files
     does a split hold?) is taken by the main process and followed by all, however far apart their views of the
-    files are: hosts that decided apart would wait for each other at different barriers and hang."""
-    if count() == 1:
+    files are: hosts that decided apart would wait for each other at different barriers and hang. Inside an
+    :func:`on_main` block the main process is the only one there, and ``value`` is returned as it is."""
+    if count() == 1 or _alone:
         return value
     data = np.frombuffer(json.dumps(value).encode(), np.uint8)
     size = int(multihost_utils.broadcast_one_to_all(np.int32(data.size)))
@@ -89,10 +93,24 @@ def main_value(value: T) -> T:
     return json.loads(np.asarray(multihost_utils.broadcast_one_to_all(sent)).tobytes())
 
 
-def main_decides(decide: Callable[[], T]) -> T:
-    """``decide()``, run by the main process alone (the others read no file for it), and its result in every
-    process (:func:`main_value`)."""
-    return main_value(decide() if is_main() else None)
+def main_decides(decide: Callable[..., T], *args: Any) -> T:
+    """``decide(*args)``, run by the main process alone (the others read no file for it), and its result in every
+    process (:func:`main_value`). A ``DatasetError`` it raises (bad data, a missing input) is raised in every
+    process, with the main process's message, so that none waits for the others at a later barrier."""
+    if count() == 1 or _alone:
+        return decide(*args)
+    outcome, raised = None, None
+    if is_main():
+        try:
+            outcome = {"value": decide(*args)}
+        except errors.DatasetError as e:
+            outcome, raised = {"error": type(e).__name__, "message": str(e)}, e
+    outcome = main_value(outcome)
+    if raised is not None:
+        raise raised
+    if "error" in outcome:
+        raise getattr(errors, outcome["error"], errors.DatasetError)(outcome["message"])
+    return outcome["value"]
 
 
 def barrier(name: str) -> None:
@@ -104,7 +122,13 @@ def barrier(name: str) -> None:
 def on_main(name: str, write: Callable[..., object], *args, **kwargs) -> None:
     """``write(*args, **kwargs)`` on the main process only, then every process waits at the barrier ``name``:
     after it, what ``write`` wrote is there for all. An error in ``write`` is raised on the main process (the
-    others then stop at the barrier's timeout, as with any failed process of a multi-host run)."""
+    others then stop at the barrier's timeout, as with any failed process of a multi-host run). Decisions taken
+    inside ``write`` (:func:`main_value`) are the main process's own: no other process is there to follow them."""
+    global _alone
     if is_main():
-        write(*args, **kwargs)
+        _alone = True
+        try:
+            write(*args, **kwargs)
+        finally:
+            _alone = False
     barrier(name)

@@ -136,18 +136,21 @@ def load_split_boxes(workdir: str | Path, data: Any, split: Split, kinds: Sequen
     """The box table of ``split`` detected with exactly this detector set (``cache_dir``), for the stages
     after the anonymize stage. A cache that is missing, or lacks any image of the split, is a
     ``DatasetError`` naming the split and the detectors: never boxes of another detector set or of
-    fewer images."""
+    fewer images. Whether the cache is there and complete is the main process's decision, followed by all
+    (``anonjax.hosts``); a process whose own view of the cache lacks images stops too."""
     path = cache_dir(workdir, data, split.name, kinds, settings)
     absent = f"split {split.name!r} has no detections with anonymize.detectors={tuple(kinds)} and these settings"
     todo = f"run the anonymize stage with these detectors (cache {path})"
-    if not any(path.glob("shard_*.npz")):
+    if not hosts.main_decides(lambda: any(path.glob("shard_*.npz"))):
         raise DatasetError(f"{absent}: {todo}")
     table = load_box_table(path, keep_empty=keep_empty)
     detected = {*table.ids, *table.failed, *table.empty}
     missing = [image_id for image_id in split.ids if image_id not in detected]
-    if missing:
-        raise DatasetError(f"{absent} for {len(missing)} of its {len(split.ids)} images, e.g. {missing[0]!r}: "
-                           f"{todo}")
+    lacking = f"{absent} for {len(missing)} of its {len(split.ids)} images, e.g. {missing[0]!r}: {todo}" \
+        if missing else None
+    message = hosts.main_value(lacking) or lacking  # the main process's view, then this process's own
+    if message:
+        raise DatasetError(message)
     return table
 
 

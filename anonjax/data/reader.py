@@ -6,7 +6,9 @@ When files are checked, and why ids stay aligned with what is delivered:
    membership is decided here, from names only, so a bad file never moves another between splits.
 2. ``open_split`` checks each file's header and tail (``image_io.check_file``, a few hundred bytes per
    file, in threads). Files that fail are left out of ``Split.ids`` and listed in ``Split.skipped``;
-   ``Split.ids``, ``Split.labels`` and ``Split.dataset`` are then aligned index by index.
+   ``Split.ids``, ``Split.labels`` and ``Split.dataset`` are then aligned index by index. In a run of
+   several processes the main process alone checks the files, and every process takes its index (the ids
+   kept, their stamps, the files left out): all hosts read one split, whatever their views of the files.
 3. A file whose header was sound but whose pixels cannot be decoded is found only when it is read.
    Then ``Split.dataset[i]`` is None (grain's convention for a filtered element; iteration skips it)
    and the file is added to ``Split.skipped``. Consumers must therefore take ids from the records
@@ -27,6 +29,7 @@ import grain
 import ml_collections
 import numpy as np
 
+from anonjax import hosts
 from anonjax.config_checks import check_bool, check_choice, check_nonnegative_int, check_positive_int
 from anonjax.data import celeba, folder, rvl_cdip, synthetic
 from anonjax.data.identity import listing_digest
@@ -147,7 +150,8 @@ def open_split(data_config: ml_collections.ConfigDict, split: str, *, strict: bo
     images (in listing order), chosen before any file is checked. Left out and listed in ``skipped``:
     files that fail ``check_file`` (unreadable, truncated, over ``data.max_pixels``), files whose real
     path lies outside ``data.root`` (unless ``data.follow_symlinks``), and ids that are not valid UTF-8.
-    A split left without images is a ``DatasetError``.
+    A split left without images is a ``DatasetError``. The files are checked by the main process of the run
+    alone; the others list the split and take the main process's index (``anonjax.hosts.main_decides``).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -157,6 +161,32 @@ def open_split(data_config: ml_collections.ConfigDict, split: str, *, strict: bo
     if 0 < max_images < len(listing.ids):
         rng = np.random.default_rng([int(data_config.get("seed", 0)), SPLITS.index(split)])
         listing = listing.take(np.sort(rng.choice(len(listing.ids), size=max_images, replace=False)))
+    index = hosts.main_decides(_index, listing, data_config)
+    bad = [(name, reason) for name, reason in index["bad"]]
+    if bad and strict:
+        name, reason = bad[0]
+        raise ImageError(f"{name}: {reason} ({len(bad)} bad file(s) in split {split!r})")
+    if not index["ids"]:
+        raise DatasetError(f"split {split!r} of data source {data_config.source!r} has no usable image "
+                           f"({len(listing.ids)} listed, {len(bad)} left out" + (f", e.g. {bad[0][0]}: {bad[0][1]}"
+                                                                                 if bad else "") + ")")
+    position = {image_id: i for i, image_id in enumerate(listing.ids)}
+    unlisted = [image_id for image_id in index["ids"] if image_id not in position]
+    if unlisted:
+        raise DatasetError(f"split {split!r}: this process does not list {unlisted[0]!r} ({len(unlisted)} image(s)) "
+                           "that the main process does: every host must see the same data.root")
+    multi_page = [(name, pages) for name, pages in index["multi_page"]]
+    if multi_page:
+        name, pages = multi_page[0]
+        log.warning("split %s: %d multi-page TIFF file(s); only the first page of each is used, e.g. %s "
+                    "(%d pages)", split, len(multi_page), name, pages)
+    return Split(split, listing.take([position[image_id] for image_id in index["ids"]]), bad, strict,
+                 stamps=index["stamps"], multi_page=multi_page)
+
+
+def _index(listing: Listing, data_config: ml_collections.ConfigDict) -> dict[str, list]:
+    """What indexing finds in ``listing`` (the main process's, shared with all): the ids it keeps with their file
+    stamps, the (name, reason) of each item left out, and the (name, pages) of each multi-page file kept."""
     reasons = _refusals(listing, data_config)
     checks = [FileCheck(None)] * len(listing.ids)
     if listing.files:
@@ -166,22 +196,10 @@ def open_split(data_config: ml_collections.ConfigDict, split: str, *, strict: bo
             for i, check in zip(todo, pool.map(lambda i: check_file(listing.items[i], max_pixels), todo),
                                 strict=True):
                 checks[i], reasons[i] = check, check.reason
-    bad = [*listing.refused, *((listing.names[i], r) for i, r in enumerate(reasons) if r is not None)]
-    if bad and strict:
-        name, reason = bad[0]
-        raise ImageError(f"{name}: {reason} ({len(bad)} bad file(s) in split {split!r})")
     keep = [i for i, r in enumerate(reasons) if r is None]
-    if not keep:
-        raise DatasetError(f"split {split!r} of data source {data_config.source!r} has no usable image "
-                           f"({len(listing.ids)} listed, {len(bad)} left out" + (f", e.g. {bad[0][0]}: {bad[0][1]}"
-                                                                                 if bad else "") + ")")
-    multi_page = [(listing.names[i], checks[i].pages) for i in keep if checks[i].pages > 1]
-    if multi_page:
-        name, pages = multi_page[0]
-        log.warning("split %s: %d multi-page TIFF file(s); only the first page of each is used, e.g. %s "
-                    "(%d pages)", split, len(multi_page), name, pages)
-    return Split(split, listing.take(keep), bad, strict, stamps=[checks[i].stamp for i in keep],
-                 multi_page=multi_page)
+    return {"ids": [listing.ids[i] for i in keep], "stamps": [checks[i].stamp for i in keep],
+            "bad": [*listing.refused, *((listing.names[i], r) for i, r in enumerate(reasons) if r is not None)],
+            "multi_page": [(listing.names[i], checks[i].pages) for i in keep if checks[i].pages > 1]}
 
 
 def _refusals(listing: Listing, data_config: ml_collections.ConfigDict) -> list[str | None]:

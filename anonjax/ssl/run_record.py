@@ -14,13 +14,19 @@ from anonjax.fingerprint import changed_keys, recorded_fingerprint
 
 def claim(record: Path, fp: str, settings: dict) -> None:
     """Write ``record`` for a new run; refuse to resume one started with another config, naming the keys that
-    changed."""
-    if not hosts.main_value(record.exists()):
+    changed. The main process reads the record and decides for all."""
+    if not hosts.main_decides(_resumes, record, fp, settings):
         hosts.on_main(f"claim {record.parent}", save_json, record, {"fingerprint": fp, "train": settings})
-        return
+
+
+def _resumes(record: Path, fp: str, settings: dict) -> bool:
+    """Whether ``record`` holds a run of fingerprint ``fp`` (False: there is no record); a ``DatasetError`` when it
+    holds a run of another config."""
+    if not record.exists():
+        return False
     previous = recorded_fingerprint(record)
     if previous == fp:
-        return
+        return True
     if previous is None:
         started = f"a config that its damaged {record.name} no longer names"
     else:

@@ -53,7 +53,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     fp = fingerprint(config.data, config.grid, *(results_settings(block, config[block])
                                                  for block in ("anonymize", "train", "embed")),
                      plan.seed, {name: split.digest for name, split in splits.items()})
-    if hosts.main_value(is_complete(out, fp)):
+    if hosts.main_decides(is_complete, out, fp):
         log.info("embed: embeddings in %s are up to date", out)
         status = "up to date"
     else:
@@ -78,7 +78,7 @@ def _embed_split(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Pa
     dtype = jnp.bfloat16 if config.embed.dtype == "bfloat16" else jnp.float32
     for model in plan.models:
         done_marker = WorkDir(workdir).embedded(model.name, split.name)
-        if hosts.main_value(is_complete(done_marker, fp)):
+        if hosts.main_decides(is_complete, done_marker, fp):
             continue
         params, cfg = load_backbone(WorkDir(workdir).model(model.name))
         variants = plan.embedded_variants(model)

@@ -61,6 +61,7 @@ from anonjax.retrieval.embedding_inputs import (
 from anonjax.retrieval.study_grid import (
     DOWNSTREAM_COLUMNS,
     SCENARIO_COLUMNS,
+    Scenario,
     evaluate_grid,
     keep_original_embeddings,
     paired_bootstrap,
@@ -108,16 +109,13 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> str:
     plan = study_plan(config)
     root = embeddings_root(config, workdir)
     builtin_fp = fingerprint(config.grid, config.seed)
-    if config.evaluate.embeddings == "builtin" and not hosts.main_value(is_complete(root, builtin_fp)):
+    if config.evaluate.embeddings == "builtin" and not hosts.main_decides(is_complete, root, builtin_fp):
         log.info("evaluate: writing the built-in embedding set to %s", root)
         hosts.on_main("builtin embeddings", _write_builtin, root, plan, builtin_fp)
-    splits = retrieval_splits(root, config.evaluate.split)
-    grid = scored_scenarios(plan, root, splits)
-    probes = probes_wanted(config.evaluate, root)
-    inputs = file_digests(root, input_files(config.evaluate, root, splits, grid, probes))
+    splits, grid, probes, inputs = _found_inputs(config, plan, root)
     fp = fingerprint(RESULTS_LAYOUT, [m.name for m in plan.models], [v.name for v in plan.variants],
                      config.evaluate, plan.seed, inputs, study_scale(config))
-    if hosts.main_value(is_complete(out, fp)):
+    if hosts.main_decides(is_complete, out, fp):
         log.info("evaluate: results in %s are up to date", out)
         return "up to date"
     data = read_inputs(config.evaluate, root, splits)
@@ -133,6 +131,24 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> str:
 
     hosts.on_main("evaluate", write)
     return f"{len(scenarios)} scenarios and {len(downstream)} probe results scored; results in {out}"
+
+
+def _found_inputs(config: ml_collections.ConfigDict, plan: StudyPlan, root: epath.Path,
+                  ) -> tuple[tuple[str, ...], list[Scenario], bool, list[tuple[str, str]]]:
+    """The splits, scenarios and probes of this run and the digests of the files it reads, as the main process
+    finds them in ``root``: every process scores the same grid, however far behind its view of the files is."""
+
+    def find() -> dict:
+        splits = retrieval_splits(root, config.evaluate.split)
+        grid = scored_scenarios(plan, root, splits)
+        probes = probes_wanted(config.evaluate, root)
+        return {"splits": splits, "grid": [(sc.model.name, sc.variant.name) for sc in grid], "probes": probes,
+                "inputs": file_digests(root, input_files(config.evaluate, root, splits, grid, probes))}
+
+    found = hosts.main_decides(find)
+    models, variants = {m.name: m for m in plan.models}, {v.name: v for v in plan.variants}
+    grid = [Scenario(models[m], variants[v]) for m, v in found["grid"]]
+    return tuple(found["splits"]), grid, found["probes"], found["inputs"]
 
 
 def _write_builtin(root: epath.Path, plan: StudyPlan, fp: str) -> None:

@@ -84,8 +84,8 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                               [v.name for v in plan.variants], plan.method_params, plan.seed, plan.degree_kinds,
                               plan.keep_empty, faces, count, ocr.ocr_installed())
     fp = fingerprint(measures_fp, sha256_file(work.scenarios) if work.scenarios.is_file() else None)
-    written = work.privacy_csv.is_file() and work.privacy_results.is_file()
-    if hosts.main_value(is_complete(work.privacy, fp) and written):
+    if hosts.main_decides(lambda: is_complete(work.privacy, fp) and work.privacy_csv.is_file()
+                          and work.privacy_results.is_file()):
         log.info("privacy: results in %s are up to date", work.results)
         return "up to date"
     hosts.on_main("privacy", _write, config, plan, work, split, count, measures_fp, fp)

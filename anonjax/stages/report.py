@@ -70,7 +70,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> str:
     """Write the report from whatever results the work directory holds (the main process of a multi-host run;
     the others wait for it); a one-line account of it."""
     work = WorkDir(workdir)
-    if not all(path.is_file() for path in (work.summary, work.scenarios)):
+    if not hosts.main_decides(lambda: all(path.is_file() for path in (work.summary, work.scenarios))):
         raise MissingInputError(f"no results in {work.results} ({work.summary.name} and {work.scenarios.name}): run "
                                 "the evaluate stage first")
     hosts.on_main("report", _write, config, work)

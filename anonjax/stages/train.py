@@ -117,7 +117,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     runs = [(m.name, m.seed(config.train.seed)) for m in plan.models]
     stage_fp = fingerprint(results_settings("train", config.train), config.data, runs, plan.method_params, plan.seed,
                            plan.boxes_key(), split.digest)
-    if hosts.main_value(is_complete(stage_dir, stage_fp)):
+    if hosts.main_decides(is_complete, stage_dir, stage_fp):
         log.info("train: every model is finished in %s", stage_dir)
         return "up to date"
     images = FittedImages(split.dataset, config.train.canvas_size, budget_mb=config.train.cache_mb)
@@ -130,7 +130,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
         settings = results_settings("train", train_cfg)
         fp = fingerprint(settings, config.data, model.name, method, degree, plan.method_params.get(method),
                          plan.seed, plan.boxes_key() if plan.detectors else None, split.digest)
-        if hosts.main_value(is_complete(run_dir, fp)):
+        if hosts.main_decides(is_complete, run_dir, fp):
             log.info("train: %s is finished", model.name)
             continue
         claim(work.run_record(model.name), fp, settings)

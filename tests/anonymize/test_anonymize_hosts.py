@@ -25,13 +25,20 @@ def small_config():
     return config
 
 
+SENT: list = []  # what the main process broadcast (``hosts.main_value``), in order
+RECEIVED = iter(SENT)  # what the other processes have taken of it
+
+
 def as_process(monkeypatch, index: int, count: int) -> list[str]:
-    """Make this process ``index`` of ``count``; returns the barriers it passes."""
+    """Make this process ``index`` of ``count``, receiving what process 0 broadcast before; returns the barriers it
+    passes."""
     barriers: list[str] = []
     monkeypatch.setattr(hosts, "index", lambda: index)
     monkeypatch.setattr(hosts, "count", lambda: count)
     monkeypatch.setattr(hosts, "is_main", lambda: index == 0)
     monkeypatch.setattr(hosts, "barrier", barriers.append)
+    monkeypatch.setattr(hosts, "main_value", lambda value: SENT.append(value) or value if index == 0
+                        else next(RECEIVED))
     return barriers
 
 

@@ -22,5 +22,36 @@ def main(workdir: str, port: str, process_id: str, num_processes: str, *stages: 
     run(config, Path(workdir))
 
 
+def lagging(workdir: str, port: str, process_id: str, num_processes: str, folder: str) -> None:
+    """The evaluate stage on the built-in embeddings, where process 1's view of the file system lags: there every
+    done marker in ``<workdir>/<folder>`` reads as complete (as an earlier run's would), while process 0 sees what
+    is there. Prints each stage's account: ``python multihost_worker.py lagging WORKDIR PORT ID N FOLDER``."""
+    from anonjax import fingerprint
+    from anonjax.main import validated_stages
+
+    config = tiny_demo()
+    config.stages = "evaluate"
+    config.evaluate.embeddings = "builtin"
+    config.train.distributed = True
+    config.train.coordinator_address = f"localhost:{port}"
+    config.train.num_processes = int(num_processes)
+    config.train.process_id = int(process_id)
+    modules = validated_stages(config)
+    if process_id == "1":
+        real = fingerprint.is_complete
+
+        def stale(stage_dir, fp: str) -> bool:
+            return Path(stage_dir).name == folder or real(stage_dir, fp)
+
+        for module in (fingerprint, *modules.values()):
+            if getattr(module, "is_complete", None) is real:
+                module.is_complete = stale
+    for stage in run(config, Path(workdir), modules):
+        print(f"stage {stage.name}: {stage.result}", flush=True)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "lagging":
+        lagging(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])
