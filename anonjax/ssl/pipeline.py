@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from anonjax.anonymize.box_table import BoxRows
 from anonjax.anonymize.methods import apply as anonymize
-from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
+from anonjax.data.canvas import Fitted, FittedImages, MappedImages, scale_boxes
 from anonjax.errors import DatasetError
 from anonjax.ssl.masking import batch_masks
 
@@ -45,14 +45,15 @@ _STEPS_AHEAD = 2  # batches read and placed on the devices before they are neede
 class PairSource:
     """The images one model trains on, with (for adapted models) the boxes anonymized in each.
 
-    ``images``: the dataset's records fitted to the canvas; ``indices``: the dataset positions to train
+    ``images``: the dataset's images fitted to the canvas (by the train stage once per run, memory-mapped:
+    ``canvas.fit_once``); ``indices``: the dataset positions to train
     on; ``boxes``: the rows of the split's box table aligned with ``indices``, with the boxes selected at the
     model's degree and the pixel digest each image was detected on (None for models trained on original data);
     ``twins``: the anonymized canvas of every position, when :func:`anonymize_once` computed them (None:
     anonymized at every step).
     """
 
-    images: FittedImages
+    images: FittedImages | MappedImages
     indices: np.ndarray
     boxes: BoxRows | None = None
     twins: dict[int, np.ndarray] | None = None
