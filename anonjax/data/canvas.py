@@ -141,7 +141,7 @@ def fit_once(dataset: Any, canvas: int, folder: str | Path, *, threads: int | No
         fresh = True
     if fresh:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in reversed(_FILES):  # the digests first: a pixels file alone is never taken as written
+        for name in reversed(_FILES):  # the empty digests first: old digests never vouch for new canvases
             with atomic_path(folder / f"{name}.npy") as tmp:
                 np.lib.format.open_memmap(tmp, mode="w+", dtype=shapes[name][1], shape=shapes[name][0]).flush()
                 with open(tmp, "r+b") as f:  # the disk space now: a full disk is an error here, not in a write
