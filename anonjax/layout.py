@@ -82,6 +82,11 @@ class WorkDir:
         """The run folder of model ``name``: checkpoints, training log, the trained backbone."""
         return self.train / name
 
+    def canvases(self, canvas: int, images: str, process: int = 0) -> epath.Path:
+        """The training images fitted to a ``canvas`` px square (``data.canvas.fit_once``) for the listing whose
+        fingerprint is ``images``: one copy per process of a run, so that no two processes write the same file."""
+        return self.train / "canvases" / f"{canvas}px_{images}" / f"process_{process}"
+
     def run_record(self, model: str) -> epath.Path:
         """The fingerprint and training settings ``model``'s run was started with (``RUN.json``)."""
         return self.model(model) / "RUN.json"

@@ -12,6 +12,8 @@ of ``steps_per_epoch`` steps; the peak learning rate is ``base_lr`` scaled to th
 
 from __future__ import annotations
 
+import os
+
 import ml_collections
 
 
@@ -56,11 +58,12 @@ def get_config(preset: str = "official") -> ml_collections.ConfigDict:
     c.keep_checkpoints = 2
     c.log_every = 10
     c.canvas_size = 512  # images are fitted into a square canvas of this side before cropping
-    # Keep the fitted training images in memory (read once for all models) when they fit, and an adapted model's
-    # anonymized copies (anonymized once, not at every step) when they fit again.
+    # Keep an adapted model's anonymized copies of the training images in memory (anonymized once, not at every
+    # step) when they fit. The images fitted to the canvas are kept on disk under the work directory, train/canvases.
     c.cache_mb = 2048
-    # Processes reading the training batches ahead (each with its own cache_mb); 0: threads of this process.
-    c.workers = 0
+    # Processes reading the training batches ahead, one per core of the host; 0: threads of this process (also
+    # used while the anonymized copies above are in memory, which processes would each copy).
+    c.workers = os.cpu_count() or 1
 
     c.crops = ml_collections.ConfigDict()
     c.crops.global_size = 224
@@ -145,6 +148,7 @@ def _tiny(c: ml_collections.ConfigDict) -> None:
     c.compute_dtype = "float32"
     c.checkpoint_every = 100
     c.canvas_size = 64
+    c.workers = 0  # on a CPU the cores run the step; a few small images per step are read in threads
     c.crops.global_size = 32
     c.crops.local_number = 2
     c.crops.local_size = 16

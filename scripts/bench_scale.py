@@ -2,10 +2,11 @@
 
 - the box table of a 320,000-page listing whose box counts are RVL-CDIP-like (a median near 55, a heavy tail up
   to 1,000): its host memory, stored ragged, against the padded layout and the 1 GB a host can spare;
-- host time per training batch of 1024 pages, in CPU seconds (so per core, whatever the threads and the load):
-  reading G4 TIFF pages, checking their pixel digests and fitting them to the canvas (done once when the fitted
-  canvases are kept in memory), and the views of a step (boxes cut from the table, selection, masks), against
-  the 20 ms per image of one core that 8 H100 need from a 112-core node;
+- host time per training image of a batch of 1024 pages, in CPU seconds (so per core, whatever the threads and
+  the load): once per stage run, reading G4 TIFF pages, checking their pixel digests and fitting them to the
+  canvas (``canvas.fit_once``); at every step, the canvases read from their memory maps and the views of a step
+  (boxes cut from the mapped table, selection, masks), against the 20 ms per image of one core that 8 H100 need
+  from a 112-core node;
 - the evaluate stage's time for the 8 scenarios of one model family at N = 40,000, d = 1,024 (two query kinds x
   four degrees, one shared ground truth) against the time of their similarity products alone, in the same run.
 
@@ -19,7 +20,6 @@ import argparse
 import dataclasses
 import functools
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from anonjax.anonymize.box_table import BoxRows, BoxTable
-from anonjax.data.canvas import FittedImages
+from anonjax.data.canvas import fit_once
 from anonjax.data.identity import pixel_digest
 from anonjax.data.image_io import read_image
 from anonjax.parallel import pad_to_multiple
@@ -64,21 +64,22 @@ def synthetic_table(rng: np.random.Generator, counts: np.ndarray, page: tuple[in
                     digests=[f"{i:064x}" for i in range(len(counts))], failed={}, empty=[])
 
 
-def bench_table(args, rng: np.random.Generator) -> BoxTable:
+def bench_table(args, rng: np.random.Generator, folder: Path) -> BoxTable:
+    """The synthetic table saved in ``folder`` and mapped back, as the stages read it."""
     counts = box_counts(rng, args.pages)
     start = time.perf_counter()
-    table = synthetic_table(rng, counts)
+    synthetic_table(rng, counts).save(folder)
+    table = BoxTable.open(folder)
     built = time.perf_counter() - start
-    strings = sum(sys.getsizeof(s) for s in table.ids) + sum(sys.getsizeof(s) for s in table.digests) \
-        + 2 * sys.getsizeof(table.ids)
-    total = table.nbytes() + strings
+    total = sum(path.stat().st_size for path in folder.glob("*.npy"))
     padded = len(counts) * int(counts.max()) * 22
     print(f"box table: {len(counts):,} pages, {counts.sum():,} boxes (median {np.median(counts):.0f}, "
           f"99th percentile {np.percentile(counts, 99):.0f}, largest {counts.max()})")
     print(f"  host memory {total / 2**20:,.0f} MiB (arrays {table.nbytes() / 2**20:,.0f} MiB, ids and digests "
-          f"{strings / 2**20:,.0f} MiB) vs padded to the largest page {padded / 2**30:,.1f} GiB; "
+          f"{(total - table.nbytes()) / 2**20:,.0f} MiB), memory-mapped: one copy in the page cache for every "
+          f"model and worker process of the host; padded to the largest page {padded / 2**30:,.1f} GiB; "
           f"limit {TABLE_LIMIT / 2**30:.0f} GiB: {'met' if total <= TABLE_LIMIT else 'NOT met'} "
-          f"(built in {built:.1f} s)")
+          f"(built, saved and mapped in {built:.1f} s)")
     ids = [table.ids[i] for i in rng.choice(len(counts), args.batch, replace=False)]
     table.rows(ids[:1])  # the index, built once
     start = time.perf_counter()
@@ -126,37 +127,27 @@ def _cpu_per_image(fn, n: int) -> float:
     return (time.process_time() - start) / n * 1e3
 
 
-def bench_host(args, rng: np.random.Generator, table: BoxTable) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        pages = TiffPages(Path(folder), args.batch, 16, rng)
-        b = args.batch
-        timed, read_s, check_s = min(b, 128), 0.0, 0.0
-        for i in range(timed):  # per image: reading, then checking the digest
-            start = time.process_time()
-            image = pages[i]["image"]
-            read_s += time.process_time() - start
-            start = time.process_time()
-            pixel_digest(image)
-            check_s += time.process_time() - start
-        read_ms, check_ms = 1e3 * read_s / timed, 1e3 * check_s / timed
-        detected = [pixel_digest(pages[i]["image"]) for i in range(len(pages.paths))]
-        table = dataclasses.replace(table, digests=[detected[i % len(detected)] for i in range(b)]
-                                    + table.digests[b:])  # the first b rows: these pages
-        images = FittedImages(pages, args.canvas, budget_mb=b * args.canvas**2 * 3 / 2**20 + 1)
-        source = PairSource(images, np.arange(b), boxes=BoxRows(table, np.arange(b), 0.5, seed=0))
-        plan = BatchPlan(global_batch=b, rows=tuple(range(b)), canvas=args.canvas, seed=0,
-                         patch_shape=(args.canvas // 14,) * 2, mask_probability=0.5, mask_ratio=(0.1, 0.5))
-        first_ms = _cpu_per_image(lambda: host_batch(source, plan, 0), b)  # reads, checks and fits every page
-        step_ms = min(_cpu_per_image(functools.partial(host_batch, source, plan, s), b) for s in range(1, 4))
-        fit_ms = first_ms - read_ms - check_ms - step_ms
-    cold = read_ms + check_ms + fit_ms + step_ms
+def bench_host(args, rng: np.random.Generator, table: BoxTable, folder: Path) -> None:
+    pages = TiffPages(folder, args.batch, 16, rng)
+    b = args.batch
+    detected = [pixel_digest(pages[i]["image"]) for i in range(len(pages.paths))]
+    dataclasses.replace(table, digests=[detected[i % len(detected)] for i in range(b)] + list(table.digests[b:]),
+                        folder=None).save(folder / "rows")  # the first b rows: these pages
+    table = BoxTable.open(folder / "rows")
+    first_ms = _cpu_per_image(lambda: fit_once(pages, args.canvas, folder / "canvases"), b)
+    again_ms = _cpu_per_image(lambda: fit_once(pages, args.canvas, folder / "canvases"), b)
+    images = fit_once(pages, args.canvas, folder / "canvases")
+    source = PairSource(images, np.arange(b), boxes=BoxRows(table, np.arange(b), 0.5, seed=0))
+    plan = BatchPlan(global_batch=b, rows=tuple(range(b)), canvas=args.canvas, seed=0,
+                     patch_shape=(args.canvas // 14,) * 2, mask_probability=0.5, mask_ratio=(0.1, 0.5))
+    step_ms = min(_cpu_per_image(functools.partial(host_batch, source, plan, s), b) for s in range(3))
     print(f"host time per training image, CPU ms of one core ({b} G4 TIFF pages of 1000 x 754, canvas "
-          f"{args.canvas}): read {read_ms:.2f}, digest check {check_ms:.2f}, fit {fit_ms:.2f}, views of a step "
-          f"(boxes, selection, masks) {step_ms:.2f}")
-    for name, ms in (("every step reading, checking and fitting", cold),
-                     ("every step from the fitted canvases kept in memory (train.cache_mb)", step_ms)):
-        print(f"  {name}: {ms:.2f} ms = {1e3 / ms:,.0f} images/s per core; required <= {REQUIRED_MS:.0f} ms "
-              f"(>= {1e3 / REQUIRED_MS:.0f} images/s): {'met' if ms <= REQUIRED_MS else 'NOT met'}")
+          f"{args.canvas}):")
+    print(f"  once per stage run (train/canvases): read, digest check and fit {first_ms:.2f} on the first run, "
+          f"read and digest check {again_ms:.2f} on a later one")
+    print(f"  every step, from the memory-mapped canvases (canvas, boxes, selection, masks): {step_ms:.2f} ms = "
+          f"{1e3 / step_ms:,.0f} images/s per core; required <= {REQUIRED_MS:.0f} ms "
+          f"(>= {1e3 / REQUIRED_MS:.0f} images/s): {'met' if step_ms <= REQUIRED_MS else 'NOT met'}")
 
 
 _product = jax.jit(cosine_scores)
@@ -215,8 +206,9 @@ def main() -> None:
     args = parser.parse_args()
     with benchmark_docs.recorded("bench_scale", "Host memory and time at 320,000 pages", args.write_docs):
         rng = np.random.default_rng(args.seed)
-        table = bench_table(args, rng)
-        bench_host(args, rng, table)
+        with tempfile.TemporaryDirectory() as folder:
+            table = bench_table(args, rng, Path(folder) / "table")
+            bench_host(args, rng, table, Path(folder))
         if not args.skip_evaluate:
             bench_evaluate(args, rng)
 

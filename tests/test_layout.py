@@ -27,7 +27,7 @@ def test_a_stage_spells_no_path(name):
 def _paths(work: WorkDir) -> dict[str, Path]:
     """Every path a WorkDir names, methods called with sample arguments."""
     samples = {"split": "val", "name": "unadapted", "model": "unadapted", "degree": 0.5, "process": 2,
-               "view": "mask_100", "number": 1}
+               "view": "mask_100", "number": 1, "canvas": 64, "images": "0123456789abcdef"}
     out = {}
     for attr, member in inspect.getmembers(type(work)):
         if attr.startswith("_") or attr == "root":

@@ -4,20 +4,28 @@ Shard ``k`` of a cache directory covers images ``k*N .. (k+1)*N - 1`` of a split
 error ("" when detected), pixel digest, file stamp, box count and size, then the boxes, scores and kinds of all
 images one after the other (ragged, by the counts). A shard is written atomically, so one on disk is whole; one
 that cannot be read counts as absent.
+
+The table assembled from the shards is kept beside them (``table_detected/`` or, with the images without any
+detection, ``table_all/``) as the memory-mapped files of ``BoxTable.save``, tagged with the name and SHA-256 of
+every shard it was read from: a shard changed since, or a table of another format, makes it be assembled again
+from the shards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from anonjax.anonymize.box_table import BoxTable
-from anonjax.errors import DatasetError
-from anonjax.files import atomic_open
+from anonjax.errors import DatasetError, OutputError
+from anonjax.files import atomic_open, sha256_file
 from anonjax.paths import as_path
+
+log = logging.getLogger(__name__)
 
 
 class Record(NamedTuple):
@@ -106,13 +114,21 @@ def assemble_table(ids: Sequence[str], cache_dir: str | Path, *, shard_size: int
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         raise DatasetError(f"{cache_dir}: {len(missing)} of {len(shards)} detection shards are missing ({listed}); "
                            "every process must finish its detection: run the anonymize stage again")
-    records: list[Record] = []
-    for k, (path, found) in enumerate(zip(shards, _read_all(shards), strict=True)):
-        if [r.id for r in found] != [ids[i] for i in shard_span(k, shard_size, len(ids))]:
-            raise DatasetError(f"{path} holds other images than this split's: run the anonymize stage again to "
-                               "recompute it")
-        records += found
-    return _table(records, keep_empty)
+
+    def records() -> list[Record]:
+        out: list[Record] = []
+        for k, (path, found) in enumerate(zip(shards, _read_all(shards), strict=True)):
+            if [r.id for r in found] != [ids[i] for i in shard_span(k, shard_size, len(ids))]:
+                raise DatasetError(f"{path} holds other images than this split's: run the anonymize stage again "
+                                   "to recompute it")
+            out += found
+        return out
+
+    table = _mapped(cache_dir, shards, keep_empty, records)
+    covered = [*table.ids, *table.failed, *([] if keep_empty else table.empty)]
+    if len(covered) != len(ids) or set(covered) != set(ids):  # a table saved from these shards for other ids
+        records()  # names the shard that holds other images
+    return table
 
 
 def load_box_table(path: str | Path, *, keep_empty: bool = False) -> BoxTable:
@@ -122,12 +138,34 @@ def load_box_table(path: str | Path, *, keep_empty: bool = False) -> BoxTable:
     shards = sorted(path.glob("shard_*.npz"))
     if not shards:
         raise DatasetError(f"no detection shards in {path}: run the anonymize stage")
-    records = [r for found in _read_all(shards) for r in found]
-    ids = [r.id for r in records]
-    if len(set(ids)) != len(ids):
-        raise DatasetError(f"{path}: an image id appears in more than one shard; delete the directory and "
-                           "detect again")
-    return _table(records, keep_empty)
+
+    def records() -> list[Record]:
+        out = [r for found in _read_all(shards) for r in found]
+        if len({r.id for r in out}) != len(out):
+            raise DatasetError(f"{path}: an image id appears in more than one shard; delete the directory and "
+                               "detect again")
+        return out
+
+    return _mapped(path, shards, keep_empty, records)
+
+
+def _mapped(cache_dir: Path, shards: Sequence[Path], keep_empty: bool,
+            records: Callable[[], list[Record]]) -> BoxTable:
+    """The table of ``shards`` memory-mapped from its folder in ``cache_dir``, assembled from ``records()`` and
+    saved there first when the folder holds no table of exactly these shards. A cache folder that cannot be
+    written to gives the table in memory."""
+    folder = cache_dir / ("table_all" if keep_empty else "table_detected")
+    read_from = [[s.name, sha256_file(s)] for s in shards]
+    table = BoxTable.open(folder, {"shards": read_from})
+    if table is not None:
+        return table
+    table = _table(records(), keep_empty)
+    try:
+        table.save(folder, shards=read_from)
+    except (OSError, OutputError) as e:
+        log.warning("%s: the box table cannot be saved (%s); every process holds its own copy", folder, e)
+        return table
+    return BoxTable.open(folder, {"shards": read_from}) or table
 
 
 def _read_all(shards: Sequence[Path]) -> list[list[Record]]:

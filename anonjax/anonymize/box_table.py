@@ -3,20 +3,32 @@
 Row ``i`` owns the boxes ``offsets[i] .. offsets[i + 1] - 1`` of one flat array per field, so the table costs
 21 bytes per box whatever the largest page holds; rows are padded only when a batch is cut out of it
 (``padded``, ``batch``), to the table's ``width`` so that every batch of a split has the same shape.
+
+``save`` writes the table as plain ``.npy`` files (one per array, ids and digests as fixed-width UTF-8) and
+``open`` maps them read-only: every model and every worker process of a host then reads one copy in the page
+cache, and a table pickled to a worker process travels as its folder's name, not as its arrays.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
-from typing import NamedTuple
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from anonjax.anonymize.detection import KINDS
 from anonjax.anonymize.selection import select_boxes
 from anonjax.data.identity import pixel_digest
+from anonjax.files import atomic_open, save_json
+
+FORMAT = 1  # the version of the files ``save`` writes; ``open`` maps no other
+_ARRAYS = {"offsets": np.int64, "flat_boxes": np.int32, "flat_scores": np.float32, "flat_kinds": np.int8,
+           "sizes": np.int32}
+_MARKER = "table.json"  # written last: a folder without it holds no table
 
 CHANGED = "the image changed after its detection (its pixels are not the detected ones): run the anonymize stage again"
 
@@ -45,22 +57,70 @@ class BoxTable:
     min_width: the least count that batches are padded to (see ``width``).
     """
 
-    ids: list[str]
+    ids: Sequence[str]
     offsets: np.ndarray
     flat_boxes: np.ndarray
     flat_scores: np.ndarray
     flat_kinds: np.ndarray
     sizes: np.ndarray
-    digests: list[str]
+    digests: Sequence[str]
     failed: dict[str, str]
     empty: list[str]
     min_width: int = 0
+    folder: str | None = None  # where ``open`` mapped the arrays from
 
     def __post_init__(self) -> None:
         n, total = len(self.ids), len(self.flat_boxes)
         if self.offsets.shape != (n + 1,) or self.offsets[0] != 0 or self.offsets[-1] != total \
                 or (np.diff(self.offsets) < 0).any() or len(self.flat_scores) != total or len(self.flat_kinds) != total:
             raise ValueError(f"offsets {self.offsets.shape} do not split {total} boxes into {n} rows")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A mapped table pickles as its folder (a worker process maps the same files); others as their arrays."""
+        if self.folder is None:
+            return super().__reduce_ex__(protocol)
+        return BoxTable.open, (self.folder, self.info)
+
+    def save(self, folder: str | Path, **info: Any) -> None:
+        """Write the table into ``folder`` as ``.npy`` files, then ``table.json`` (with ``info``) last."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays.update(ids=_fixed_width(self.ids), digests=_fixed_width(self.digests))
+        for name, array in arrays.items():
+            with atomic_open(folder / f"{name}.npy", "wb") as f:
+                np.save(f, array, allow_pickle=False)
+        save_json(folder / _MARKER, {"format": FORMAT, "failed": self.failed, "empty": list(self.empty),
+                                     "min_width": self.min_width, "info": info})
+
+    @classmethod
+    def open(cls, folder: str | Path, info: Any = None) -> BoxTable | None:
+        """The table ``save`` wrote into ``folder`` with ``info``, its arrays memory-mapped read-only; None when
+        there is none, or one of another format, other ``info`` or with a damaged file (never a misread)."""
+        folder = Path(folder)
+        try:
+            marker = json.loads((folder / _MARKER).read_text())
+            if marker["format"] != FORMAT or (info is not None and marker["info"] != info):
+                return None
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                      for name in (*_ARRAYS, "ids", "digests")}
+            if any(arrays[name].dtype != dtype for name, dtype in _ARRAYS.items()) \
+                    or any(arrays[name].dtype.kind != "S" for name in ("ids", "digests")) \
+                    or arrays["flat_boxes"].shape[1:] != (4,) or arrays["sizes"].shape[1:] != (2,) \
+                    or not len(arrays["ids"]) == len(arrays["digests"]) == len(arrays["sizes"]):
+                return None
+            return cls(ids=Strings(arrays.pop("ids")), digests=Strings(arrays.pop("digests")), **arrays,
+                       failed=dict(marker["failed"]), empty=list(marker["empty"]), min_width=int(marker["min_width"]),
+                       folder=str(folder))
+        except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: the caller builds it again
+            return None
+
+    @property
+    def info(self) -> Any:
+        """The ``info`` the mapped table was saved with (None for a table in memory)."""
+        if self.folder is None:
+            return None
+        return json.loads((Path(self.folder) / _MARKER).read_text())["info"]
 
     @classmethod
     def from_padded(cls, *, ids: list[str], boxes: np.ndarray, valid: np.ndarray, scores: np.ndarray,
@@ -153,6 +213,36 @@ class BoxTable:
         """Boxes int32 [B, width, 4] and the mask bool [B, width] of the boxes to anonymize, for ``apply``."""
         rows = self.rows(ids)
         return self.padded(rows).boxes, self.selection(degree, seed, rows, degree_kinds=degree_kinds)
+
+
+class Strings(Sequence[str]):
+    """A read-only list of strings over a fixed-width UTF-8 array (a memory map), equal to a list of the same
+    strings."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [value.decode() for value in self.array[index]]
+        return self.array[index].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        return (value.decode() for value in self.array)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking sequences are not hashed
+
+
+def _fixed_width(strings: Sequence[str]) -> np.ndarray:
+    """``strings`` as a fixed-width UTF-8 array (at least one byte wide, so that an empty list saves too)."""
+    encoded = [s.encode() for s in strings]
+    return np.array(encoded, dtype=f"S{max(map(len, encoded), default=1) or 1}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

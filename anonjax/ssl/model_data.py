@@ -9,7 +9,7 @@ import numpy as np
 
 from anonjax.anonymize.box_table import BoxRows, BoxTable
 from anonjax.data import Split
-from anonjax.data.canvas import FittedImages
+from anonjax.data.canvas import FittedImages, MappedImages
 from anonjax.errors import DatasetError
 from anonjax.plan import Model, StudyPlan
 from anonjax.ssl.pipeline import PairSource, anonymize_once
@@ -35,8 +35,8 @@ def kept_positions(split: Split, table: BoxTable | None) -> np.ndarray:
     return positions
 
 
-def model_source(model: Model, plan: StudyPlan, split: Split, images: FittedImages, table: BoxTable | None,
-                 positions: np.ndarray, *, budget_mb: float) -> PairSource:
+def model_source(model: Model, plan: StudyPlan, split: Split, images: FittedImages | MappedImages,
+                 table: BoxTable | None, positions: np.ndarray, *, budget_mb: float) -> PairSource:
     """The images at ``positions`` as ``model`` trains on them: the originals, or each paired with its anonymized
     twin at the model's method and degree (anonymized once, held within ``budget_mb``)."""
     if model.on_original:

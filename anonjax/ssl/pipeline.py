@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from anonjax.anonymize.box_table import BoxRows
 from anonjax.anonymize.methods import apply as anonymize
-from anonjax.data.canvas import Fitted, FittedImages, scale_boxes
+from anonjax.data.canvas import Fitted, FittedImages, MappedImages, scale_boxes
 from anonjax.errors import DatasetError
 from anonjax.ssl.masking import batch_masks
 
@@ -45,14 +45,15 @@ _STEPS_AHEAD = 2  # batches read and placed on the devices before they are neede
 class PairSource:
     """The images one model trains on, with (for adapted models) the boxes anonymized in each.
 
-    ``images``: the dataset's records fitted to the canvas; ``indices``: the dataset positions to train
+    ``images``: the dataset's images fitted to the canvas (by the train stage once per run, memory-mapped:
+    ``canvas.fit_once``); ``indices``: the dataset positions to train
     on; ``boxes``: the rows of the split's box table aligned with ``indices``, with the boxes selected at the
     model's degree and the pixel digest each image was detected on (None for models trained on original data);
     ``twins``: the anonymized canvas of every position, when :func:`anonymize_once` computed them (None:
     anonymized at every step).
     """
 
-    images: FittedImages
+    images: FittedImages | MappedImages
     indices: np.ndarray
     boxes: BoxRows | None = None
     twins: dict[int, np.ndarray] | None = None
@@ -193,14 +194,17 @@ def batches(source: PairSource, plan: BatchPlan, total_steps: int, place: Callab
     The batches are the elements ``start ..`` of a grain ``MapDataset`` indexed by step, so the reader's whole
     state is the index of the next element (:func:`reader_state`): a run restarted from it, with any number of
     workers, reads what an uninterrupted run would. ``workers`` > 0 reads the batches in that many worker
-    processes, 0 in threads of this one (decoding releases the GIL, and nothing is copied between processes).
+    processes, which map the canvases and the box table rather than copy them; 0 (and any number while the
+    anonymized twins are in memory, which each process would copy) in threads of this one.
     """
     steps = grain.MapDataset.range(start, total_steps).map(functools.partial(host_batch, source, plan))
-    if workers:
+    if workers and source.twins is None:
         if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags; outside a command line, defaults
             flags.FLAGS.mark_as_parsed()
         read = steps.to_iter_dataset().mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     else:
+        if workers:
+            log.info("reading the batches in threads: the anonymized twins are in memory (train.cache_mb)")
         read = steps.to_iter_dataset(grain.ReadOptions(num_threads=_STEPS_AHEAD, prefetch_buffer_size=_STEPS_AHEAD))
     return iter(grain.experimental.ThreadPrefetchIterDataset(read.map(place), prefetch_buffer_size=_STEPS_AHEAD))
 

@@ -53,7 +53,7 @@ def test_boxes_of_another_detector_set_stop_every_stage(faces_only, monkeypatch)
         privacy.run(config, workdir)
     with pytest.raises(DatasetError, match=OTHER_SET):
         SplitInputs(open_split(config.data, "val"), workdir, config)
-    monkeypatch.setattr(train, "FittedImages", lambda *args, **kwargs: pytest.fail("trained on other boxes"))
+    monkeypatch.setattr(train, "fit_once", lambda *args, **kwargs: pytest.fail("trained on other boxes"))
     with pytest.raises(DatasetError, match=OTHER_SET):
         train.run(config, workdir)
 
