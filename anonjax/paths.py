@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 from etils import epath
 
@@ -34,6 +35,18 @@ def scheme(path: str | os.PathLike) -> str | None:
 def is_local(path: str | os.PathLike) -> bool:
     """Whether ``path`` is on a local (POSIX) file system rather than an object store."""
     return scheme(path) is None
+
+
+def on_local_disk(path: str | os.PathLike) -> Path:
+    """``path`` where it is local; for a URL, the folder of the same name under ``$ANONJAX_CACHE/objects``
+    (``gs://bucket/run/x`` -> ``objects/gs/bucket/run/x``): where files that must sit on a local disk, such as
+    memory maps, are kept for an object-store path."""
+    if is_local(path):
+        return Path(as_path(path))
+    from anonjax.downloads import cache_root
+
+    head, _, rest = os.fspath(path).partition("://")
+    return cache_root() / "objects" / head / rest.strip("/")
 
 
 def missing_package(path: str | os.PathLike) -> str | None:

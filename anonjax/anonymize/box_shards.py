@@ -23,7 +23,7 @@ import numpy as np
 from anonjax.anonymize.box_table import BoxTable
 from anonjax.errors import DatasetError, OutputError
 from anonjax.files import atomic_open, sha256_file
-from anonjax.paths import as_path
+from anonjax.paths import as_path, on_local_disk
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,9 @@ def _mapped(cache_dir: Path, shards: Sequence[Path], keep_empty: bool,
             records: Callable[[], list[Record]]) -> BoxTable:
     """The table of ``shards`` memory-mapped from its folder in ``cache_dir``, assembled from ``records()`` and
     saved there first when the folder holds no table of exactly these shards. A cache folder that cannot be
-    written to gives the table in memory."""
-    folder = cache_dir / ("table_all" if keep_empty else "table_detected")
+    written to gives the table in memory. Shards on an object store keep their table on a local disk
+    (``paths.on_local_disk``)."""
+    folder = on_local_disk(cache_dir / ("table_all" if keep_empty else "table_detected"))
     read_from = [[s.name, sha256_file(s)] for s in shards]
     table = BoxTable.open(folder, {"shards": read_from})
     if table is not None:

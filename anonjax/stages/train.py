@@ -34,10 +34,9 @@ from anonjax import hosts
 from anonjax.anonymize.box_cache import load_split_boxes
 from anonjax.anonymize.detection import KINDS
 from anonjax.data.canvas import fit_once
-from anonjax.downloads import cache_root
 from anonjax.fingerprint import fingerprint, is_complete, mark_complete, results_settings
 from anonjax.layout import WorkDir
-from anonjax.paths import is_local
+from anonjax.paths import on_local_disk
 from anonjax.plan import study_plan, validate_grid
 from anonjax.ssl import micro_batch
 from anonjax.ssl.meta_arch import CENTERINGS, DTYPES
@@ -122,9 +121,7 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
     if hosts.main_decides(is_complete, stage_dir, stage_fp):
         log.info("train: every model is finished in %s", stage_dir)
         return "up to date"
-    canvases = work.canvases(config.train.canvas_size, fingerprint(split.ids), hosts.index())
-    if not is_local(canvases):  # memory maps need a local disk
-        canvases = cache_root() / canvases.relative_to(work.root)
+    canvases = on_local_disk(work.canvases(config.train.canvas_size, fingerprint(split.ids), hosts.index()))
     log.info("train: fitting the training images to the canvas in %s (checked against their files)", canvases)
     images = fit_once(split.dataset, config.train.canvas_size, canvases)
     trained = 0
