@@ -9,6 +9,7 @@ still reads after each method at 100 % are measured too (``anonjax.privacy.detec
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -168,9 +169,12 @@ def _in_sample_order(shares: Sequence[Sequence[dict]], n: int) -> list[dict]:
     """The image records of every process's share, in sample order; RuntimeError unless they hold each of the
     ``n`` sampled images exactly once (a result is never pooled over a sample with an image missing or twice)."""
     records = sorted((r for share in shares for r in share), key=lambda r: r["position"])
+    times = collections.Counter(r["position"] for r in records)
     if [r["position"] for r in records] != list(range(n)):
-        raise RuntimeError(f"the processes' privacy measures cover sample positions "
-                           f"{[r['position'] for r in records]}, not each of the {n} sampled images once")
+        missing = [i for i in range(n) if i not in times][:5]
+        twice = [i for i, k in times.items() if k > 1][:5]
+        raise RuntimeError(f"the processes' privacy measures hold not each of the {n} sampled images once (sample "
+                           f"positions missing: {missing}, measured twice: {twice}; at most 5 of each shown)")
     return records
 
 
