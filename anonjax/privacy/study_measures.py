@@ -102,7 +102,7 @@ def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: P
         measure = _ImageMeasures(config, plan, split, table, probe)
         measured = [measure(position, sample[position])
                     for position in tqdm(mine, desc=f"privacy {SPLIT}", unit="img")]
-        for record in _in_sample_order(hosts.gathered(measured), len(sample)):
+        for record in _in_sample_order(hosts.gathered(measured), sample):
             for name, found in record["variants"].items():
                 outcomes[name].append({m: outcome_from_json(o) for m, o in found.items()})
             for name, found in record["recall"].items():
@@ -118,7 +118,7 @@ def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: P
 
 
 class _ImageMeasures:
-    """One sampled image measured: ``{"position", "variants": {variant: {measure: outcome}}, "recall": {name:
+    """One sampled image measured: ``{"position", "id", "variants": {variant: {measure: outcome}}, "recall": {name:
     outcome}}``, outcomes as JSON holds them (``outcome_json``). The models are made on the first image."""
 
     def __init__(self, config: ml_collections.ConfigDict, plan: StudyPlan, split, table: BoxTable,
@@ -145,7 +145,8 @@ class _ImageMeasures:
             log.warning("privacy: image %r not measured: %s: %s", image_id, type(e).__name__, e)
             failed = outcome_json(Missing(f"image not read or anonymized ({type(e).__name__}: {e}; the run log "
                                           "names it)"))
-            return {"position": position, "variants": {v.name: dict.fromkeys(MEASURES, failed) for v in plan.variants},
+            return {"position": position, "id": image_id,
+                    "variants": {v.name: dict.fromkeys(MEASURES, failed) for v in plan.variants},
                     "recall": dict.fromkeys(_recall_names(self.full), failed)}
         original = observe(image)
         page = self.pages(image_id) if self.pages else None
@@ -159,22 +160,25 @@ class _ImageMeasures:
             found = {**detectors_found(page, table.row_boxes(row), table.row_kinds(row), plan.detectors),
                      "words_before": words_read(page, original.text),
                      **{f"words_after:{v.method}": words_read(page, observe(made[v.name][0]).text) for v in self.full}}
-        return {"position": position,
+        return {"position": position, "id": image_id,
                 "variants": {name: {m: outcome_json(o) for m, o in measures.items()}
                              for name, measures in variants.items()},
                 "recall": {name: outcome_json(o) for name, o in found.items()}}
 
 
-def _in_sample_order(shares: Sequence[Sequence[dict]], n: int) -> list[dict]:
-    """The image records of every process's share, in sample order; RuntimeError unless they hold each of the
-    ``n`` sampled images exactly once (a result is never pooled over a sample with an image missing or twice)."""
+def _in_sample_order(shares: Sequence[Sequence[dict]], sample: Sequence[str]) -> list[dict]:
+    """The image records of every process's share, in sample order; RuntimeError unless they hold each image of
+    ``sample`` exactly once (a result is never pooled over a sample with an image missing, twice, or from another
+    process's view of the split)."""
     records = sorted((r for share in shares for r in share), key=lambda r: r["position"])
-    times = collections.Counter(r["position"] for r in records)
-    if [r["position"] for r in records] != list(range(n)):
-        missing = [i for i in range(n) if i not in times][:5]
-        twice = [i for i, k in times.items() if k > 1][:5]
-        raise RuntimeError(f"the processes' privacy measures hold not each of the {n} sampled images once (sample "
-                           f"positions missing: {missing}, measured twice: {twice}; at most 5 of each shown)")
+    wanted = list(enumerate(sample))
+    if [(r["position"], r["id"]) for r in records] != wanted:
+        held = collections.Counter((r["position"], r["id"]) for r in records)
+        missing = [image_id for position, image_id in wanted if (position, image_id) not in held]
+        extra = [key[1] for key, k in held.items() if k > 1 or key not in set(wanted)]
+        raise RuntimeError(f"the processes' privacy measures do not hold each of the {len(sample)} sampled images "
+                           f"once (missing: {missing[:5]}; twice or not in the sample: {extra[:5]}; at most 5 of each"
+                           " shown)")
     return records
 
 
