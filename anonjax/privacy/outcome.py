@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -69,6 +71,21 @@ def attempt(what: str, function: Callable[..., T], *args) -> T | Missing:
         return Missing(f"{what} unavailable: {error}")
     except Exception as error:
         return Missing(f"{what} failed: {type(error).__name__}: {error}")
+
+
+def outcome_json(outcome: Outcome) -> dict:
+    """``outcome`` as JSON holds it (``{"ratios": {name: [hits, total]}}`` or ``{"missing": reason}``), so that
+    outcomes measured in several processes can be sent to one; ``outcome_from_json`` gives it back exactly."""
+    if isinstance(outcome, Missing):
+        return {"missing": outcome.reason}
+    return {"ratios": {name: [np.asarray(r.hits).item(), int(r.total)] for name, r in outcome.ratios.items()}}
+
+
+def outcome_from_json(value: dict) -> Outcome:
+    """The outcome ``outcome_json`` wrote."""
+    if "missing" in value:
+        return Missing(value["missing"])
+    return Measured({name: Ratio(hits, total) for name, (hits, total) in value["ratios"].items()})
 
 
 def first_missing(*observations: object) -> Missing | None:

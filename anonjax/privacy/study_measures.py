@@ -9,6 +9,7 @@ still reads after each method at 100 % are measured too (``anonjax.privacy.detec
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
+from anonjax import hosts
 from anonjax.anonymize.box_cache import BoxTable, load_split_boxes
 from anonjax.anonymize.materialize import anonymized_variants
 from anonjax.layout import variant_name
@@ -26,7 +28,7 @@ from anonjax.plan import StudyPlan, Variant
 from anonjax.privacy import ocr
 from anonjax.privacy.decodable_codes import CodeReader
 from anonjax.privacy.detector_recall import detectors_found, words_read
-from anonjax.privacy.outcome import Missing, Outcome
+from anonjax.privacy.outcome import Missing, Outcome, outcome_from_json, outcome_json
 from anonjax.privacy.probe import MEASURES, Observation, PrivacyProbe
 from anonjax.privacy.sample import privacy_sample
 from anonjax.privacy.table import recall_row, variant_row
@@ -83,7 +85,10 @@ class _Observer:
 def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: Path, split, count: int,
                   probe: PrivacyProbe | None = None) -> dict:
     """``{"settings", "rows", "recall"}``: every variant's measures (``variant_row``) over the sample of
-    ``count`` images of ``split`` and, on synthetic documents, the detector recall rows (``recall_row``)."""
+    ``count`` images of ``split`` and, on synthetic documents, the detector recall rows (``recall_row``).
+
+    Each process of a run measures its share of the sample (``hosts.share``); the per-image outcomes are gathered
+    in sample order (``hosts.gathered``), so every process returns what one process measuring all would."""
     outcomes: dict[str, list[dict[str, Outcome]]] = {v.name: [] for v in plan.variants}
     recall: dict[str, list[Outcome]] = {}
     sample: list[str] = []
@@ -91,40 +96,17 @@ def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: P
         table = load_split_boxes(workdir, config.data, split, plan.detectors, plan.detector_settings,
                                  keep_empty=plan.keep_empty)
         sample = [table.ids[i] for i in privacy_sample(plan.seed, table.ids, count)]
-        pages = _pages(config.data)
-        probe = make_probe(plan) if probe is None else probe
-        full = [Variant(m, FULL) for m in dict.fromkeys(v.method for v in plan.variants)] if pages else []
-        wanted = list(dict.fromkeys([*plan.variants, *full]))
-        position = {image_id: i for i, image_id in enumerate(split.ids)}
-        for image_id in tqdm(sample, desc=f"privacy {SPLIT}", unit="img"):
-            row = int(table.rows([image_id])[0])
-            observe = _Observer(probe)
-            try:
-                record = split.dataset[position[image_id]]
-                if record is None:
-                    raise ValueError("the image could not be decoded")
-                image = record["image"]
-                made = variant_images(image, table, row, wanted, plan.method_params, plan.seed, plan.degree_kinds)
-            except Exception as e:  # fail closed: an image that cannot be anonymized is missing, never 0
-                log.warning("privacy: image %r not measured: %s: %s", image_id, type(e).__name__, e)
-                failed = Missing(f"image not read or anonymized ({type(e).__name__}: {e}; the run log names it)")
-                for v in plan.variants:
-                    outcomes[v.name].append(dict.fromkeys(MEASURES, failed))
-                for name in _recall_names(full):
-                    recall.setdefault(name, []).append(failed)
-                continue
-            original = observe(image)
-            page = pages(image_id) if pages else None
-            mrz = list(page.mrz_lines) if page is not None else None
-            for v in plan.variants:
-                pixels, boxes = made[v.name]
-                outcomes[v.name].append(probe.measure(original, observe(pixels), boxes, image.shape, mrz_lines=mrz))
-            if page is not None:
-                found = {**detectors_found(page, table.row_boxes(row), table.row_kinds(row), plan.detectors),
-                         "words_before": words_read(page, original.text),
-                         **{f"words_after:{v.method}": words_read(page, observe(made[v.name][0]).text) for v in full}}
-                for name, outcome in found.items():
-                    recall.setdefault(name, []).append(outcome)
+        mine = hosts.share(len(sample))
+        log.info("privacy: process %d of %d measures %d of the %d sampled images", hosts.index() + 1, hosts.count(),
+                 len(mine), len(sample))
+        measure = _ImageMeasures(config, plan, split, table, probe)
+        measured = [measure(position, sample[position])
+                    for position in tqdm(mine, desc=f"privacy {SPLIT}", unit="img")]
+        for record in _in_sample_order(hosts.gathered(measured), sample):
+            for name, found in record["variants"].items():
+                outcomes[name].append({m: outcome_from_json(o) for m, o in found.items()})
+            for name, found in record["recall"].items():
+                recall.setdefault(name, []).append(outcome_from_json(found))
     rows = [variant_row(v.method, v.degree, outcomes[v.name]) for v in plan.variants]
     recall_rows = [recall_row(*_recall_key(name), found, ratio=_RECALL_RATIO.get(_recall_key(name)[0]))
                    for name, found in recall.items()]
@@ -133,6 +115,71 @@ def measure_study(config: ml_collections.ConfigDict, plan: StudyPlan, workdir: P
                     ocr="RapidOCR PP-OCRv3" if ocr.ocr_installed() else ocr.NOT_INSTALLED,
                     codes=CodeReader.describe(), synthetic=bool(recall_rows))
     return {"settings": settings, "rows": rows, "recall": recall_rows}
+
+
+class _ImageMeasures:
+    """One sampled image measured: ``{"position", "id", "variants": {variant: {measure: outcome}}, "recall": {name:
+    outcome}}``, outcomes as JSON holds them (``outcome_json``). The models are made on the first image."""
+
+    def __init__(self, config: ml_collections.ConfigDict, plan: StudyPlan, split, table: BoxTable,
+                 probe: PrivacyProbe | None):
+        self.plan, self.split, self.table, self._probe = plan, split, table, probe
+        self.pages = _pages(config.data)
+        self.full = [Variant(m, FULL) for m in dict.fromkeys(v.method for v in plan.variants)] if self.pages else []
+        self.wanted = list(dict.fromkeys([*plan.variants, *self.full]))
+        self.position = {image_id: i for i, image_id in enumerate(split.ids)}
+
+    def __call__(self, position: int, image_id: str) -> dict:
+        plan, table = self.plan, self.table
+        if self._probe is None:
+            self._probe = make_probe(plan)
+        probe, row = self._probe, int(table.rows([image_id])[0])
+        observe = _Observer(probe)
+        try:
+            record = self.split.dataset[self.position[image_id]]
+            if record is None:
+                raise ValueError("the image could not be decoded")
+            image = record["image"]
+            made = variant_images(image, table, row, self.wanted, plan.method_params, plan.seed, plan.degree_kinds)
+        except Exception as e:  # fail closed: an image that cannot be anonymized is missing, never 0
+            log.warning("privacy: image %r not measured: %s: %s", image_id, type(e).__name__, e)
+            failed = outcome_json(Missing(f"image not read or anonymized ({type(e).__name__}: {e}; the run log "
+                                          "names it)"))
+            return {"position": position, "id": image_id,
+                    "variants": {v.name: dict.fromkeys(MEASURES, failed) for v in plan.variants},
+                    "recall": dict.fromkeys(_recall_names(self.full), failed)}
+        original = observe(image)
+        page = self.pages(image_id) if self.pages else None
+        mrz = list(page.mrz_lines) if page is not None else None
+        variants = {}
+        for v in plan.variants:
+            pixels, boxes = made[v.name]
+            variants[v.name] = probe.measure(original, observe(pixels), boxes, image.shape, mrz_lines=mrz)
+        found = {}
+        if page is not None:
+            found = {**detectors_found(page, table.row_boxes(row), table.row_kinds(row), plan.detectors),
+                     "words_before": words_read(page, original.text),
+                     **{f"words_after:{v.method}": words_read(page, observe(made[v.name][0]).text) for v in self.full}}
+        return {"position": position, "id": image_id,
+                "variants": {name: {m: outcome_json(o) for m, o in measures.items()}
+                             for name, measures in variants.items()},
+                "recall": {name: outcome_json(o) for name, o in found.items()}}
+
+
+def _in_sample_order(shares: Sequence[Sequence[dict]], sample: Sequence[str]) -> list[dict]:
+    """The image records of every process's share, in sample order; RuntimeError unless they hold each image of
+    ``sample`` exactly once (a result is never pooled over a sample with an image missing, twice, or from another
+    process's view of the split)."""
+    records = sorted((r for share in shares for r in share), key=lambda r: r["position"])
+    wanted = list(enumerate(sample))
+    if [(r["position"], r["id"]) for r in records] != wanted:
+        held = collections.Counter((r["position"], r["id"]) for r in records)
+        missing = [image_id for position, image_id in wanted if (position, image_id) not in held]
+        extra = [key[1] for key, k in held.items() if k > 1 or key not in set(wanted)]
+        raise RuntimeError(f"the processes' privacy measures do not hold each of the {len(sample)} sampled images "
+                           f"once (missing: {missing[:5]}; twice or not in the sample: {extra[:5]}; at most 5 of each"
+                           " shown)")
+    return records
 
 
 def _recall_key(name: str) -> tuple[str, str]:

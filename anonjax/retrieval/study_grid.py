@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
+from anonjax import hosts
 from anonjax.backend import Backend
 from anonjax.downstream import knn_accuracy, linear_probe_accuracy
 from anonjax.errors import DatasetError
@@ -168,7 +169,10 @@ def paired_bootstrap(results: dict[tuple, ScenarioResult], config: ml_collection
 
 def _probes(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, y_test: np.ndarray,
             ev: ml_collections.ConfigDict, backend: Backend, mesh: Mesh | None) -> dict[str, float]:
-    """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``."""
+    """k-NN and linear probe accuracy of classifiers fitted on ``train`` and tested on ``test``.
+
+    The k-NN ranking is split over the mesh's devices, of every process; the linear probe is fitted once, by the
+    main process, and its accuracy sent to the others (they wait for it)."""
     return dict(knn=knn_accuracy(train, y_train, test, y_test, k=ev.knn_k, temperature=ev.knn_temperature,
                                  backend=backend, mesh=mesh),
-                linear=linear_probe_accuracy(train, y_train, test, y_test, seed=0))
+                linear=hosts.main_decides(lambda: linear_probe_accuracy(train, y_train, test, y_test, seed=0)))

@@ -7,7 +7,7 @@ text and inside the anonymized boxes), character similarity, faces still detecte
 still recovered. The linkage rate of every model is read from the evaluate stage's ``results/scenarios.json``,
 not recomputed.
 
-Writes (the main process; the others wait):
+Every process measures its share of the sample; the main process writes (the others wait):
 
 - ``results/privacy.csv`` / ``.json``: one row per method x degree x model (``anonjax.privacy.table``);
 - ``results/privacy_recall.csv``: on the built-in synthetic documents only, each detector's recall against the
@@ -36,7 +36,7 @@ from anonjax.anonymize import box_cache
 from anonjax.files import csv_text, save_json, save_text, sha256_file
 from anonjax.fingerprint import fingerprint, is_complete, mark_complete
 from anonjax.layout import WorkDir
-from anonjax.plan import StudyPlan, study_plan, validate_grid
+from anonjax.plan import study_plan, validate_grid
 from anonjax.privacy import ocr, study_measures
 from anonjax.privacy.study_measures import SPLIT
 from anonjax.privacy.table import COLUMNS, RECALL_COLUMNS, with_linkage
@@ -88,19 +88,19 @@ def run(config: ml_collections.ConfigDict, workdir: Path) -> str:
                           and work.privacy_results.is_file()):
         log.info("privacy: results in %s are up to date", work.results)
         return "up to date"
-    hosts.on_main("privacy", _write, config, plan, work, split, count, measures_fp, fp)
+    stored = _stored(work.privacy_measures, measures_fp) if hosts.is_main() else None
+    if hosts.main_value(stored is not None):
+        log.info("privacy: reusing the measures in %s", work.privacy_measures)
+    else:
+        stored = study_measures.measure_study(config, plan, work.root, split, count)
+        hosts.on_main("privacy: measured", save_json, work.privacy_measures, {"fingerprint": measures_fp, **stored})
+    hosts.on_main("privacy", _write, work, stored, fp)
     return f"{len(plan.variants)} variant(s) measured on a sample of at most {count} validation image(s); results " \
            f"in {work.privacy_csv}"
 
 
-def _write(config: ml_collections.ConfigDict, plan: StudyPlan, work: WorkDir, split, count: int, measures_fp: str,
-           fp: str) -> None:
-    stored = _stored(work.privacy_measures, measures_fp)
-    if stored is None:
-        stored = study_measures.measure_study(config, plan, work.root, split, count)
-        save_json(work.privacy_measures, {"fingerprint": measures_fp, **stored})
-    else:
-        log.info("privacy: reusing the measures in %s", work.privacy_measures)
+def _write(work: WorkDir, stored: dict, fp: str) -> None:
+    """The results of the measures ``stored`` with the evaluate stage's linkage rates joined, then the marker."""
     scenarios = json.loads(work.scenarios.read_text(encoding="utf-8")) if work.scenarios.is_file() else None
     if scenarios is None:
         log.warning("privacy: no %s; the linkage column stays empty (run the evaluate stage)", work.scenarios)

@@ -1,5 +1,6 @@
 """A measure that cannot be taken is reported as missing, with its reason, and never pooled as 0."""
 
+import json
 import sys
 
 import numpy as np
@@ -9,7 +10,7 @@ from anonjax.analysis.intervals import wilson_interval
 from anonjax.data.image_io import read_image
 from anonjax.privacy.aggregate import aggregate
 from anonjax.privacy.ocr import NOT_INSTALLED, Ocr, OcrLine
-from anonjax.privacy.outcome import Measured, Missing, Ratio, attempt
+from anonjax.privacy.outcome import Measured, Missing, Ratio, attempt, outcome_from_json, outcome_json
 from anonjax.privacy.probe import MEASURES, PrivacyProbe
 
 IMAGE = np.full((40, 60, 3), 255, np.uint8)
@@ -89,3 +90,12 @@ def test_an_image_that_cannot_be_read_makes_every_measure_missing(tmp_path):
     seen = probe.observe(image)
     assert seen.text == seen.faces == seen.codes == image
     assert all(outcome == image for outcome in probe.measure(seen, seen, np.zeros((0, 4)), (40, 60)).values())
+
+
+def test_an_outcome_sent_between_processes_comes_back_exactly():
+    similarity = np.float64(2) / 3 + 0.1  # a sum of per-line scores: a float that must not be rounded on its way
+    outcomes = [Measured({"words": Ratio(np.int64(3), 7), "similarity": Ratio(similarity, 3)}),
+                Measured({"faces": Ratio(0, 0)}), Missing("OCR unavailable: not installed")]
+    back = [outcome_from_json(json.loads(json.dumps(outcome_json(o)))) for o in outcomes]
+    assert back == outcomes
+    assert type(back[0].ratios["words"].hits) is int and back[0].ratios["similarity"].hits == similarity

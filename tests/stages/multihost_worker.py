@@ -7,6 +7,19 @@ from pathlib import Path
 from tiny_study import tiny_demo  # in tests/, on PYTHONPATH (set by the test that starts this process)
 
 from anonjax.main import run
+from anonjax.privacy import study_measures
+from anonjax.retrieval import study_grid
+
+PROBE_FITTED = "linear probe fitted"
+IMAGE_MEASURED = "privacy image measured"
+
+
+def _counted(function, line: str):
+    """``function`` that prints ``line`` each time it runs, so that the test sees which process ran it."""
+    def counted(*args, **kwargs):
+        print(line, flush=True)
+        return function(*args, **kwargs)
+    return counted
 
 
 def main(workdir: str, port: str, process_id: str, num_processes: str, *stages: str) -> None:
@@ -17,8 +30,9 @@ def main(workdir: str, port: str, process_id: str, num_processes: str, *stages: 
     config.train.num_processes = int(num_processes)
     config.train.process_id = int(process_id)
     config.train.checkpoint_every = 20  # operational: the run equals the one checkpointed every 10 steps
-    config.grid.controls = 0  # the Unadapted model alone, trained as in the study with the others
-    config.grid.adaptations = ()
+    config.grid.controls = 0  # the Unadapted model and Adaptation A, trained as in the study with the control
+    study_grid.linear_probe_accuracy = _counted(study_grid.linear_probe_accuracy, PROBE_FITTED)
+    study_measures.variant_images = _counted(study_measures.variant_images, IMAGE_MEASURED)  # once per image
     run(config, Path(workdir))
 
 

@@ -2,6 +2,7 @@
 nothing, through the same entry point as ``python -m anonjax.main``."""
 
 import csv
+import json
 import logging
 import os
 import re
@@ -87,11 +88,20 @@ def _arrays(root: Path, pattern: str) -> dict[str, np.ndarray]:
     return {str(p.relative_to(root)): np.load(p) for p in sorted(root.rglob(pattern))}
 
 
+def _rows(path: Path, models: set[str]) -> list[dict]:
+    """The rows of the CSV file ``path`` whose ``model`` is one of ``models``."""
+    with open(path) as f:
+        return [r for r in csv.DictReader(f) if r["model"] in models]
+
+
 def test_two_processes_give_what_one_process_gives(workdir, tmp_path):
     """Two processes of 4 devices each (``jax.distributed`` over localhost, CPU collectives) train, embed,
-    evaluate and report as this process with 8 devices did: the same batches, masks and crops for 20 steps, the
-    same rows, the same scores."""
+    evaluate, measure privacy and report as this process with 8 devices did: the Unadapted model and Adaptation A
+    (its images anonymized on the devices at every step) with the same batches, masks and crops for 20 steps, the
+    same rows, the same scores; the linear probe is fitted by the main process alone and the privacy sample is
+    split over both, with the same measures as one process took."""
     import jax
+    from multihost_worker import IMAGE_MEASURED, PROBE_FITTED
 
     assert jax.device_count() == 8
     two = tmp_path / "two"
@@ -101,14 +111,14 @@ def test_two_processes_give_what_one_process_gives(workdir, tmp_path):
     # The workers import this checkout's anonjax and the tiny study beside this file's folder.
     tests = Path(__file__).resolve().parents[1]
     path = os.pathsep.join([str(tests.parent), str(tests), *filter(None, [os.environ.get("PYTHONPATH")])])
-    workers = [subprocess.Popen([*command, str(i), "2", "train", "embed", "evaluate", "report"],
+    workers = [subprocess.Popen([*command, str(i), "2", "train", "embed", "evaluate", "privacy", "report"],
                                 env={**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": path}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True) for i in range(2)]
     logs = [w.communicate(timeout=900)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-3000:] for log in logs)
 
     two_backbones = _arrays(two / "train", "teacher_backbone.npz")
-    assert sorted(two_backbones) == ["unadapted/teacher_backbone.npz"]
+    assert sorted(two_backbones) == ["A_mask_100/teacher_backbone.npz", "unadapted/teacher_backbone.npz"]
     for name, trained in two_backbones.items():
         with np.load(workdir / "train" / name) as one:
             for key in one.files:
@@ -116,18 +126,31 @@ def test_two_processes_give_what_one_process_gives(workdir, tmp_path):
                 # the learning rate's size; every parameter with a real gradient agrees to rtol 1e-5.
                 np.testing.assert_allclose(trained[key], one[key], rtol=1e-5, atol=1e-5, err_msg=f"{name} {key}")
     two_embeddings = _arrays(two / "embeddings", "*.npy")
-    assert len(two_embeddings) == 6  # 2 variants x 2 splits, and the labels of each split
+    assert len(two_embeddings) == 10  # 2 models x 2 variants x 2 splits, and the labels of each split
     for name, embedded in two_embeddings.items():
         np.testing.assert_allclose(embedded, np.load(workdir / "embeddings" / name), rtol=1e-4, atol=1e-5,
                                    err_msg=name)
     for ids in (two / "embeddings").rglob("*.ids.json"):
         assert ids.read_text() == (workdir / ids.relative_to(two)).read_text()
-    with open(workdir / "results" / "scenarios.csv") as f, open(two / "results" / "scenarios.csv") as g:
-        one_rows, two_rows = list(csv.DictReader(f)), list(csv.DictReader(g))
-    one_rows = [r for r in one_rows if r["model_name"] == "unadapted"]
+    models = {"unadapted", "A"}  # the control is left out of the two-process run
+    one_rows, two_rows = (_rows(w / "results" / "scenarios.csv", models) for w in (workdir, two))
     assert [r["model_name"] + r["method"] + r["queries"] for r in two_rows] == \
         [r["model_name"] + r["method"] + r["queries"] for r in one_rows]
     for a, b in zip(one_rows, two_rows, strict=True):
         for metric in ("map", "mndcg", "linkage"):
             assert float(b[metric] or 0) == pytest.approx(float(a[metric] or 0), abs=1e-5), (a, b)
+    one_probes, two_probes = (_rows(w / "results" / "downstream.csv", models) for w in (workdir, two))
+    assert len(two_probes) == 2 and two_probes == one_probes
+    assert [log.count(PROBE_FITTED) for log in logs] == [2, 0]  # once, by the main process
+
+    assert [log.count(IMAGE_MEASURED) for log in logs] == [1, 1]  # the sample of 2 images split over both
+    one_measures, two_measures = (json.loads((w / "privacy" / "measures.json").read_text()) for w in (workdir, two))
+    assert two_measures == one_measures
+    one_privacy, two_privacy = (_rows(w / "results" / "privacy.csv", models) for w in (workdir, two))
+    assert len(two_privacy) == 2
+    for a, b in zip(one_privacy, two_privacy, strict=True):
+        linkage = [c for c in a if c.startswith("linkage")]
+        assert {c: b[c] for c in b if c not in linkage} == {c: a[c] for c in a if c not in linkage}
+        for c in linkage:
+            assert float(b[c] or 0) == pytest.approx(float(a[c] or 0), abs=1e-5), (c, a, b)
     assert (two / "report" / "index.html").is_file()

@@ -204,3 +204,17 @@ def test_an_image_that_cannot_be_anonymized_is_missing_not_zero(workdir, monkeyp
         reasons = "; ".join(row["missing"])  # a list until the linkage is joined
         assert "faces_redetected: image not read or anonymized (RuntimeError: the device fell over" in reasons
     assert all(r["value"] is None and "the device fell over" in r["missing"] for r in measured["recall"])
+
+
+@pytest.mark.parametrize("shares", [lambda mine: [mine, mine], lambda mine: [mine[:-1]],
+                                    lambda mine: [[{**mine[0], "id": "another view of the split"}, *mine[1:]]]],
+                         ids=["twice", "one lost", "another image"])
+def test_measures_pooled_over_a_sample_with_an_image_twice_missing_or_another_stop(workdir, monkeypatch, shares):
+    from anonjax.data import open_split
+    from anonjax.plan import study_plan
+
+    monkeypatch.setattr(study_measures.hosts, "gathered", shares)
+    config = tiny_config()
+    with pytest.raises(RuntimeError, match="do not hold each of the 2 sampled images once"):
+        study_measures.measure_study(config, study_plan(config), workdir, open_split(config.data, "val"), 2,
+                                     probe=probe_with(unavailable)(None))
