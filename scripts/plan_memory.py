@@ -22,9 +22,12 @@ configuration it prints XLA's per-device buffer sizes (``compiled.memory_analysi
 shard and the batch shard), outputs, temporaries, generated code (0 on the CPU, which keeps it in host memory),
 and the peak that must fit, arguments + outputs + temporaries - aliased (the donated state's buffers reused for
 the new state). FLOPs are XLA's count of the compiled program of one device (``compiled.cost_analysis()``
-counts the partitioned, per-device program) and, times the devices over the global batch, per image: what the
-devices execute, so work that XLA replicates on every device is counted on each, and with ``remat`` the
-recomputation is included. Without either it is the model's count, the figure MFU is computed from.
+counts the partitioned, per-device program) and, times the devices over the global batch (over the micro-batch
+with accumulation: XLA counts the body of the micro-steps' loop once), per image: what the devices execute, so
+work that XLA replicates on every device is counted on each, and with ``remat`` the recomputation is included.
+Without either it is the model's count, the figure MFU is computed from. Work is replicated where a group of
+``train.group_size`` images spans several devices (fewer images per device and micro-step than a group): each
+of them then runs the group's stochastic-depth subset.
 
 An estimate: the CPU backend fuses and lays out differently from GPU and TPU compilers, and the model runs its
 CPU attention path (one head at a time, in a loop whose body XLA's cost analysis counts once: the FLOPs miss 15 of
@@ -100,7 +103,8 @@ class Plan:
 
     @property
     def flops_per_image(self) -> float:
-        return self.flops * self.devices / self.batch
+        """XLA counts a loop's body once: with micro-batches, the step's count is that of one micro-step."""
+        return self.flops * self.devices / self.micro_batch
 
     def row(self) -> dict:
         return {**dataclasses.asdict(self), "peak_bytes": self.peak_bytes, "flops_per_image": self.flops_per_image}
@@ -306,7 +310,8 @@ def describe(plan: Plan) -> str:
         f"peak {size(plan.peak_bytes)}/device "
         f"(arguments {size(plan.argument_bytes)} + outputs {size(plan.output_bytes)} + temporaries "
         f"{size(plan.temp_bytes)} - aliased {size(plan.alias_bytes)}; code {size(plan.code_bytes)}), "
-        f"{plan.flops / 1e12:.3f} TFLOP/step/device, {plan.flops_per_image / 1e9:.1f} GFLOP/image "
+        f"{plan.flops / 1e12:.3f} TFLOP/{'micro-step' if plan.micro_batch < plan.batch else 'step'}/device, "
+        f"{plan.flops_per_image / 1e9:.1f} GFLOP/image "
         f"[compiled in {plan.compile_s:.0f} s]"
     )
 

@@ -1,4 +1,4 @@
-"""The sharded train step equals the single-device step (data-parallel and FSDP layouts)."""
+"""The sharded train step equals the single-device step (data-parallel and FSDP layouts, whole or accumulated)."""
 
 import jax
 import numpy as np
@@ -8,6 +8,8 @@ from tiny_study import tiny_train
 from anonjax import parallel
 from anonjax.ssl.loop import compiled_programs, program_key
 from anonjax.ssl.masking import batch_masks
+
+GROUP = 2  # images per group: the micro-batches of 4 hold whole groups
 
 
 @pytest.fixture(scope="module")
@@ -39,27 +41,20 @@ def _two_steps(mesh, views, group_size: int = 0, micro_batch: int = 0):
 
 @pytest.fixture(scope="module")
 def single(views):
-    return jax.device_get(_two_steps(parallel.make_mesh(devices=jax.devices()[:1]), views))
+    return jax.device_get(_two_steps(parallel.make_mesh(devices=jax.devices()[:1]), views, group_size=GROUP))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fsdp", [1, 4], ids=["data_parallel", "fsdp4_x_data2"])
-def test_sharded_step_equals_single_device(single, views, fsdp):
+@pytest.mark.parametrize(("fsdp", "micro_batch"), [(1, 0), (4, 4)],
+                         ids=["data_parallel", "fsdp4_x_data2_two_micro_steps"])
+def test_sharded_step_equals_single_device(single, views, fsdp, micro_batch):
+    """On 8 devices, data-parallel with the whole batch, or fsdp 4 x data 2 accumulating two micro-steps of 4
+    images (KoLeo, masks and drop path in groups of 2), the step of the whole batch on one device."""
     mesh = parallel.make_mesh(fsdp=fsdp)
-    state, metrics = _two_steps(mesh, views)
+    state, metrics = _two_steps(mesh, views, group_size=GROUP, micro_batch=micro_batch)
     if fsdp > 1:
         specs = [leaf.sharding.spec for leaf in jax.tree.leaves(state)]
         assert any(parallel.FSDP in tuple(spec) for spec in specs), "no parameter is split over the fsdp axis"
-    _assert_same_steps(state, metrics, single, mesh)
-
-
-@pytest.mark.slow
-def test_accumulated_sharded_step_equals_the_whole_batch_on_one_device(views):
-    """Two micro-steps of 4 images on 8 devices (fsdp 4 x data 2; KoLeo, masks and drop path in groups of 2) make
-    the step of the whole batch on one device."""
-    single = jax.device_get(_two_steps(parallel.make_mesh(devices=jax.devices()[:1]), views, group_size=2))
-    mesh = parallel.make_mesh(fsdp=4)
-    state, metrics = _two_steps(mesh, views, group_size=2, micro_batch=4)
     _assert_same_steps(state, metrics, single, mesh)
 
 
