@@ -259,13 +259,15 @@ def _group_keys(rng: jax.Array, groups: int, group_ids: jax.Array | None) -> jax
 
 
 def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | None, groups: int = 1,
-              group_ids: jax.Array | None = None) -> jax.Array:
+              group_ids: jax.Array | None = None, dense: bool = False) -> jax.Array:
     """``x + branch(x)`` with the official stochastic depth: above rate 0.1 the branch runs on a random subset
     of each of ``groups`` runs of consecutive rows (the official code: of each GPU's batch) and is added back
     scaled by group/subset; otherwise per-sample drop path.
 
     A group never mixes with another, and draws from its own key (``_group_keys``), so a device or a micro-batch
-    that holds whole groups computes their subsets alone."""
+    that holds whole groups computes their subsets alone. ``dense`` runs the branch on every row and keeps the
+    subset's: the same values, for groups split over several devices, where a gathered subset would be computed
+    whole on each of them."""
     if not train or rate == 0.0:
         return x + branch(x)
     n = x.shape[0]
@@ -275,6 +277,10 @@ def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | N
     if rate > 0.1:
         keep = max(int(size * (1 - rate)), 1)
         subset = jax.vmap(lambda k: jax.random.permutation(k, size)[:keep])(keys)
+        if dense:
+            kept = jax.vmap(lambda s: jnp.zeros(size, x.dtype).at[s].set(size / keep))(subset)
+            x = x.reshape(n, *x.shape[2:])
+            return x + branch(x) * kept.reshape(n, *(1,) * (x.ndim - 1))
         picked = jax.vmap(lambda rows, s: rows[s])(x, subset)  # a gather batched over groups, split like them
         update = branch(picked.reshape(groups * keep, *x.shape[2:])) * (size / keep)
         added = jax.vmap(lambda rows, s, u: rows.at[s].add(u))(x, subset, update.reshape(picked.shape))
@@ -285,9 +291,9 @@ def _residual(x: jax.Array, branch, rate: float, train: bool, rng: jax.Array | N
 
 
 def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bool = False, rng=None,
-          groups: int = 1, group_ids: jax.Array | None = None) -> jax.Array:
-    """One pre-norm transformer block with LayerScale; ``groups``, ``group_ids``: of the stochastic depth
-    (``_residual``); ``groups`` also of the CPU attention's loop (``_attention_per_image``)."""
+          groups: int = 1, group_ids: jax.Array | None = None, dense: bool = False) -> jax.Array:
+    """One pre-norm transformer block with LayerScale; ``groups``, ``group_ids``, ``dense``: of the stochastic
+    depth (``_residual``); ``groups`` also of the CPU attention's loop (``_attention_per_image``)."""
     k1, k2 = jax.random.split(rng) if rng is not None else (None, None)
     x = _residual(
         x,
@@ -297,9 +303,10 @@ def block(p: dict, cfg: ViTConfig, x: jax.Array, *, rate: float = 0.0, train: bo
         k1,
         groups,
         group_ids,
+        dense,
     )
     return _residual(x, lambda y: _mlp(p["mlp"], cfg, _layer_norm(p["norm2"], y)) * p["ls2"]["gamma"], rate, train, k2,
-                     groups, group_ids)
+                     groups, group_ids, dense)
 
 
 def encode(
@@ -314,6 +321,7 @@ def encode(
     groups: int = 1,
     group_ids: jax.Array | None = None,
     remat: bool = False,
+    dense: bool = False,
 ) -> jax.Array:
     """Tokens after the first ``depth`` blocks (all by default), before the final norm.
 
@@ -325,14 +333,15 @@ def encode(
     x = embed_tokens(params, cfg, images, masks)
     for i in range(cfg.depth if depth is None else depth):
         key = jax.random.fold_in(rng, i) if rng is not None else None
-        run = functools.partial(block, cfg=cfg, rate=rates[i], train=train, groups=groups, group_ids=group_ids)
+        run = functools.partial(block, cfg=cfg, rate=rates[i], train=train, groups=groups, group_ids=group_ids,
+                                dense=dense)
         if remat:
             run = jax.checkpoint(run)
         x = run(params[f"blocks_{i}"], x=x, rng=key)
     return x
 
 
-@functools.partial(jax.jit, static_argnums=1, static_argnames=("train", "groups", "remat"))
+@functools.partial(jax.jit, static_argnums=1, static_argnames=("train", "groups", "remat", "dense"))
 def forward_features(
     params: dict,
     cfg: ViTConfig,
@@ -344,6 +353,7 @@ def forward_features(
     groups: int = 1,
     group_ids: jax.Array | None = None,
     remat: bool = False,
+    dense: bool = False,
 ) -> dict:
     """The official ``forward_features`` outputs for NHWC images normalized with ImageNet mean/std.
 
@@ -351,10 +361,11 @@ def forward_features(
     drop path, which then needs ``rng`` and draws its batch subsets within ``groups`` runs of consecutive images
     (on the CPU attention also loops over the images of each group: split the batch over devices in whole groups),
     group ``j`` drawing from its position ``group_ids[j]`` in the global batch (``_residual``);
-    ``remat`` recomputes each block in the backward pass (``encode``).
+    ``remat`` recomputes each block in the backward pass (``encode``); ``dense`` computes the drop path's subsets
+    on every row (``_residual``).
     """
     x = encode(params, cfg, images, masks=masks, train=train, rng=rng, groups=groups, group_ids=group_ids,
-               remat=remat)
+               remat=remat, dense=dense)
     x_norm = _layer_norm(params["norm"], x)
     r = cfg.num_registers
     return {

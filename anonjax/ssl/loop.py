@@ -195,7 +195,9 @@ def compiled_programs(mesh, train_json: str, pretrained_shapes=None, memory_byte
     }
 
     def step_for(micro: int):
-        micro_cfg = dataclasses.replace(cfg, micro_batch=0 if micro == global_batch else micro)
+        micro_cfg = dataclasses.replace(
+            cfg, micro_batch=0 if micro == global_batch else micro,
+            dense_drop_path=micro_batch.groups_span_devices(micro, train_cfg.group_size, parallel.mesh_size(mesh)))
         return micro_cfg, make_train_step(mesh, abstract, views, cfg=micro_cfg, optimizer=optimizer,
                                           schedules=schedules)
 
@@ -234,7 +236,8 @@ def train(
     per_device, group = global_batch // parallel.mesh_size(mesh), train_cfg.group_size
     if group and per_device % group:
         log.warning("train.group_size=%d does not divide the %d images of each device: the devices sharing a group "
-                    "each compute its drop path and masked patches (more work, the same results)", group, per_device)
+                    "run its drop path on every row and each gathers its masked patches (more work, the same "
+                    "results)", group, per_device)
     backbone = backbone_config(train_cfg)
     crops = CropConfig.from_config(train_cfg.crops, train_cfg.augment)
     total_steps = train_cfg.epochs * train_cfg.steps_per_epoch

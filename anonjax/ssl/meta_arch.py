@@ -57,6 +57,7 @@ class SSLConfig:
     remat: bool = False
     head_warmup_steps: int = 0
     micro_batch: int = 0  # images per micro-step of gradient accumulation (``micro_batch``); 0: the whole batch
+    dense_drop_path: bool = False  # the drop path's subsets computed on every row: groups span devices
 
     def __post_init__(self) -> None:
         if self.centering not in CENTERINGS:
@@ -85,7 +86,8 @@ def _features(params, cfg: SSLConfig, images, *, masks=None, train: bool, rng=No
     params = jax.tree.map(lambda p: p.astype(dtype), params)
 
     return vit.forward_features(params, cfg.backbone, images.astype(dtype), masks=masks, train=train, rng=rng,
-                                groups=groups, group_ids=group_ids, remat=cfg.remat and train)
+                                groups=groups, group_ids=group_ids, remat=cfg.remat and train,
+                                dense=cfg.dense_drop_path)
 
 
 def _head(params, cfg: SSLConfig, x):

@@ -102,3 +102,10 @@ def group_ids(n_groups: int, n_micro: int, spread_: int) -> jax.Array:
     """[n_micro, groups per micro-batch]: the global positions of each micro-batch's groups (``split`` of the
     groups' rows)."""
     return split(jnp.arange(n_groups), n_micro, spread_)
+
+
+def groups_span_devices(micro: int, group_size: int, devices: int) -> bool:
+    """Whether a group of ``group_size`` images (0: the whole micro-batch) is split over several of ``devices``
+    when each micro-step of ``micro`` images is: then the drop path computes its subsets on every row
+    (``vit._residual``'s ``dense``), since each device would otherwise compute a group's whole subset."""
+    return (group_size or micro) > micro // devices

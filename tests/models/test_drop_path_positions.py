@@ -18,3 +18,19 @@ def test_a_slice_of_groups_drops_what_the_whole_batch_drops(rate):
     np.testing.assert_array_equal(part, whole[48:80])
     shifted = vit._residual(x[48:80], jnp.ones_like, rate, True, key, groups=2)  # as if it were groups 0 and 1
     assert not np.array_equal(shifted, whole[48:80])
+
+
+def test_the_dense_batch_subsets_equal_the_gathered_ones_and_their_gradient():
+    """Run on every row and kept where the subset is, the branch adds what it adds run on the subset alone."""
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(32, 3, 2)), jnp.float32)
+    w = jnp.asarray(np.random.default_rng(2).normal(size=(2, 2)), jnp.float32)
+    key = jax.random.key(3)
+
+    def out(x, w, dense):
+        return vit._residual(x, lambda y: jnp.tanh(y @ w), 0.4, True, key, groups=4, dense=dense)
+
+    gathered, dense = out(x, w, False), out(x, w, True)
+    np.testing.assert_allclose(dense, gathered, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(gathered, x + jnp.tanh(x @ w))  # a subset was dropped
+    grads = [jax.grad(lambda x, w, d=d: jnp.sum(out(x, w, d) ** 2), argnums=(0, 1))(x, w) for d in (False, True)]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5), *grads)  # sums reordered

@@ -60,3 +60,10 @@ def test_a_compiler_that_refuses_the_program_means_it_does_not_fit():
     compiled = jax.jit(lambda x: x + 1).lower(np.ones(4)).compile()
     assert micro_batch.compiled_fits(lambda: compiled, 100, lambda c: 90)
     assert not micro_batch.compiled_fits(lambda: compiled, 100, lambda c: 91)
+
+
+@pytest.mark.parametrize(("micro", "group", "devices", "spans"),
+                         [(64, 16, 4, False), (64, 32, 4, True), (512, 32, 64, True), (8, 0, 1, False),
+                          (8, 0, 2, True)])
+def test_a_group_spans_devices_where_a_device_holds_less_than_a_group(micro, group, devices, spans):
+    assert micro_batch.groups_span_devices(micro, group, devices) is spans

@@ -31,7 +31,9 @@ def _two_steps(mesh, views, group_size: int = 0, micro_batch: int = 0):
     accumulated over micro-batches of ``micro_batch`` images (0: the whole batch)."""
     c = tiny_train()
     c.group_size, c.micro_batch = group_size, micro_batch
+    c.drop_path_rate, c.drop_path_uniform = 0.4, True  # batch subsets: on 8 devices each group spans 2 of them
     programs = compiled_programs(mesh, program_key(c))
+    assert programs.cfg.dense_drop_path == (mesh.size > 1)
     state = programs.init(None, np.uint32(0))
     batch = {k: jax.device_put(v, parallel.batch_sharding(mesh)) for k, v in views.items()}
     state, _ = programs.step(state, batch)
