@@ -5,7 +5,7 @@ for simulated CPU devices: which global batch, ``fsdp`` and ``remat`` fit a chip
                                               # fsdp 1 and 8, remat off and on (8 compiles)
     python -m scripts.plan_memory --devices 16 --batch 64 --fsdp 16 --remat on
     python -m scripts.plan_memory --preset tiny --batch 16 --fsdp 1 2 --json
-    python -m scripts.plan_memory --platform tpu --topology v5e:4x4 v4:2x2x2 --batch 1024 --fsdp 1 --remat off \
+    python -m scripts.plan_memory --platform tpu --topology v5e:4x4 v5p:2x2x2 --batch 1024 --fsdp 1 --remat off \
         --micro-batch auto           # the real TPU compiler (pip install -e .[tpu]), per chip
 
 ``--platform tpu`` compiles for the chips of a TPU slice (``jax.experimental.topologies``; libtpu, no TPU needed)
@@ -159,7 +159,11 @@ def tpu_devices(topology: str) -> list[jax.Device]:
     """The chips of a TPU slice such as "v5e:4x4", for compiling only (needs libtpu, not a TPU)."""
     from jax.experimental import topologies
 
-    return list(topologies.get_topology_desc(topology_name=topology, platform="tpu").devices)
+    devices = list(topologies.get_topology_desc(topology_name=topology, platform="tpu").devices)
+    if any(d.core_on_chip for d in devices):
+        raise SystemExit(f"{topology}: its compile-only devices are the two TensorCores of each chip, which JAX's "
+                         "mesh refuses (one device per chip); plan a v5e, v5p or v6e slice")
+    return devices
 
 
 def hbm_bytes(device: jax.Device) -> int:
@@ -334,7 +338,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--platform", choices=("cpu", "tpu"), default="cpu",
                         help="cpu: simulated CPU devices (an estimate); tpu: the TPU compiler for --topology")
     parser.add_argument("--topology", nargs="+", default=["v5e:4x4"],
-                        help="TPU slices, e.g. v5e:4x4 v5e:8x8 v4:2x2x2 v5p:2x2x2 (with --platform tpu)")
+                        help="TPU slices, e.g. v5e:4x4 v5e:8x8 v5p:2x2x2 v6e:4x4 (with --platform tpu)")
     parser.add_argument("--study", default=None,
                         help="a study config (e.g. ml_collections_configs/celeba.py): its config.train as it is, "
                              "batch, group_size, fsdp, remat and micro_batch included (with --platform tpu)")
