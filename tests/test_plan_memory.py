@@ -2,30 +2,17 @@
 configuration gets positive memory and FLOPs, fsdp splits the parameters over devices, and more devices
 sharing a batch add no work."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import jax
 import pytest
 
+from scripts import plan_memory
+
 pytestmark = pytest.mark.slow  # the inner loop (-m 'not slow') skips this file
 
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "plan_memory.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("plan_memory", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks the module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_plan_memory_tiny(capsys):
-    plan_memory = load_script()
     plans = plan_memory.main(["--preset", "tiny", "--devices", "8", "--batch", "16", "--fsdp", "2",
                               "--remat", "off", "--json"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

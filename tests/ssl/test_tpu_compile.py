@@ -1,27 +1,18 @@
 """The tiny study's programs compile with the real TPU compiler for a v5e:2x2 slice (needs the ``tpu`` extra,
 libtpu; skipped without it)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from scripts import plan_memory
+
 pytest.importorskip("libtpu", reason="libtpu is not installed: pip install -e .[tpu]")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "plan_memory.py"
+DEMO = Path(__file__).resolve().parents[2] / "ml_collections_configs" / "demo.py"
 
 
-@pytest.fixture(scope="module")
-def plan_memory():
-    spec = importlib.util.spec_from_file_location("plan_memory_tpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_tiny_train_step_compiles_for_v5e_2x2(plan_memory, capsys):
+def test_tiny_train_step_compiles_for_v5e_2x2(capsys):
     plans = plan_memory.main(["--platform", "tpu", "--topology", "v5e:2x2", "--preset", "tiny", "--batch", "16",
                               "--fsdp", "2", "--remat", "off", "--micro-batch", "auto", "--programs", "train"])
     out = capsys.readouterr().out
@@ -32,11 +23,9 @@ def test_tiny_train_step_compiles_for_v5e_2x2(plan_memory, capsys):
     assert plan.argument_bytes > 0
 
 
-def test_the_demos_embed_and_evaluate_programs_compile_for_v5e_2x2(plan_memory, capsys):
-    embed, truth, scenario = plan_memory.main([
-        "--platform", "tpu", "--topology", "v5e:2x2", "--study", str(SCRIPT.parents[1] / "ml_collections_configs" /
-                                                                     "demo.py"),
-        "--programs", "embed", "evaluate", "--database", "4000"])
+def test_the_demos_embed_and_evaluate_programs_compile_for_v5e_2x2(capsys):
+    embed, truth, scenario = plan_memory.main(["--platform", "tpu", "--topology", "v5e:2x2", "--study", str(DEMO),
+                                               "--programs", "embed", "evaluate", "--database", "4000"])
     out = capsys.readouterr().out
     assert [p.program for p in (embed, truth, scenario)] == ["embed", "evaluate ground truth", "evaluate scenario"]
     assert embed.items % 4 == 0 and truth.items % 4 == 0 and "v5e:2x2: evaluate scenario" in out
