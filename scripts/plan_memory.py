@@ -25,9 +25,10 @@ the new state). FLOPs are XLA's count of the compiled program of one device (``c
 counts the partitioned, per-device program) and, times the devices over the global batch (over the micro-batch
 with accumulation: XLA counts the body of the micro-steps' loop once), per image: what the devices execute, so
 work that XLA replicates on every device is counted on each, and with ``remat`` the recomputation is included.
-Without either it is the model's count, the figure MFU is computed from. Work is replicated where a group of
-``train.group_size`` images spans several devices (fewer images per device and micro-step than a group): each
-of them then runs the group's stochastic-depth subset.
+Without either it is the model's count, the figure MFU is computed from. Where a group of ``train.group_size``
+images spans several devices (fewer images per device and micro-step than a group), the batch-subset stochastic
+depth runs its branches on every row of the device and keeps the subset's (``vit._residual(dense=True)``): more
+FLOPs per image than where each device holds whole groups.
 
 An estimate: the CPU backend fuses and lays out differently from GPU and TPU compilers, and the model runs its
 CPU attention path (one head at a time, in a loop whose body XLA's cost analysis counts once: the FLOPs miss 15 of
@@ -156,13 +157,16 @@ def train_config(preset: str, model: str | None, batch: int, fsdp: int, remat: b
 
 
 def tpu_devices(topology: str) -> list[jax.Device]:
-    """The chips of a TPU slice such as "v5e:4x4", for compiling only (needs libtpu, not a TPU)."""
+    """The chips of a TPU slice such as "v5e:4x4" or "v4:2x2x2", for compiling only (needs libtpu, not a TPU).
+
+    A v4 slice's compile-only devices are its TensorCores, two per chip, which JAX's mesh refuses: its chips are
+    asked for as one device each ("megacore"), as JAX runs them on a slice (v5p's already come so)."""
     from jax.experimental import topologies
 
     devices = list(topologies.get_topology_desc(topology_name=topology, platform="tpu").devices)
     if any(d.core_on_chip for d in devices):
-        raise SystemExit(f"{topology}: its compile-only devices are the two TensorCores of each chip, which JAX's "
-                         "mesh refuses (one device per chip); plan a v5e, v5p or v6e slice")
+        devices = list(topologies.get_topology_desc(topology_name=topology, platform="tpu",
+                                                    chip_config_name="megacore").devices)
     return devices
 
 
