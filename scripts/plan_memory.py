@@ -342,7 +342,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--platform", choices=("cpu", "tpu"), default="cpu",
                         help="cpu: simulated CPU devices (an estimate); tpu: the TPU compiler for --topology")
     parser.add_argument("--topology", nargs="+", default=["v5e:4x4"],
-                        help="TPU slices, e.g. v5e:4x4 v5e:8x8 v5p:2x2x2 v6e:4x4 (with --platform tpu)")
+                        help="TPU slices, e.g. v5e:4x4 v5e:8x8 v4:2x2x2 v5p:2x2x4 v6e:4x4 (with --platform tpu)")
     parser.add_argument("--study", default=None,
                         help="a study config (e.g. ml_collections_configs/celeba.py): its config.train as it is, "
                              "batch, group_size, fsdp, remat and micro_batch included (with --platform tpu)")

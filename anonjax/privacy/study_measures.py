@@ -173,9 +173,9 @@ def _in_sample_order(shares: Sequence[Sequence[dict]], sample: Sequence[str]) ->
     records = sorted((r for share in shares for r in share), key=lambda r: r["position"])
     wanted = list(enumerate(sample))
     if [(r["position"], r["id"]) for r in records] != wanted:
-        held = collections.Counter((r["position"], r["id"]) for r in records)
+        held, expected = collections.Counter((r["position"], r["id"]) for r in records), set(wanted)
         missing = [image_id for position, image_id in wanted if (position, image_id) not in held]
-        extra = [key[1] for key, k in held.items() if k > 1 or key not in set(wanted)]
+        extra = [key[1] for key, k in held.items() if k > 1 or key not in expected]
         raise RuntimeError(f"the processes' privacy measures do not hold each of the {len(sample)} sampled images "
                            f"once (missing: {missing[:5]}; twice or not in the sample: {extra[:5]}; at most 5 of each"
                            " shown)")
